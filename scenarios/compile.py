@@ -1,0 +1,122 @@
+"""Compile a scenario (a small diff against the lever baseline) into per-year arrays the model reads.
+
+A lever value in a scenario may be
+  a number                       - everywhere, every year
+  {region: value}                - region is `all`, a tier or a city name
+  {year: value} / {region: {year: value}} - from that year on (a step schedule)
+Regions apply from general to specific: all < tier < city.
+"""
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import yaml
+
+YEARS = np.arange(2020, 2030)
+TIERS = ("taiyuan", "prefecture", "county_seat", "village")
+
+
+def load_levers() -> dict:
+    with resources.files("scenarios").joinpath("levers.yaml").open(encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+class ScenarioError(ValueError):
+    """A scenario names an unknown lever, region or year, or a value outside the lever's range."""
+
+
+@dataclass
+class Policy:
+    place: dict[str, np.ndarray]   # lever -> (n_years, n_places)
+    province: dict[str, np.ndarray]  # lever -> (n_years,)
+
+    def at(self, year: int):
+        i = int(np.clip(year - YEARS[0], 0, len(YEARS) - 1))
+        return ({k: v[i] for k, v in self.place.items()}, {k: float(v[i]) for k, v in self.province.items()})
+
+
+def place_tiers(geo) -> np.ndarray:
+    """Tier index of every place (-1 for out of province)."""
+    tier = np.full(geo.n_places, -1)
+    for u in range(len(geo.unit_name_en)):
+        if geo.unit_type[u] == 0:
+            tier[2 * u] = 0 if geo.unit_city[u] == geo.taiyuan_city else 1
+        else:
+            tier[2 * u] = 2
+        tier[2 * u + 1] = 3
+    return tier
+
+
+def _check_value(name, spec, value, where):
+    lo, hi = spec["range"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(f"scenario.levers.{name}{where}: value {value!r} is not a number; "
+                            f"allowed: a number in [{lo}, {hi}] {spec['unit']}")
+    if not lo <= value <= hi:
+        raise ScenarioError(f"scenario.levers.{name}{where}: value {value} is outside [{lo}, {hi}] {spec['unit']}")
+    return float(value)
+
+
+def _schedule(name, spec, value, where) -> np.ndarray:
+    """A value or {year: value} -> per-year array with NaN where not set."""
+    out = np.full(len(YEARS), np.nan)
+    if isinstance(value, dict):
+        for y, v in sorted(value.items(), key=lambda kv: int(kv[0])):
+            try:
+                year = int(y)
+            except (TypeError, ValueError):
+                raise ScenarioError(f"scenario.levers.{name}{where}: {y!r} is not a year; allowed: 2020-2029") from None
+            if year not in YEARS:
+                raise ScenarioError(f"scenario.levers.{name}{where}: year {year} is outside 2020-2029")
+            out[YEARS >= year] = _check_value(name, spec, v, f"{where}.{year}")
+    else:
+        out[:] = _check_value(name, spec, value, where)
+    return out
+
+
+def compile_policy(geo, overrides: dict | None, levers: dict | None = None) -> Policy:
+    levers = levers or load_levers()
+    overrides = dict(overrides or {})
+    tier = place_tiers(geo)
+    city_of_place = geo.place_city
+    cities = list(geo.city_name_en)
+    place, province = {}, {}
+    for name in overrides:
+        if name not in levers:
+            raise ScenarioError(f"scenario.levers.{name}: unknown lever; known levers: {', '.join(sorted(levers))}")
+    for name, spec in levers.items():
+        base = spec["baseline"]
+        value = overrides.get(name)
+        if spec["by"] == "province":
+            arr = _schedule(name, spec, base, " (baseline)")
+            if value is not None:
+                if isinstance(value, dict) and "all" in value:
+                    value = value["all"]
+                new = _schedule(name, spec, value, "")
+                arr = np.where(np.isnan(new), arr, new)
+            province[name] = arr
+            continue
+        arr = np.zeros((len(YEARS), geo.n_places))
+        base_by_tier = base if isinstance(base, dict) else {t: base for t in TIERS}
+        for t_i, t in enumerate(TIERS):
+            arr[:, tier == t_i] = _schedule(name, spec, base_by_tier.get(t, 0.0), f" (baseline {t})")[:, None]
+        if value is not None:
+            items = value.items() if isinstance(value, dict) and not all(str(k).isdigit() for k in value) \
+                else [("all", value)]
+            order = {"all": 0, **{t: 1 for t in TIERS}, **{c: 2 for c in cities}}
+            for region, v in sorted(items, key=lambda kv: order.get(kv[0], 3)):
+                if region == "all":
+                    mask = tier >= 0
+                elif region in TIERS:
+                    mask = tier == TIERS.index(region)
+                elif region in cities:
+                    mask = (city_of_place == cities.index(region)) & (tier != 3)
+                else:
+                    raise ScenarioError(f"scenario.levers.{name}.{region}: unknown region; allowed: all, "
+                                        f"{', '.join(TIERS)}, {', '.join(cities)}")
+                new = _schedule(name, spec, v, f".{region}")
+                for yi in range(len(YEARS)):
+                    if not np.isnan(new[yi]):
+                        arr[yi, mask] = new[yi]
+        place[name] = arr
+    return Policy(place=place, province=province)

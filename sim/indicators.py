@@ -1,0 +1,77 @@
+"""Indicators by province, city and county from the monthly counts (tidy rows)."""
+import numpy as np
+
+from sim.kernels import Counts
+
+INDICATORS = ("resident_urbanization_rate_pct", "hukou_urbanization_rate_pct", "population", "households",
+              "migrants_settled", "out_of_province", "births", "deaths", "moved_in", "returned_home",
+              "employment_rate_pct", "rent_yuan_month")
+
+
+class Regions:
+    """Place membership of every region: province, 11 cities, 117 county units."""
+
+    def __init__(self, geo):
+        n_units = len(geo.unit_name_en)
+        oop = geo.n_places - 1
+        self.names, self.levels, masks, unit_masks = [], [], [], []
+        place_unit = np.asarray(geo.place_unit)
+        unit_city = np.asarray(geo.unit_city)
+
+        def add(level, name, unit_mask):
+            place_mask = np.zeros(geo.n_places, bool)
+            place_mask[:oop] = unit_mask[place_unit[:oop]]
+            self.levels.append(level)
+            self.names.append(name)
+            masks.append(place_mask)
+            unit_masks.append(unit_mask)
+
+        add("province", "Shanxi", np.ones(n_units, bool))
+        for c, name in enumerate(geo.city_name_en):
+            add("city", name, unit_city == c)
+        for u, name in enumerate(geo.unit_name_en):
+            m = np.zeros(n_units, bool)
+            m[u] = True
+            add("county", name, m)
+        self.place_mask = np.array(masks)             # (n_regions, n_places)
+        self.unit_mask = np.array(unit_masks)         # (n_regions, n_units)
+        self.urban = np.asarray(geo.place_is_urban)
+        self.oop = oop
+
+
+def year_end(counts: Counts, flows: dict, conditions, regions: Regions, weight: float) -> dict[str, np.ndarray]:
+    """Indicator values per region (arrays over regions) at a year end.
+
+    `flows` holds people counts summed over the year's months (settled, moved_in, returned, births, deaths).
+    Populations are scaled by `weight` (households represented per sampled household).
+    """
+    people = counts.people_by_home_place.sum(axis=0).astype(float)
+    M = regions.place_mask.astype(float)
+    U = (regions.place_mask & regions.urban[None, :]).astype(float)
+    pop = M @ people
+    urban = U @ people
+    hukou = counts.people_by_hukou_place.astype(float)
+    hukou_all = M @ hukou
+    hukou_urban = U @ hukou
+    away = counts.people_by_home_place[:-1, regions.oop].astype(float)   # by home unit
+    workers = M @ counts.workers
+    employed = M @ counts.employed_workers
+    renters = counts.renters.astype(float)
+    rent = np.divide(M @ (renters * conditions.rent), M @ renters, out=np.full(len(pop), np.nan),
+                     where=(M @ renters) > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "resident_urbanization_rate_pct": 100.0 * urban / pop,
+            "hukou_urbanization_rate_pct": 100.0 * hukou_urban / hukou_all,
+            "population": pop * weight,
+            "households": (M @ counts.households) * weight,
+            "migrants_settled": (M @ flows["settled"]) * weight,
+            "out_of_province": (regions.unit_mask.astype(float) @ away) * weight,
+            "births": (M @ flows["births"]) * weight,
+            "deaths": (M @ flows["deaths"]) * weight,
+            "moved_in": (M @ flows["moved_in"]) * weight,
+            "returned_home": (M @ flows["returned"]) * weight,
+            "employment_rate_pct": 100.0 * employed / workers,
+            "rent_yuan_month": rent,
+        }
+    return out

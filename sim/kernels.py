@@ -1,0 +1,438 @@
+"""The monthly household rule, compiled with numba.
+
+`step_household` is the one rule. It is called by `step_all` for every household (in parallel
+over fixed chunks) and by `agents.Household.step()` for a single agent, so the two paths are
+the same code. A household's update reads only its own row, last month's place conditions and
+its own counter-based draws, so the result does not depend on stepping order or thread count.
+
+`aggregate` sums the household rows into integer counts by place (exact, so also independent
+of thread count); the model turns those counts into market conditions and indicators.
+"""
+import math
+from typing import NamedTuple
+
+import numba as nb
+import numpy as np
+
+from sim.rng import (S_AGE_ADULT, S_AGE_CHILD, S_BIRTH, S_BUY, S_CHOICE, S_DEATH, S_EMPLOY_AFTER_MOVE,
+                     S_INSURED, S_JOB, S_LAND, S_LOT, S_REVIEW, S_SETTLE, S_TENURE, draw_key, uniform)
+from sim.state import (COLLECTIVE, CONTRACT_LAND, DORM, EMPLOYED, EV_BIRTH, EV_BOUGHT, EV_DEATH,
+                       EV_DISSOLVED, EV_MOVED, EV_RETURNED, EV_SETTLED, HOMESTEAD, INSURED, OWN,
+                       PUBLIC_RENTAL, RENT)
+
+N_OPTIONS = 7  # stay, home village, home county seat, prefecture city, Taiyuan, metro cluster town, out of province
+N_SETTLE_COMBOS = 32
+N_CHUNKS = 64   # fixed work split; counts are integers, so the split never changes a result
+
+
+class Static(NamedTuple):
+    """Geography the kernel needs (see sim.geography)."""
+    place_unit: np.ndarray       # int16 (n_places)
+    place_is_urban: np.ndarray   # bool: urban part of a Shanxi unit
+    place_in_shanxi: np.ndarray  # bool
+    unit_city: np.ndarray        # int16 (n_units)
+    core_units: np.ndarray       # int16 (n_cities, max_core): district units of each city, -1 padded
+    core_cum: np.ndarray         # float64 (n_cities, max_core): cumulative weights, 1.0 padded
+    taiyuan_city: int
+    nearest_cluster_unit: np.ndarray  # int16 (n_units)
+    log1p_km: np.ndarray         # float64 (n_places, n_places): ln(1 + road km) between places
+    oop: int                     # index of the out-of-province place
+
+
+class Behaviour(NamedTuple):
+    """Coefficients of the household rule (values and sources: conf/behaviour, sim/data/parameters.csv)."""
+    review_rate: float          # per month: chance a household reconsiders where to live
+    beta_income: float          # utility per unit of ln(expected household income, yuan/month)
+    beta_distance: float        # utility cost per unit of ln(1 + km moved)
+    move_fixed_cost: float      # utility cost of any move
+    asc_stay: float             # utility bonus of staying put (inertia)
+    beta_housing: float         # utility cost per unit of rent burden (rent / income)
+    beta_school: float          # utility per unit of school access, households with children
+    beta_services: float        # utility per unit of public-service access
+    beta_insurance: float       # utility per unit of social-insurance coverage
+    beta_network: float         # utility per unit share of the home county's people living there
+    beta_land: float            # utility of the home village per rural land right held
+    beta_age: float             # utility cost of leaving home per decade of head's age above 45
+    unemployed_income_factor: float  # expected income of the unemployed relative to employed
+    public_rent_factor: float   # rent paid in public rental housing relative to market rent
+    land_income_yuan_month: float    # farm income of a household holding contract land
+    own_home_if_local: float    # share of returning hukou holders who move into an owned home
+    insured_if_local: float     # employee-insurance enrolment of local-hukou urban workers
+    oop_school_access: float    # school access of Shanxi children out of province
+    oop_service_access: float   # public-service access of Shanxi migrants out of province
+    rural_insurance: float      # insurance coverage value in villages
+    insurance_uptake_month: float  # monthly enrolment chance of an uninsured urban worker, x enrolment rate
+    job_separation: float       # monthly chance an employed head loses the job
+    death_child: float          # monthly death probability per person aged 0-14
+    death_adult: float          # ... aged 15-59
+    death_old: float            # ... aged 60+
+    birth_20s: float            # monthly birth probability of a household whose head is 20-29
+    birth_30s: float
+    birth_40s: float
+    child_to_adult: float       # monthly chance that one child turns 15, per child
+    adult_to_old: float         # monthly chance that one adult turns 60, per adult
+    land_protection: float      # chance a settling household keeps its land rights (lever A1.7)
+    rural_service_level: float  # public-service and school level in villages, 0-1 (lever A2.6)
+
+
+class Conditions(NamedTuple):
+    """Place conditions for one month (from markets and policy)."""
+    wage: np.ndarray            # float64 (n_places, 3): monthly wage of an employed worker by skill, yuan
+    emp_prob: np.ndarray        # float64 (n_places): employment probability (Harris-Todaro)
+    job_find: np.ndarray        # float64 (n_places): monthly job-finding chance of the unemployed
+    rent: np.ndarray            # float64 (n_places): market rent of a migrant dwelling, yuan/month
+    rent_subsidy: np.ndarray    # float64 (n_places): rent subsidy for non-hukou renters, yuan/month
+    public_rental_share: np.ndarray  # float64: chance a newcomer renter gets public rental housing
+    school_access: np.ndarray   # float64: access of non-hukou children to public schools, 0-1
+    service_level: np.ndarray   # float64: public-service level, 0-1
+    permit_share: np.ndarray    # float64: share of services open to residence-permit holders
+    insurance_rate: np.ndarray  # float64: social-insurance enrolment of migrants, 0-1
+    threshold_months: np.ndarray  # float64: residence months required to take local hukou
+    asc_place: np.ndarray       # float64: place-type constant (county seat, city, Taiyuan, out of province)
+    network: np.ndarray         # float64 (n_units + 1, n_places): share of a home unit's people living at a place
+    settle_prob: np.ndarray     # float64 (n_places, 32): monthly chance of taking local hukou by household features
+    buy_prob: np.ndarray        # float64 (n_places, 3): monthly chance a renting migrant buys a home, by skill
+
+
+@nb.njit(inline="always", cache=True)
+def _earners(n_adult):
+    return 2.0 if n_adult >= 2 else 1.0
+
+
+@nb.njit(cache=True)
+def option_places(i, origin, hukou, place, st, seed):
+    """The 7 places a household can choose among (index 0 = stay). Duplicates are marked -1."""
+    opts = np.empty(N_OPTIONS, dtype=np.int64)
+    lot = uniform(draw_key(seed, i, -1), S_LOT)
+    city = st.unit_city[origin]
+    opts[0] = place
+    opts[1] = st.oop if hukou == st.oop else 2 * origin + 1
+    opts[2] = 2 * origin
+    j = 0
+    while j < st.core_cum.shape[1] - 1 and lot >= st.core_cum[city, j]:
+        j += 1
+    opts[3] = 2 * st.core_units[city, j]
+    j = 0
+    while j < st.core_cum.shape[1] - 1 and lot >= st.core_cum[st.taiyuan_city, j]:
+        j += 1
+    opts[4] = 2 * st.core_units[st.taiyuan_city, j]
+    opts[5] = 2 * st.nearest_cluster_unit[origin]
+    opts[6] = st.oop
+    for a in range(1, N_OPTIONS):
+        for b in range(a):
+            if opts[a] == opts[b]:
+                opts[a] = -1
+                break
+    return opts
+
+
+@nb.njit(cache=True)
+def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, flags, tenure, st, bh, c):
+    """Utility of living at place d for this household (without moving cost or inertia)."""
+    local = hukou == d
+    urban = st.place_is_urban[d]
+    home_village = d == 2 * origin + 1 and hukou != st.oop
+    if d == place:
+        if flags & EMPLOYED:
+            income = c.wage[d, skill]
+        else:
+            income = c.wage[d, skill] * c.emp_prob[d] * bh.unemployed_income_factor
+        if tenure == OWN or tenure == DORM:
+            cost = 0.0
+        elif tenure == PUBLIC_RENTAL:
+            cost = c.rent[d] * bh.public_rent_factor
+        else:
+            cost = c.rent[d]
+    else:
+        income = c.wage[d, skill] * c.emp_prob[d]
+        if home_village and (flags & HOMESTEAD or local):
+            cost = 0.0
+        else:
+            cost = c.rent[d] * (1.0 - c.public_rental_share[d] * (1.0 - bh.public_rent_factor))
+    if not local:
+        cost -= c.rent_subsidy[d]
+    if cost < 0.0:
+        cost = 0.0
+    if home_village and flags & CONTRACT_LAND:
+        income += bh.land_income_yuan_month
+    household_income = income * _earners(n_adult)
+    v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
+    if urban:
+        school = 1.0 if local else c.school_access[d]
+        services = c.service_level[d] * (1.0 if local else c.permit_share[d])
+        insurance = 1.0 if local else c.insurance_rate[d]
+    elif d == st.oop:
+        school = bh.oop_school_access
+        services = bh.oop_service_access
+        insurance = c.insurance_rate[d]
+    else:
+        school = bh.rural_service_level
+        services = bh.rural_service_level
+        insurance = bh.rural_insurance
+    if n_child > 0:
+        v += bh.beta_school * school
+    v += bh.beta_services * services + bh.beta_insurance * insurance
+    net_row = st.place_unit.shape[0] // 2 if hukou == st.oop else origin
+    v += bh.beta_network * c.network[net_row, d] + c.asc_place[d]
+    if home_village:
+        v += bh.beta_land * (((flags & CONTRACT_LAND) > 0) + ((flags & HOMESTEAD) > 0))
+    elif head_age > 45:
+        v -= bh.beta_age * (head_age - 45) / 10.0
+    return v
+
+
+@nb.njit(cache=True)
+def choose_place(i, h, st, bh, c, seed, key):
+    """Discrete choice among the option places (multinomial logit). Returns the chosen place."""
+    place = h.place[i]
+    origin = h.origin[i]
+    hukou = h.hukou[i]
+    opts = option_places(i, origin, hukou, place, st, seed)
+    util = np.empty(N_OPTIONS)
+    vmax = -1e300
+    for k in range(N_OPTIONS):
+        d = opts[k]
+        if d < 0:
+            continue
+        v = place_utility(d, place, origin, hukou, h.n_child[i], h.n_adult[i], h.head_age[i], h.skill[i],
+                          h.flags[i], h.tenure[i], st, bh, c)
+        if k == 0:
+            v += bh.asc_stay
+        else:
+            v -= bh.move_fixed_cost + bh.beta_distance * st.log1p_km[place, d]
+        util[k] = v
+        if v > vmax:
+            vmax = v
+    total = 0.0
+    for k in range(N_OPTIONS):
+        if opts[k] >= 0:
+            util[k] = math.exp(util[k] - vmax)
+            total += util[k]
+        else:
+            util[k] = 0.0
+    u = uniform(key, S_CHOICE) * total
+    acc = 0.0
+    for k in range(N_OPTIONS):
+        acc += util[k]
+        if opts[k] >= 0 and u < acc:
+            return opts[k]
+    return place
+
+
+@nb.njit(cache=True)
+def settle_combo(n_child, flags, tenure):
+    """Index of the household's features in the settlement-probability table."""
+    return ((n_child > 0) * 1 + (tenure == OWN) * 2 + ((flags & INSURED) > 0) * 4
+            + ((flags & (CONTRACT_LAND | HOMESTEAD)) > 0) * 8 + (tenure == PUBLIC_RENTAL) * 16)
+
+
+@nb.njit(cache=True)
+def step_household(i, h, st, bh, c, seed, month):
+    """Advance household i by one month: demography, job, where to live, hukou, housing."""
+    nc = np.int64(h.n_child[i])
+    na = np.int64(h.n_adult[i])
+    no = np.int64(h.n_old[i])
+    if nc + na + no == 0:
+        h.event[i] = 0
+        return
+    key = draw_key(seed, i, month)
+    flags = np.int64(h.flags[i])
+    ev = 0
+    # --- demography
+    u = uniform(key, S_DEATH)
+    p_child = nc * bh.death_child
+    p_adult = na * bh.death_adult
+    if u < p_child + p_adult + no * bh.death_old:
+        if u < p_child:
+            nc -= 1
+        elif u < p_child + p_adult:
+            na -= 1
+        else:
+            no -= 1
+        ev |= EV_DEATH
+    age = np.int64(h.head_age[i])
+    if na > 0 and not flags & COLLECTIVE and 20 <= age < 50:
+        pb = bh.birth_20s if age < 30 else (bh.birth_30s if age < 40 else bh.birth_40s)
+        if uniform(key, S_BIRTH) < pb:
+            nc += 1
+            ev |= EV_BIRTH
+    if nc > 0 and uniform(key, S_AGE_CHILD) < nc * bh.child_to_adult:
+        nc -= 1
+        na += 1
+    if na > 0 and uniform(key, S_AGE_ADULT) < na * bh.adult_to_old:
+        na -= 1
+        no += 1
+    if month % 12 == i % 12 and age < 110:
+        age += 1
+    h.n_child[i] = min(nc, 255)
+    h.n_adult[i] = min(na, 255)
+    h.n_old[i] = min(no, 255)
+    h.head_age[i] = age
+    if nc + na + no == 0:
+        h.event[i] = ev | EV_DISSOLVED
+        return
+    # --- job (Harris-Todaro: the place's employment probability sets the finding rate)
+    place = np.int64(h.place[i])
+    lost_job = False
+    if na > 0:
+        if flags & EMPLOYED:
+            if uniform(key, S_JOB) < bh.job_separation:
+                flags &= ~EMPLOYED
+                lost_job = True
+        elif uniform(key, S_JOB) < c.job_find[place]:
+            flags |= EMPLOYED
+    # --- where to live: households with a working-age member reconsider now and then, or on job loss
+    moved = False
+    if na > 0 and (lost_job or uniform(key, S_REVIEW) < bh.review_rate):
+        h.flags[i] = flags
+        d = choose_place(i, h, st, bh, c, seed, key)
+        if d != place:
+            moved = True
+            ev |= EV_MOVED
+            origin = np.int64(h.origin[i])
+            hukou = np.int64(h.hukou[i])
+            if d == 2 * origin + 1 or (hukou == st.oop and d == st.oop):
+                ev |= EV_RETURNED
+            if d == 2 * origin + 1 and (flags & HOMESTEAD or hukou == d):
+                tenure = OWN
+            elif hukou == d and uniform(key, S_TENURE) < bh.own_home_if_local:
+                tenure = OWN
+            elif flags & COLLECTIVE:
+                tenure = DORM
+            elif uniform(key, S_TENURE) < c.public_rental_share[d]:
+                tenure = PUBLIC_RENTAL
+            else:
+                tenure = RENT
+            h.tenure[i] = tenure
+            if uniform(key, S_EMPLOY_AFTER_MOVE) < c.emp_prob[d]:
+                flags |= EMPLOYED
+            else:
+                flags &= ~EMPLOYED
+            insured_rate = bh.insured_if_local if hukou == d else c.insurance_rate[d]
+            if st.place_is_urban[d] and uniform(key, S_INSURED) < insured_rate:
+                flags |= INSURED
+            else:
+                flags &= ~INSURED
+            h.place[i] = d
+            h.months_here[i] = 0
+            place = d
+    if not moved:
+        if h.months_here[i] < 255:
+            h.months_here[i] += 1
+        hukou = np.int64(h.hukou[i])
+        tenure = np.int64(h.tenure[i])
+        if st.place_is_urban[place]:
+            # social insurance at the place of work (lever A1.5)
+            if not flags & INSURED and flags & EMPLOYED and hukou != place:
+                if uniform(key, S_INSURED) < bh.insurance_uptake_month * c.insurance_rate[place]:
+                    flags |= INSURED
+            # take local hukou (settle): a separate decision with its own hazard
+            if hukou != place and h.months_here[i] >= c.threshold_months[place]:
+                combo = settle_combo(nc, flags, tenure)
+                if uniform(key, S_SETTLE) < c.settle_prob[place, combo]:
+                    h.hukou[i] = place
+                    ev |= EV_SETTLED
+                    if flags & (CONTRACT_LAND | HOMESTEAD) and uniform(key, S_LAND) >= bh.land_protection:
+                        flags &= ~(CONTRACT_LAND | HOMESTEAD)
+            # buy a home
+            if tenure == RENT and h.months_here[i] >= 12 and uniform(key, S_BUY) < c.buy_prob[place, h.skill[i]]:
+                h.tenure[i] = OWN
+                ev |= EV_BOUGHT
+    h.flags[i] = flags
+    h.event[i] = ev
+
+
+@nb.njit(parallel=True, cache=True)
+def step_all(h, st, bh, c, seed, month):
+    """Step every household (parallel over fixed chunks)."""
+    n = h.place.shape[0]
+    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
+    for k in nb.prange(N_CHUNKS):
+        for i in range(k * chunk, min(n, (k + 1) * chunk)):
+            step_household(i, h, st, bh, c, seed, month)
+
+
+class Counts(NamedTuple):
+    """Integer counts of the (sampled) households, summed by place. People unless said otherwise."""
+    people_by_home_place: np.ndarray  # (n_units + 1, n_places): by home unit (last row: other-province hukou)
+    people_by_hukou_place: np.ndarray  # (n_places)
+    households: np.ndarray       # (n_places) households
+    age_groups: np.ndarray       # (n_places, 3): people aged 0-14, 15-59, 60+
+    workers: np.ndarray          # (n_places): members aged 15-59
+    employed_workers: np.ndarray  # (n_places): members aged 15-59 of households whose head is employed
+    settled: np.ndarray          # (n_places): people of households that took local hukou this month
+    moved_in: np.ndarray         # (n_places): people who moved in this month
+    returned: np.ndarray         # (n_places): people who moved back home this month (at home)
+    births: np.ndarray           # (n_places)
+    deaths: np.ndarray           # (n_places)
+    birth_exposure: np.ndarray   # (3,): households with an adult and a head aged 20-29 / 30-39 / 40-49 (not collective)
+    renters: np.ndarray          # (n_places): households renting on the market
+    owners: np.ndarray           # (n_places): households owning their home
+
+
+@nb.njit(parallel=True, cache=True)
+def _aggregate(h, n_rows, n_places, oop, out_home, out_hukou, out_hh, out_age, out_emp, out_ev, out_bexp, out_ten):
+    n = h.place.shape[0]
+    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
+    for k in nb.prange(N_CHUNKS):
+        for i in range(k * chunk, min(n, (k + 1) * chunk)):
+            nc = np.int64(h.n_child[i])
+            na = np.int64(h.n_adult[i])
+            no = np.int64(h.n_old[i])
+            size = nc + na + no
+            p = h.place[i]
+            ev = h.event[i]
+            if ev & EV_DEATH:
+                out_ev[k, 4, p] += 1
+            if size == 0:
+                continue
+            row = n_rows - 1 if h.hukou[i] == oop else h.origin[i]
+            out_home[k, row, p] += size
+            out_hukou[k, h.hukou[i]] += size
+            out_hh[k, p] += 1
+            out_age[k, p, 0] += nc
+            out_age[k, p, 1] += na
+            out_age[k, p, 2] += no
+            out_emp[k, 0, p] += na
+            if h.flags[i] & EMPLOYED:
+                out_emp[k, 1, p] += na
+            if ev & EV_SETTLED:
+                out_ev[k, 0, p] += size
+            if ev & EV_MOVED:
+                out_ev[k, 1, p] += size
+            if ev & EV_RETURNED:
+                out_ev[k, 2, p] += size
+            if ev & EV_BIRTH:
+                out_ev[k, 3, p] += 1
+            if na > 0 and not h.flags[i] & COLLECTIVE:
+                a = h.head_age[i]
+                if 20 <= a < 30:
+                    out_bexp[k, 0] += 1
+                elif 30 <= a < 40:
+                    out_bexp[k, 1] += 1
+                elif 40 <= a < 50:
+                    out_bexp[k, 2] += 1
+            t = h.tenure[i]
+            if t == RENT:
+                out_ten[k, 0, p] += 1
+            elif t == OWN:
+                out_ten[k, 1, p] += 1
+
+
+def aggregate(h, n_units: int, n_places: int, oop: int) -> Counts:
+    """Sum the household rows into `Counts` (integers, so exact whatever the thread count)."""
+    rows = n_units + 1
+    home = np.zeros((N_CHUNKS, rows, n_places), np.int64)
+    hukou = np.zeros((N_CHUNKS, n_places), np.int64)
+    hh = np.zeros((N_CHUNKS, n_places), np.int64)
+    age = np.zeros((N_CHUNKS, n_places, 3), np.int64)
+    emp = np.zeros((N_CHUNKS, 2, n_places), np.int64)
+    ev = np.zeros((N_CHUNKS, 5, n_places), np.int64)
+    bexp = np.zeros((N_CHUNKS, 3), np.int64)
+    ten = np.zeros((N_CHUNKS, 2, n_places), np.int64)
+    _aggregate(h, rows, n_places, oop, home, hukou, hh, age, emp, ev, bexp, ten)
+    emp, ev, ten = emp.sum(0), ev.sum(0), ten.sum(0)
+    return Counts(people_by_home_place=home.sum(0), people_by_hukou_place=hukou.sum(0), households=hh.sum(0),
+                  age_groups=age.sum(0), workers=emp[0], employed_workers=emp[1], settled=ev[0], moved_in=ev[1],
+                  returned=ev[2], births=ev[3], deaths=ev[4], birth_exposure=bexp.sum(0), renters=ten[0],
+                  owners=ten[1])

@@ -1,0 +1,208 @@
+"""ShanxiModel: every household of Shanxi, stepped month by month from the 2020 census to 2029.
+
+Household state lives in arrays (sim.state) stepped by numba kernels (sim.kernels). With a small
+sample (`population.max_agents`), the households are also real Mesa agents (agents.Household)
+in `model.agents`, each a view over its row; `agent_stepping=True` steps them through
+`Household.step()`, which runs the same compiled rule as the kernel.
+"""
+import copy
+import csv
+from importlib import resources
+
+import mesa
+import numba
+import numpy as np
+
+from agents import CountyUnit, Household
+from scenarios.compile import YEARS, compile_policy
+from sim import indicators as ind
+from sim import kernels as K
+from sim import markets
+from sim.config import compose, to_dict
+from sim.geography import load_geography
+from sim.population import synthesize
+
+CENSUS_MONTH = (2020, 11)
+
+
+def month_calendar(month: int) -> tuple[int, int]:
+    """(year, month of year) of model month `month` (0 = November 2020, the census month)."""
+    m = month + CENSUS_MONTH[1] - 1
+    return CENSUS_MONTH[0] + m // 12, m % 12 + 1
+
+
+def months_until(end_year: int) -> int:
+    return (end_year - CENSUS_MONTH[0]) * 12 + (12 - CENSUS_MONTH[1]) + 1
+
+
+def _read_csv(name):
+    with resources.files("sim").joinpath(f"data/{name}").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+class ShanxiModel(mesa.Model):
+    """The household model of Shanxi.
+
+    Args:
+        scale: sampling fraction of households (1.0 = the whole province, about 15.5 million units).
+        rng: integer seed of the counter-based random streams (and of Mesa's own generators).
+        scenario_name: name of a scenario in conf/scenario (levers as small diffs against the baseline).
+        levers: lever overrides on top of the scenario, e.g. {"rent_subsidy_yuan_month": {"taiyuan": {2026: 300}}}.
+        end_year: last simulated year.
+        agent_stepping: step households through `Household.step()` instead of the bulk kernel.
+        config: a full config (from Hydra); when given, the arguments above override nothing but `rng`.
+    """
+
+    def __init__(self, scale: float = 0.001, rng: int = 42, scenario_name: str = "baseline",
+                 levers: dict | None = None, end_year: int = 2029, agent_stepping: bool = False,
+                 config=None, threads: int | None = None):
+        if config is None:
+            config = compose([f"population.scale={scale}", f"seed={rng}", f"scenario={scenario_name}",
+                              f"run.end_year={end_year}"])
+        cfg = to_dict(config)
+        seed = int(cfg["seed"])
+        super().__init__(rng=seed)
+        self.cfg = cfg
+        self.seed = seed
+        self.scale = float(cfg["population"]["scale"])
+        self.weight = 1.0 / self.scale
+        self.end_year = int(cfg["run"]["end_year"])
+        self.n_months = months_until(self.end_year)
+        self.scenario_name = cfg["scenario"]["name"]
+        self.agent_stepping = agent_stepping
+        if threads:
+            numba.set_num_threads(int(threads))
+        self.geo = load_geography()
+        self.beh = cfg["behaviour"]
+        self.econ = cfg["economy"]
+        lever_values = copy.deepcopy(cfg["scenario"].get("levers") or {})
+        for k, v in (levers or {}).items():
+            lever_values[k] = v
+        self.policy = compile_policy(self.geo, lever_values)
+        self.households, self.kind = synthesize(self.geo, cfg["population"], self.econ, self.scale, seed)
+        self.static = markets.build_static(self.geo, self.econ)
+        self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
+        wages = {r["city_en"]: float(r["avg_wage_non_private_yuan_year"]) for r in _read_csv("wages_2019.csv")}
+        self.economy = markets.initial_economy(self.geo, self.econ, self.counts, wages)
+        self.asc_place = markets.place_constants(self.economy.tier, self.beh)
+        self.vital = {int(r["year"]): (float(r["crude_birth_rate_per_mille"]), float(r["crude_death_rate_per_mille"]))
+                      for r in _read_csv("vital_rates.csv")}
+        self.regions = ind.Regions(self.geo)
+        self.month = 0
+        self.rows: list[tuple] = []          # (year, level, region, indicator, value)
+        self._flows = self._zero_flows()
+        self.month_behaviour = self._behaviour(CENSUS_MONTH[0])
+        self.month_conditions = self._conditions(CENSUS_MONTH[0])
+        self._record(CENSUS_MONTH[0], census=True)
+        if self.households.n <= int(cfg["population"]["max_agents"]):
+            for i in range(self.households.n):
+                Household(self, i)
+        for u in range(len(self.geo.unit_name_en)):
+            CountyUnit(self, u)
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "year": lambda m: month_calendar(m.month - 1)[0] + (month_calendar(m.month - 1)[1] - 1) / 12.0,
+            "resident_urbanization_rate_pct": lambda m: m.province_rate("resident"),
+            "hukou_urbanization_rate_pct": lambda m: m.province_rate("hukou"),
+            "population": lambda m: m.province_population(),
+        })
+
+    # --- the monthly step
+    def step(self) -> None:
+        if self.month >= self.n_months:
+            self.running = False
+            return
+        year, moy = month_calendar(self.month)
+        if moy == 1:
+            place_levers, _ = self.policy.at(year)
+            markets.advance_year(self.economy, place_levers)
+        self.month_behaviour = self._behaviour(year)
+        self.month_conditions = self._conditions(year)
+        if self.agent_stepping:
+            self.agents_by_type[Household].do("step")
+        else:
+            K.step_all(self.households, self.static, self.month_behaviour, self.month_conditions, self.seed, self.month)
+        self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
+        for k in self._flows:
+            self._flows[k] += getattr(self.counts, k)
+        self.month += 1
+        if moy == 12:
+            self._record(year)
+            self._flows = self._zero_flows()
+        self.datacollector.collect(self)
+        if self.month >= self.n_months:
+            self.running = False
+
+    def run(self, progress=None) -> None:
+        """Step to the end of `end_year`. `progress(month, n_months)` is called after each month."""
+        while self.running and self.month < self.n_months:
+            self.step()
+            if progress:
+                progress(self.month, self.n_months)
+
+    # --- inputs of a month
+    def _behaviour(self, year: int) -> K.Behaviour:
+        b = self.beh
+        _, prov = self.policy.at(year)
+        cbr, cdr = self.vital[min(year, max(self.vital))]
+        c = self.counts
+        people = c.age_groups.sum(axis=0).astype(float)
+        d_child, d_adult = b["death_rate_child"] / 12, b["death_rate_adult"] / 12
+        deaths = cdr / 1000 / 12 * people.sum()
+        d_old = max(0.0, (deaths - people[0] * d_child - people[1] * d_adult) / max(people[2], 1.0))
+        w = np.asarray(b["birth_weights"], float)
+        births = cbr / 1000 / 12 * people.sum()
+        f = births / max(float((c.birth_exposure * w).sum()), 1.0)
+        return K.Behaviour(
+            review_rate=b["review_rate"], beta_income=b["beta_income"], beta_distance=b["beta_distance"],
+            move_fixed_cost=b["move_fixed_cost"], asc_stay=b["fitted"]["asc_stay"], beta_housing=b["beta_housing"],
+            beta_school=b["beta_school"], beta_services=b["beta_services"], beta_insurance=b["beta_insurance"],
+            beta_network=b["beta_network"], beta_land=b["beta_land"], beta_age=b["beta_age"],
+            unemployed_income_factor=b["unemployed_income_factor"], public_rent_factor=b["public_rent_factor"],
+            land_income_yuan_month=self.econ["land_income_yuan_month"], own_home_if_local=b["own_home_if_local"],
+            insured_if_local=b["insured_if_local"], oop_school_access=b["oop_school_access"],
+            oop_service_access=b["oop_service_access"], rural_insurance=b["rural_insurance"],
+            insurance_uptake_month=b["insurance_uptake_month"], job_separation=b["job_separation"],
+            death_child=d_child, death_adult=d_adult, death_old=d_old,
+            birth_20s=min(1.0, w[0] * f), birth_30s=min(1.0, w[1] * f), birth_40s=min(1.0, w[2] * f),
+            child_to_adult=b["child_to_adult_year"] / 12, adult_to_old=b["adult_to_old_year"] / 12,
+            land_protection=prov["land_protection_share"], rural_service_level=prov["rural_service_level"])
+
+    def _conditions(self, year: int) -> K.Conditions:
+        place_levers, _ = self.policy.at(year)
+        return markets.conditions(self.economy, self.counts, self.month_behaviour, self.beh, self.econ,
+                                  place_levers, self.asc_place)
+
+    # --- outputs
+    def _zero_flows(self):
+        n = self.geo.n_places
+        return {k: np.zeros(n, np.int64) for k in ("settled", "moved_in", "returned", "births", "deaths")}
+
+    def _record(self, year: int, census: bool = False) -> None:
+        values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight)
+        label = "2020 census" if census else year
+        for name, arr in values.items():
+            for r, (level, region) in enumerate(zip(self.regions.levels, self.regions.names)):
+                self.rows.append((label, level, region, name, float(arr[r])))
+
+    def province_rate(self, which: str) -> float:
+        c = self.counts
+        if which == "resident":
+            people = c.people_by_home_place.sum(axis=0)
+            inside = self.static.place_in_shanxi
+            return 100.0 * people[self.static.place_is_urban].sum() / people[inside].sum()
+        hukou = c.people_by_hukou_place
+        return 100.0 * hukou[self.static.place_is_urban].sum() / hukou[self.static.place_in_shanxi].sum()
+
+    def province_population(self) -> float:
+        people = self.counts.people_by_home_place.sum(axis=0)
+        return float(people[self.static.place_in_shanxi].sum()) * self.weight
+
+    def place_name(self, p: int) -> str:
+        if p == self.static.oop:
+            return "out of province"
+        u = self.geo.place_unit[p]
+        return f"{self.geo.unit_name_en[u]} ({'urban' if self.static.place_is_urban[p] else 'rural'})"
+
+    def indicator_rows(self) -> list[dict]:
+        return [dict(scenario=self.scenario_name, seed=self.seed, year=y, level=lv, region=r, indicator=k, value=v)
+                for (y, lv, r, k, v) in self.rows]
