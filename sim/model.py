@@ -93,7 +93,7 @@ class ShanxiModel(mesa.Model):
         self._flows = self._zero_flows()
         self.month_behaviour = self._behaviour(CENSUS_MONTH[0])
         self.month_conditions = self._conditions(CENSUS_MONTH[0])
-        self._record(CENSUS_MONTH[0], census=True)
+        self.census_values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight)
         if self.households.n <= int(cfg["population"]["max_agents"]):
             for i in range(self.households.n):
                 Household(self, i)
@@ -177,12 +177,11 @@ class ShanxiModel(mesa.Model):
         n = self.geo.n_places
         return {k: np.zeros(n, np.int64) for k in ("settled", "moved_in", "returned", "births", "deaths")}
 
-    def _record(self, year: int, census: bool = False) -> None:
+    def _record(self, year: int) -> None:
         values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight)
-        label = "2020 census" if census else year
         for name, arr in values.items():
             for r, (level, region) in enumerate(zip(self.regions.levels, self.regions.names)):
-                self.rows.append((label, level, region, name, float(arr[r])))
+                self.rows.append((year, level, region, name, float(arr[r])))
 
     def province_rate(self, which: str) -> float:
         c = self.counts

@@ -1,0 +1,118 @@
+"""Fixtures for tests that need a real (one-node) Slurm cluster with accounting.
+
+`slurm_cluster` runs ``slurm_up.sh`` once per test session and yields a
+:class:`SlurmCluster`.  Bring-up needs root and apt-get; when it is impossible
+the tests are skipped - except under CI (``CI=true``), where that is a failure,
+so a broken cluster can never make CI green by skipping.
+
+The cluster is deliberately left running at the end of the session (other
+tests, and the next session, reuse it; ``slurm_down.sh`` stops it).  Every test
+collected from this folder gets the ``cluster`` marker, so ``-m "not cluster"``
+deselects them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+UP_SCRIPT = HERE / "slurm_up.sh"
+# Generous: a fresh machine installs six Debian packages first (about 15 s here).
+UP_TIMEOUT_S = 900
+
+
+@dataclasses.dataclass(frozen=True)
+class SlurmCluster:
+    state_dir: Path  # configs, logs (state_dir / "log"), recorded PIDs
+    partition: str  # the single partition, also the default one
+    cluster_name: str  # as registered in slurmdbd (sacctmgr list cluster)
+    up_seconds: float  # how long slurm_up.sh took in this session
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("SLURM_TEST_DIR", "/var/tmp/shanxi-slurm"))
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def _unavailable(reason: str) -> None:
+    if _in_ci():
+        pytest.fail(f"Slurm test cluster unavailable under CI: {reason}", pytrace=False)
+    pytest.skip(f"Slurm test cluster unavailable: {reason}")
+
+
+def _run_up_script() -> tuple[bool, str, float]:
+    """Run slurm_up.sh; return (ok, output, seconds).
+
+    Output goes to a temporary file, not a pipe: a daemon that kept an inherited
+    pipe open would make reading it block until the daemon exits.  A lock file
+    serialises concurrent sessions (e.g. pytest-xdist workers) on this machine.
+    """
+    state_dir = _state_dir()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = state_dir / "up.lock"
+    t0 = time.monotonic()
+    with open(lock_path, "a") as lock, tempfile.TemporaryFile(mode="w+") as out:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            proc = subprocess.run(
+                ["bash", str(UP_SCRIPT)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=UP_TIMEOUT_S,
+                check=False,
+            )
+            ok = proc.returncode == 0
+            status = f"exit status {proc.returncode}"
+        except subprocess.TimeoutExpired:
+            ok, status = False, f"no result within {UP_TIMEOUT_S} s"
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        out.seek(0)
+        output = out.read()
+    seconds = time.monotonic() - t0
+    return ok, (output if ok else f"slurm_up.sh failed ({status}):\n{output}"), seconds
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[SlurmCluster]:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        _unavailable("needs root (installs packages, starts system daemons)")
+    if shutil.which("apt-get") is None:
+        _unavailable("needs apt-get (Debian/Ubuntu)")
+    ok, output, seconds = _run_up_script()
+    if not ok:
+        _unavailable(output.strip()[-4000:])
+    yield SlurmCluster(
+        state_dir=_state_dir(),
+        partition="debug",
+        cluster_name=os.environ.get("SLURM_TEST_CLUSTER", "shanxi"),
+        up_seconds=seconds,
+    )
+    # no teardown: the cluster stays up for later tests and sessions
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cluster: needs the real one-node Slurm test cluster (tests/cluster)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # This hook sees every collected item of the session, not only this folder's.
+    for item in items:
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.cluster)
