@@ -5,7 +5,7 @@ from sim.kernels import Counts
 
 INDICATORS = ("resident_urbanization_rate_pct", "hukou_urbanization_rate_pct", "population", "households",
               "migrants_settled", "out_of_province", "births", "deaths", "moved_in", "returned_home",
-              "employment_rate_pct", "rent_yuan_month")
+              "employment_rate_pct", "rent_yuan_month", "migrants", "migrant_leaving_rate_pct")
 
 
 class Regions:
@@ -39,7 +39,8 @@ class Regions:
         self.oop = oop
 
 
-def year_end(counts: Counts, flows: dict, conditions, regions: Regions, weight: float) -> dict[str, np.ndarray]:
+def year_end(counts: Counts, flows: dict, conditions, regions: Regions, weight: float,
+             months: int = 12) -> dict[str, np.ndarray]:
     """Indicator values per region (arrays over regions) at a year end.
 
     `flows` holds people counts summed over the year's months (settled, moved_in, returned, births, deaths).
@@ -73,5 +74,8 @@ def year_end(counts: Counts, flows: dict, conditions, regions: Regions, weight: 
             "returned_home": (M @ flows["returned"]) * weight,
             "employment_rate_pct": 100.0 * employed / workers,
             "rent_yuan_month": rent,
+            "migrants": (M @ counts.migrants) * weight,
+            # people leaving a place where they had no local hukou, per year (annualised), over the mean migrant stock
+            "migrant_leaving_rate_pct": 100.0 * (M @ flows["left_as_migrant"]) / np.maximum(M @ flows["migrants"], 1.0) * 12.0,
         }
     return out

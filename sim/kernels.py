@@ -17,7 +17,7 @@ import numpy as np
 from sim.rng import (S_AGE_ADULT, S_AGE_CHILD, S_BIRTH, S_BUY, S_CHOICE, S_DEATH, S_EMPLOY_AFTER_MOVE,
                      S_INSURED, S_JOB, S_LAND, S_LOT, S_REVIEW, S_SETTLE, S_TENURE, draw_key, uniform)
 from sim.state import (COLLECTIVE, CONTRACT_LAND, DORM, EMPLOYED, EV_BIRTH, EV_BOUGHT, EV_DEATH,
-                       EV_DISSOLVED, EV_MOVED, EV_RETURNED, EV_SETTLED, HOMESTEAD, INSURED, OWN,
+                       EV_DISSOLVED, EV_LEFT_AS_MIGRANT, EV_MOVED, EV_RETURNED, EV_SETTLED, HOMESTEAD, INSURED, OWN,
                        PUBLIC_RENTAL, RENT)
 
 N_OPTIONS = 7  # stay, home village, home county seat, prefecture city, Taiyuan, metro cluster town, out of province
@@ -35,7 +35,7 @@ class Static(NamedTuple):
     core_cum: np.ndarray         # float64 (n_cities, max_core): cumulative weights, 1.0 padded
     taiyuan_city: int
     nearest_cluster_unit: np.ndarray  # int16 (n_units)
-    log1p_km: np.ndarray         # float64 (n_places, n_places): ln(1 + road km) between places
+    distance_term: np.ndarray    # float64 (n_places, n_places): ln(1 + road km / distance scale) between places
     oop: int                     # index of the out-of-province place
 
 
@@ -155,7 +155,7 @@ def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, fl
         cost = 0.0
     if home_village and flags & CONTRACT_LAND:
         income += bh.land_income_yuan_month
-    household_income = income * _earners(n_adult)
+    household_income = max(income * _earners(n_adult), 1.0)  # guard: log and burden need income > 0
     v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
     if urban:
         school = 1.0 if local else c.school_access[d]
@@ -182,13 +182,13 @@ def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, fl
 
 
 @nb.njit(cache=True)
-def choose_place(i, h, st, bh, c, seed, key):
-    """Discrete choice among the option places (multinomial logit). Returns the chosen place."""
+def choice_probabilities(i, h, st, bh, c, seed):
+    """The option places (index 0 = stay; -1 = not an option) and their logit choice probabilities."""
     place = h.place[i]
     origin = h.origin[i]
     hukou = h.hukou[i]
     opts = option_places(i, origin, hukou, place, st, seed)
-    util = np.empty(N_OPTIONS)
+    prob = np.zeros(N_OPTIONS)
     vmax = -1e300
     for k in range(N_OPTIONS):
         d = opts[k]
@@ -199,24 +199,32 @@ def choose_place(i, h, st, bh, c, seed, key):
         if k == 0:
             v += bh.asc_stay
         else:
-            v -= bh.move_fixed_cost + bh.beta_distance * st.log1p_km[place, d]
-        util[k] = v
+            v -= bh.move_fixed_cost + bh.beta_distance * st.distance_term[place, d]
+        prob[k] = v
         if v > vmax:
             vmax = v
     total = 0.0
     for k in range(N_OPTIONS):
         if opts[k] >= 0:
-            util[k] = math.exp(util[k] - vmax)
-            total += util[k]
-        else:
-            util[k] = 0.0
-    u = uniform(key, S_CHOICE) * total
+            prob[k] = math.exp(prob[k] - vmax)
+            total += prob[k]
+    for k in range(N_OPTIONS):
+        prob[k] /= total
+    return opts, prob
+
+
+@nb.njit(cache=True)
+def choose_place(i, h, st, bh, c, seed, key):
+    """Discrete choice among the option places (multinomial logit). Returns the chosen place."""
+    opts, prob = choice_probabilities(i, h, st, bh, c, seed)
+    u = uniform(key, S_CHOICE)
     acc = 0.0
     for k in range(N_OPTIONS):
-        acc += util[k]
-        if opts[k] >= 0 and u < acc:
-            return opts[k]
-    return place
+        if opts[k] >= 0:
+            acc += prob[k]
+            if u < acc:
+                return opts[k]
+    return h.place[i]
 
 
 @nb.njit(cache=True)
@@ -291,6 +299,8 @@ def step_household(i, h, st, bh, c, seed, month):
             ev |= EV_MOVED
             origin = np.int64(h.origin[i])
             hukou = np.int64(h.hukou[i])
+            if hukou != place and st.place_in_shanxi[place]:
+                ev |= EV_LEFT_AS_MIGRANT
             if d == 2 * origin + 1 or (hukou == st.oop and d == st.oop):
                 ev |= EV_RETURNED
             if d == 2 * origin + 1 and (flags & HOMESTEAD or hukou == d):
@@ -365,6 +375,8 @@ class Counts(NamedTuple):
     returned: np.ndarray         # (n_places): people who moved back home this month (at home)
     births: np.ndarray           # (n_places)
     deaths: np.ndarray           # (n_places)
+    left_as_migrant: np.ndarray  # (n_places): people who moved away this month from a place where they had no local hukou (at their new place)
+    migrants: np.ndarray         # (n_places): people living in Shanxi at a place other than their hukou place
     birth_exposure: np.ndarray   # (3,): households with an adult and a head aged 20-29 / 30-39 / 40-49 (not collective)
     renters: np.ndarray          # (n_places): households renting on the market
     owners: np.ndarray           # (n_places): households owning their home
@@ -404,6 +416,10 @@ def _aggregate(h, n_rows, n_places, oop, out_home, out_hukou, out_hh, out_age, o
                 out_ev[k, 2, p] += size
             if ev & EV_BIRTH:
                 out_ev[k, 3, p] += 1
+            if ev & EV_LEFT_AS_MIGRANT:
+                out_ev[k, 5, p] += size
+            if h.hukou[i] != p and p != oop:
+                out_ev[k, 6, p] += size
             if na > 0 and not h.flags[i] & COLLECTIVE:
                 a = h.head_age[i]
                 if 20 <= a < 30:
@@ -427,12 +443,13 @@ def aggregate(h, n_units: int, n_places: int, oop: int) -> Counts:
     hh = np.zeros((N_CHUNKS, n_places), np.int64)
     age = np.zeros((N_CHUNKS, n_places, 3), np.int64)
     emp = np.zeros((N_CHUNKS, 2, n_places), np.int64)
-    ev = np.zeros((N_CHUNKS, 5, n_places), np.int64)
+    ev = np.zeros((N_CHUNKS, 7, n_places), np.int64)
     bexp = np.zeros((N_CHUNKS, 3), np.int64)
     ten = np.zeros((N_CHUNKS, 2, n_places), np.int64)
     _aggregate(h, rows, n_places, oop, home, hukou, hh, age, emp, ev, bexp, ten)
     emp, ev, ten = emp.sum(0), ev.sum(0), ten.sum(0)
     return Counts(people_by_home_place=home.sum(0), people_by_hukou_place=hukou.sum(0), households=hh.sum(0),
                   age_groups=age.sum(0), workers=emp[0], employed_workers=emp[1], settled=ev[0], moved_in=ev[1],
-                  returned=ev[2], births=ev[3], deaths=ev[4], birth_exposure=bexp.sum(0), renters=ten[0],
+                  returned=ev[2], births=ev[3], deaths=ev[4], left_as_migrant=ev[5], migrants=ev[6],
+                  birth_exposure=bexp.sum(0), renters=ten[0],
                   owners=ten[1])

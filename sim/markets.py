@@ -13,7 +13,7 @@ import numpy as np
 from sim.kernels import N_SETTLE_COMBOS, Behaviour, Conditions, Counts, Static
 
 
-def build_static(geo, econ: dict) -> Static:
+def build_static(geo, econ: dict, distance_scale_km: float) -> Static:
     n_cities = len(geo.city_name_en)
     max_core = max(len(u) for u in geo.city_core_units)
     core_units = np.full((n_cities, max_core), -1, np.int16)
@@ -36,7 +36,8 @@ def build_static(geo, econ: dict) -> Static:
     return Static(place_unit=np.asarray(geo.place_unit, np.int16), place_is_urban=np.asarray(geo.place_is_urban),
                   place_in_shanxi=np.asarray(geo.place_in_shanxi), unit_city=np.asarray(geo.unit_city, np.int16),
                   core_units=core_units, core_cum=core_cum, taiyuan_city=int(geo.taiyuan_city),
-                  nearest_cluster_unit=np.asarray(geo.nearest_cluster_unit, np.int16), log1p_km=np.log1p(km),
+                  nearest_cluster_unit=np.asarray(geo.nearest_cluster_unit, np.int16),
+                  distance_term=np.log1p(km / distance_scale_km),
                   oop=oop)
 
 
@@ -103,7 +104,8 @@ def conditions(eco: PlaceEconomy, counts: Counts, bh: Behaviour, beh: dict, econ
     oop = n - 1
     people = counts.people_by_home_place.sum(axis=0).astype(float)
     workers = counts.workers.astype(float)
-    emp = np.where(workers > 0, eco.jobs / np.maximum(workers, 1.0), eco.emp0)
+    # places with no sampled worker at the start have no observed market: they keep the initial rate
+    emp = np.where((workers > 0) & (eco.jobs > 0), eco.jobs / np.maximum(workers, 1.0), eco.emp0)
     emp = np.clip(emp, 0.0, econ["employment_rate_max"])
     emp[oop] = eco.emp0[oop]
     sep = bh.job_separation

@@ -9,6 +9,8 @@ import copy
 import csv
 from importlib import resources
 
+import logging
+
 import mesa
 import numba
 import numpy as np
@@ -21,6 +23,8 @@ from sim import markets
 from sim.config import compose, to_dict
 from sim.geography import load_geography
 from sim.population import synthesize
+
+logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
 
 CENSUS_MONTH = (2020, 11)
 
@@ -80,7 +84,7 @@ class ShanxiModel(mesa.Model):
             lever_values[k] = v
         self.policy = compile_policy(self.geo, lever_values)
         self.households, self.kind = synthesize(self.geo, cfg["population"], self.econ, self.scale, seed)
-        self.static = markets.build_static(self.geo, self.econ)
+        self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"])
         self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
         wages = {r["city_en"]: float(r["avg_wage_non_private_yuan_year"]) for r in _read_csv("wages_2019.csv")}
         self.economy = markets.initial_economy(self.geo, self.econ, self.counts, wages)
@@ -175,10 +179,12 @@ class ShanxiModel(mesa.Model):
     # --- outputs
     def _zero_flows(self):
         n = self.geo.n_places
-        return {k: np.zeros(n, np.int64) for k in ("settled", "moved_in", "returned", "births", "deaths")}
+        return {k: np.zeros(n, np.int64) for k in ("settled", "moved_in", "returned", "births", "deaths",
+                                                   "left_as_migrant", "migrants")}
 
     def _record(self, year: int) -> None:
-        values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight)
+        months = 12 if year > CENSUS_MONTH[0] else 12 - CENSUS_MONTH[1] + 1
+        values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight, months)
         for name, arr in values.items():
             for r, (level, region) in enumerate(zip(self.regions.levels, self.regions.names)):
                 self.rows.append((year, level, region, name, float(arr[r])))

@@ -21,6 +21,7 @@ OWN, RENT, PUBLIC_RENTAL, DORM = 0, 1, 2, 3
 
 # bits of `event` (what happened this month; reset every month)
 EV_MOVED, EV_SETTLED, EV_BIRTH, EV_DEATH, EV_RETURNED, EV_DISSOLVED, EV_BOUGHT = 1, 2, 4, 8, 16, 32, 64
+EV_LEFT_AS_MIGRANT = 128  # moved away from a place where the household had no local hukou
 
 SKILLS = ("low", "middle", "high")
 

@@ -106,9 +106,11 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "cluster: needs the real one-node Slurm test cluster (tests/cluster)"
-    )
+    # pyproject.toml registers the marker; register it here only if it does not.
+    if not any(str(m).split(":")[0].strip() == "cluster" for m in config.getini("markers")):
+        config.addinivalue_line(
+            "markers", "cluster: needs the real one-node Slurm test cluster (tests/cluster)"
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
