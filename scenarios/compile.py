@@ -35,6 +35,25 @@ class Policy:
         return ({k: v[i] for k, v in self.place.items()}, {k: float(v[i]) for k, v in self.province.items()})
 
 
+def delay(overrides: dict, years: int) -> dict:
+    """The same lever values, every dated value `years` later (values pushed past 2029 drop out)."""
+    if not years:
+        return overrides
+
+    def shift(v):
+        if isinstance(v, dict):
+            out = {}
+            for k, x in v.items():
+                if str(k).isdigit():
+                    if int(k) + years <= YEARS[-1]:
+                        out[int(k) + years] = x
+                else:
+                    out[k] = shift(x)
+            return out
+        return v
+    return {name: shift(v) for name, v in overrides.items()}
+
+
 def place_tiers(geo) -> np.ndarray:
     """Tier index of every place (-1 for out of province)."""
     tier = np.full(geo.n_places, -1)
@@ -74,8 +93,29 @@ def _schedule(name, spec, value, where) -> np.ndarray:
     return out
 
 
+# Budget levers scale every other lever of their action: value = baseline + multiplier x (value - baseline)
+BUDGET_LEVERS = {"A2.": "county_investment_multiplier", "A4.": "urban_renewal_funding_multiplier"}
+
+
 def compile_policy(geo, overrides: dict | None, levers: dict | None = None) -> Policy:
+    """Per-year, per-place lever values of a scenario, with the budget multipliers applied."""
     levers = levers or load_levers()
+    raw = _compile(geo, overrides, levers)
+    if not overrides:
+        return raw
+    base = _compile(geo, None, levers)
+    for prefix, budget in BUDGET_LEVERS.items():
+        mult = raw.province[budget]
+        for name, spec in levers.items():
+            if name == budget or not str(spec["clause"]).startswith(prefix):
+                continue
+            table, btable = (raw.place, base.place) if name in raw.place else (raw.province, base.province)
+            m = mult[:, None] if table[name].ndim == 2 else mult
+            table[name] = btable[name] + m * (table[name] - btable[name])
+    return raw
+
+
+def _compile(geo, overrides: dict | None, levers: dict) -> Policy:
     overrides = dict(overrides or {})
     tier = place_tiers(geo)
     city_of_place = geo.place_city
@@ -110,7 +150,7 @@ def compile_policy(geo, overrides: dict | None, levers: dict | None = None) -> P
                 elif region in TIERS:
                     mask = tier == TIERS.index(region)
                 elif region in cities:
-                    mask = (city_of_place == cities.index(region)) & (tier != 3)
+                    mask = city_of_place == cities.index(region)
                 else:
                     raise ScenarioError(f"scenario.levers.{name}.{region}: unknown region; allowed: all, "
                                         f"{', '.join(TIERS)}, {', '.join(cities)}")

@@ -80,7 +80,7 @@ def fit(scale: float, seed: int, x0: np.ndarray) -> dict:
             log.info("x=%s  |r|=%.3f  (%.1f s)", np.round(x, 4), np.linalg.norm(cache[key]), time.perf_counter() - t)
         return cache[key]
 
-    res = least_squares(fun, x0, diff_step=0.02, xtol=1e-3, ftol=1e-3, max_nfev=40)
+    res = least_squares(fun, x0, diff_step=0.02, xtol=1e-3, ftol=1e-3, max_nfev=30)
     sim = simulate(res.x, scale, seed)
     resid = residuals(sim, tg)
     dof = max(1, len(resid) - len(res.x))

@@ -15,10 +15,10 @@ import numba as nb
 import numpy as np
 
 from sim.rng import (S_AGE_ADULT, S_AGE_CHILD, S_BIRTH, S_BUY, S_CHOICE, S_DEATH, S_EMPLOY_AFTER_MOVE,
-                     S_INSURED, S_JOB, S_LAND, S_LOT, S_REVIEW, S_SETTLE, S_TENURE, draw_key, uniform)
+                     S_INSURED, S_JOB, S_LAND, S_LOT, S_REVIEW, S_SETTLE, S_TENURE, S_TRAIN, draw_key, uniform)
 from sim.state import (COLLECTIVE, CONTRACT_LAND, DORM, EMPLOYED, EV_BIRTH, EV_BOUGHT, EV_DEATH,
                        EV_DISSOLVED, EV_LEFT_AS_MIGRANT, EV_MOVED, EV_RETURNED, EV_SETTLED, HOMESTEAD, INSURED, OWN,
-                       PUBLIC_RENTAL, RENT)
+                       PUBLIC_RENTAL, RENT, TRAINED)
 
 N_OPTIONS = 7  # stay, home village, home county seat, prefecture city, Taiyuan, metro cluster town, out of province
 N_SETTLE_COMBOS = 32
@@ -37,6 +37,7 @@ class Static(NamedTuple):
     nearest_cluster_unit: np.ndarray  # int16 (n_units)
     distance_term: np.ndarray    # float64 (n_places, n_places): ln(1 + road km / distance scale) between places
     oop: int                     # index of the out-of-province place
+    place_in_metro: np.ndarray   # bool (n_places): in the Taiyuan metropolitan area
 
 
 class Behaviour(NamedTuple):
@@ -73,6 +74,9 @@ class Behaviour(NamedTuple):
     adult_to_old: float         # monthly chance that one adult turns 60, per adult
     land_protection: float      # chance a settling household keeps its land rights (lever A1.7)
     rural_service_level: float  # public-service and school level in villages, 0-1 (lever A2.6)
+    training_wage_uplift: float  # wage premium of trained workers (lever A1.3a)
+    returnee_support: float     # yuan/month for rural-hukou households at their home county seat (lever A2.4)
+    metro_portability: float    # services share portable within the metro for metro-hukou residents (lever A3.4)
 
 
 class Conditions(NamedTuple):
@@ -92,6 +96,9 @@ class Conditions(NamedTuple):
     network: np.ndarray         # float64 (n_units + 1, n_places): share of a home unit's people living at a place
     settle_prob: np.ndarray     # float64 (n_places, 32): monthly chance of taking local hukou by household features
     buy_prob: np.ndarray        # float64 (n_places, 3): monthly chance a renting migrant buys a home, by skill
+    wage_arrears: np.ndarray    # float64: expected share of migrant wages lost to arrears (lever A1.3b)
+    training_prob: np.ndarray   # float64: monthly chance an untrained rural-hukou worker household is trained (A1.3a)
+    extra_review: np.ndarray    # float64: monthly chance a household is forced to reconsider (a shock's displacement)
 
 
 @nb.njit(inline="always", cache=True)
@@ -132,11 +139,16 @@ def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, fl
     local = hukou == d
     urban = st.place_is_urban[d]
     home_village = d == 2 * origin + 1 and hukou != st.oop
+    wage = c.wage[d, skill]
+    if flags & TRAINED:
+        wage *= 1.0 + bh.training_wage_uplift
+    if urban and not local:
+        wage *= 1.0 - c.wage_arrears[d]
     if d == place:
         if flags & EMPLOYED:
-            income = c.wage[d, skill]
+            income = wage
         else:
-            income = c.wage[d, skill] * c.emp_prob[d] * bh.unemployed_income_factor
+            income = wage * c.emp_prob[d] * bh.unemployed_income_factor
         if tenure == OWN or tenure == DORM:
             cost = 0.0
         elif tenure == PUBLIC_RENTAL:
@@ -144,7 +156,7 @@ def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, fl
         else:
             cost = c.rent[d]
     else:
-        income = c.wage[d, skill] * c.emp_prob[d]
+        income = wage * c.emp_prob[d]
         if home_village and (flags & HOMESTEAD or local):
             cost = 0.0
         else:
@@ -155,11 +167,16 @@ def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, fl
         cost = 0.0
     if home_village and flags & CONTRACT_LAND:
         income += bh.land_income_yuan_month
+    if d == 2 * origin and not local and hukou != st.oop:
+        income += bh.returnee_support
     household_income = max(income * _earners(n_adult), 1.0)  # guard: log and burden need income > 0
     v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
     if urban:
         school = 1.0 if local else c.school_access[d]
-        services = c.service_level[d] * (1.0 if local else c.permit_share[d])
+        access = c.permit_share[d]
+        if st.place_in_metro[d] and hukou != st.oop and st.place_in_metro[hukou] and bh.metro_portability > access:
+            access = bh.metro_portability
+        services = c.service_level[d] * (1.0 if local else access)
         insurance = 1.0 if local else c.insurance_rate[d]
     elif d == st.oop:
         school = bh.oop_school_access
@@ -289,9 +306,15 @@ def step_household(i, h, st, bh, c, seed, month):
                 lost_job = True
         elif uniform(key, S_JOB) < c.job_find[place]:
             flags |= EMPLOYED
-    # --- where to live: households with a working-age member reconsider now and then, or on job loss
+    # --- subsidised vocational training (rural-hukou households with a worker)
+    if na > 0 and not flags & TRAINED and st.place_in_shanxi[place] and h.hukou[i] % 2 == 1 and h.hukou[i] != st.oop:
+        if uniform(key, S_TRAIN) < c.training_prob[place]:
+            flags |= TRAINED
+    # --- where to live: households with a working-age member reconsider now and then, on job loss,
+    #     or when a shock displaces them
     moved = False
-    if na > 0 and (lost_job or uniform(key, S_REVIEW) < bh.review_rate):
+    review_rate = max(bh.review_rate, c.extra_review[place])
+    if na > 0 and (lost_job or uniform(key, S_REVIEW) < review_rate):
         h.flags[i] = flags
         d = choose_place(i, h, st, bh, c, seed, key)
         if d != place:
@@ -362,28 +385,51 @@ def step_all(h, st, bh, c, seed, month):
             step_household(i, h, st, bh, c, seed, month)
 
 
+# per-place counters filled by `aggregate` (rows of one integer array)
+PLACE_COUNTERS = (
+    "households",          # households
+    "workers",             # members aged 15-59
+    "employed_workers",    # members aged 15-59 of households whose head is employed
+    "settled",             # people of households that took local hukou this month
+    "moved_in",            # people who moved in this month
+    "returned",            # people who moved back home this month (at home)
+    "births",              # births this month
+    "deaths",              # deaths this month
+    "left_as_migrant",     # people who moved away this month from a place where they had no local hukou (at the new place)
+    "migrants",            # people living in Shanxi at a place other than their hukou place
+    "migrant_households",  # households living in Shanxi away from their hukou place
+    "migrant_children",    # children 0-14 of those households
+    "migrant_workers",     # members 15-59 of those households
+    "migrant_renters",     # those households renting on the market
+    "renters",             # households renting on the market
+    "owners",              # households owning their home
+    "trainable",           # rural-hukou households with a worker, not yet trained
+    "trained",             # households with a trained worker
+    "returnee_households",  # rural-hukou households living at their home county seat
+)
+_F = {name: i for i, name in enumerate(PLACE_COUNTERS)}
+F_HH, F_WORKERS, F_EMPLOYED, F_SETTLED, F_MOVED, F_RETURNED, F_BIRTHS, F_DEATHS = range(8)
+(F_LEFT, F_MIGRANTS, F_MIG_HH, F_MIG_CHILD, F_MIG_WORK, F_MIG_RENT, F_RENT, F_OWN, F_TRAINABLE, F_TRAINED,
+ F_RETURNEE) = range(8, 19)
+
+
 class Counts(NamedTuple):
-    """Integer counts of the (sampled) households, summed by place. People unless said otherwise."""
-    people_by_home_place: np.ndarray  # (n_units + 1, n_places): by home unit (last row: other-province hukou)
+    """Integer counts of the (sampled) households. People unless said otherwise."""
+    people_by_home_place: np.ndarray   # (n_units + 1, n_places): by home unit (last row: other-province hukou)
     people_by_hukou_place: np.ndarray  # (n_places)
-    households: np.ndarray       # (n_places) households
-    age_groups: np.ndarray       # (n_places, 3): people aged 0-14, 15-59, 60+
-    workers: np.ndarray          # (n_places): members aged 15-59
-    employed_workers: np.ndarray  # (n_places): members aged 15-59 of households whose head is employed
-    settled: np.ndarray          # (n_places): people of households that took local hukou this month
-    moved_in: np.ndarray         # (n_places): people who moved in this month
-    returned: np.ndarray         # (n_places): people who moved back home this month (at home)
-    births: np.ndarray           # (n_places)
-    deaths: np.ndarray           # (n_places)
-    left_as_migrant: np.ndarray  # (n_places): people who moved away this month from a place where they had no local hukou (at their new place)
-    migrants: np.ndarray         # (n_places): people living in Shanxi at a place other than their hukou place
-    birth_exposure: np.ndarray   # (3,): households with an adult and a head aged 20-29 / 30-39 / 40-49 (not collective)
-    renters: np.ndarray          # (n_places): households renting on the market
-    owners: np.ndarray           # (n_places): households owning their home
+    age_groups: np.ndarray             # (n_places, 3): people aged 0-14, 15-59, 60+
+    birth_exposure: np.ndarray         # (3,): households with an adult and a head aged 20-29 / 30-39 / 40-49 (not collective)
+    place: np.ndarray                  # (len(PLACE_COUNTERS), n_places): see PLACE_COUNTERS
+
+    def __getattr__(self, name):       # counts.households, counts.settled, ... are rows of `place`
+        try:
+            return self.place[_F[name]]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 @nb.njit(parallel=True, cache=True)
-def _aggregate(h, n_rows, n_places, oop, out_home, out_hukou, out_hh, out_age, out_emp, out_ev, out_bexp, out_ten):
+def _aggregate(h, n_rows, oop, out_home, out_hukou, out_age, out_bexp, out):
     n = h.place.shape[0]
     chunk = (n + N_CHUNKS - 1) // N_CHUNKS
     for k in nb.prange(N_CHUNKS):
@@ -395,32 +441,51 @@ def _aggregate(h, n_rows, n_places, oop, out_home, out_hukou, out_hh, out_age, o
             p = h.place[i]
             ev = h.event[i]
             if ev & EV_DEATH:
-                out_ev[k, 4, p] += 1
+                out[k, F_DEATHS, p] += 1
             if size == 0:
                 continue
-            row = n_rows - 1 if h.hukou[i] == oop else h.origin[i]
+            hukou = h.hukou[i]
+            flags = h.flags[i]
+            row = n_rows - 1 if hukou == oop else h.origin[i]
             out_home[k, row, p] += size
-            out_hukou[k, h.hukou[i]] += size
-            out_hh[k, p] += 1
+            out_hukou[k, hukou] += size
             out_age[k, p, 0] += nc
             out_age[k, p, 1] += na
             out_age[k, p, 2] += no
-            out_emp[k, 0, p] += na
-            if h.flags[i] & EMPLOYED:
-                out_emp[k, 1, p] += na
+            out[k, F_HH, p] += 1
+            out[k, F_WORKERS, p] += na
+            if flags & EMPLOYED:
+                out[k, F_EMPLOYED, p] += na
             if ev & EV_SETTLED:
-                out_ev[k, 0, p] += size
+                out[k, F_SETTLED, p] += size
             if ev & EV_MOVED:
-                out_ev[k, 1, p] += size
+                out[k, F_MOVED, p] += size
             if ev & EV_RETURNED:
-                out_ev[k, 2, p] += size
+                out[k, F_RETURNED, p] += size
             if ev & EV_BIRTH:
-                out_ev[k, 3, p] += 1
+                out[k, F_BIRTHS, p] += 1
             if ev & EV_LEFT_AS_MIGRANT:
-                out_ev[k, 5, p] += size
-            if h.hukou[i] != p and p != oop:
-                out_ev[k, 6, p] += size
-            if na > 0 and not h.flags[i] & COLLECTIVE:
+                out[k, F_LEFT, p] += size
+            tenure = h.tenure[i]
+            if tenure == RENT:
+                out[k, F_RENT, p] += 1
+            elif tenure == OWN:
+                out[k, F_OWN, p] += 1
+            if hukou != p and p != oop:
+                out[k, F_MIGRANTS, p] += size
+                out[k, F_MIG_HH, p] += 1
+                out[k, F_MIG_CHILD, p] += nc
+                out[k, F_MIG_WORK, p] += na
+                if tenure == RENT:
+                    out[k, F_MIG_RENT, p] += 1
+            rural_hukou = hukou != oop and hukou % 2 == 1
+            if flags & TRAINED:
+                out[k, F_TRAINED, p] += 1
+            elif rural_hukou and na > 0:
+                out[k, F_TRAINABLE, p] += 1
+            if rural_hukou and p == 2 * h.origin[i]:
+                out[k, F_RETURNEE, p] += 1
+            if na > 0 and not flags & COLLECTIVE:
                 a = h.head_age[i]
                 if 20 <= a < 30:
                     out_bexp[k, 0] += 1
@@ -428,11 +493,6 @@ def _aggregate(h, n_rows, n_places, oop, out_home, out_hukou, out_hh, out_age, o
                     out_bexp[k, 1] += 1
                 elif 40 <= a < 50:
                     out_bexp[k, 2] += 1
-            t = h.tenure[i]
-            if t == RENT:
-                out_ten[k, 0, p] += 1
-            elif t == OWN:
-                out_ten[k, 1, p] += 1
 
 
 def aggregate(h, n_units: int, n_places: int, oop: int) -> Counts:
@@ -440,16 +500,9 @@ def aggregate(h, n_units: int, n_places: int, oop: int) -> Counts:
     rows = n_units + 1
     home = np.zeros((N_CHUNKS, rows, n_places), np.int64)
     hukou = np.zeros((N_CHUNKS, n_places), np.int64)
-    hh = np.zeros((N_CHUNKS, n_places), np.int64)
     age = np.zeros((N_CHUNKS, n_places, 3), np.int64)
-    emp = np.zeros((N_CHUNKS, 2, n_places), np.int64)
-    ev = np.zeros((N_CHUNKS, 7, n_places), np.int64)
     bexp = np.zeros((N_CHUNKS, 3), np.int64)
-    ten = np.zeros((N_CHUNKS, 2, n_places), np.int64)
-    _aggregate(h, rows, n_places, oop, home, hukou, hh, age, emp, ev, bexp, ten)
-    emp, ev, ten = emp.sum(0), ev.sum(0), ten.sum(0)
-    return Counts(people_by_home_place=home.sum(0), people_by_hukou_place=hukou.sum(0), households=hh.sum(0),
-                  age_groups=age.sum(0), workers=emp[0], employed_workers=emp[1], settled=ev[0], moved_in=ev[1],
-                  returned=ev[2], births=ev[3], deaths=ev[4], left_as_migrant=ev[5], migrants=ev[6],
-                  birth_exposure=bexp.sum(0), renters=ten[0],
-                  owners=ten[1])
+    out = np.zeros((N_CHUNKS, len(PLACE_COUNTERS), n_places), np.int64)
+    _aggregate(h, rows, oop, home, hukou, age, bexp, out)
+    return Counts(people_by_home_place=home.sum(0), people_by_hukou_place=hukou.sum(0), age_groups=age.sum(0),
+                  birth_exposure=bexp.sum(0), place=out.sum(0))

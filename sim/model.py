@@ -16,7 +16,8 @@ import numba
 import numpy as np
 
 from agents import CountyUnit, Household
-from scenarios.compile import YEARS, compile_policy
+from scenarios.compile import compile_policy, delay, load_levers
+from sim import costs
 from sim import indicators as ind
 from sim import kernels as K
 from sim import markets
@@ -80,14 +81,19 @@ class ShanxiModel(mesa.Model):
         self.beh = cfg["behaviour"]
         self.econ = cfg["economy"]
         lever_values = copy.deepcopy(cfg["scenario"].get("levers") or {})
+        lever_values = delay(lever_values, int(cfg["scenario"].get("delay_years") or 0))
         for k, v in (levers or {}).items():
             lever_values[k] = v
-        self.policy = compile_policy(self.geo, lever_values)
+        self.levers = load_levers()
+        self.policy = compile_policy(self.geo, lever_values, self.levers)
+        self.base_policy = compile_policy(self.geo, None, self.levers)
         self.households, self.kind = synthesize(self.geo, cfg["population"], self.econ, self.scale, seed)
         self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"])
         self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
         wages = {r["city_en"]: float(r["avg_wage_non_private_yuan_year"]) for r in _read_csv("wages_2019.csv")}
-        self.economy = markets.initial_economy(self.geo, self.econ, self.counts, wages)
+        self.economy = markets.initial_economy(self.geo, self.econ, self.counts, wages, self.scale)
+        self._metro_cut = 0.0
+        self._settled_last_year = np.zeros(self.geo.n_places)
         self.asc_place = markets.place_constants(self.economy.tier, self.beh)
         self.vital = {int(r["year"]): (float(r["crude_birth_rate_per_mille"]), float(r["crude_death_rate_per_mille"]))
                       for r in _read_csv("vital_rates.csv")}
@@ -117,8 +123,7 @@ class ShanxiModel(mesa.Model):
             return
         year, moy = month_calendar(self.month)
         if moy == 1:
-            place_levers, _ = self.policy.at(year)
-            markets.advance_year(self.economy, place_levers)
+            self._new_year(year)
         self.month_behaviour = self._behaviour(year)
         self.month_conditions = self._conditions(year)
         if self.agent_stepping:
@@ -130,6 +135,7 @@ class ShanxiModel(mesa.Model):
             self._flows[k] += getattr(self.counts, k)
         self.month += 1
         if moy == 12:
+            self._settled_last_year = self._flows["settled"].astype(float)
             self._record(year)
             self._flows = self._zero_flows()
         self.datacollector.collect(self)
@@ -142,6 +148,13 @@ class ShanxiModel(mesa.Model):
             self.step()
             if progress:
                 progress(self.month, self.n_months)
+
+    def _new_year(self, year: int) -> None:
+        place, prov = self.policy.at(year)
+        markets.advance_year(self.economy, place, prov, self.counts, self._settled_last_year)
+        if prov["metro_travel_time_cut"] != self._metro_cut:
+            self._metro_cut = prov["metro_travel_time_cut"]
+            self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"], self._metro_cut)
 
     # --- inputs of a month
     def _behaviour(self, year: int) -> K.Behaviour:
@@ -169,12 +182,14 @@ class ShanxiModel(mesa.Model):
             death_child=d_child, death_adult=d_adult, death_old=d_old,
             birth_20s=min(1.0, w[0] * f), birth_30s=min(1.0, w[1] * f), birth_40s=min(1.0, w[2] * f),
             child_to_adult=b["child_to_adult_year"] / 12, adult_to_old=b["adult_to_old_year"] / 12,
-            land_protection=prov["land_protection_share"], rural_service_level=prov["rural_service_level"])
+            land_protection=prov["land_protection_share"], rural_service_level=prov["rural_service_level"],
+            training_wage_uplift=prov["training_wage_uplift"], returnee_support=prov["returnee_support_yuan_month"],
+            metro_portability=prov["metro_service_portability"])
 
     def _conditions(self, year: int) -> K.Conditions:
-        place_levers, _ = self.policy.at(year)
+        place, prov = self.policy.at(year)
         return markets.conditions(self.economy, self.counts, self.month_behaviour, self.beh, self.econ,
-                                  place_levers, self.asc_place)
+                                  place, prov, self.asc_place)
 
     # --- outputs
     def _zero_flows(self):
@@ -188,6 +203,33 @@ class ShanxiModel(mesa.Model):
         for name, arr in values.items():
             for r, (level, region) in enumerate(zip(self.regions.levels, self.regions.names)):
                 self.rows.append((year, level, region, name, float(arr[r])))
+        self._record_costs(year)
+
+    def _record_costs(self, year: int) -> None:
+        """Spending above the baseline policy, per lever, for the province and the cities."""
+        place, prov = self.policy.at(year)
+        bplace, bprov = self.base_policy.at(year)
+        last_place, last_prov = self.policy.at(year - 1) if year > CENSUS_MONTH[0] else (bplace, bprov)
+        per_place, lump = costs.yearly_costs(self.levers, place, prov, bplace, bprov, last_place, last_prov, self.counts,
+                                             self._flows, self.economy, self.economy.tier,
+                                             self.static.place_in_metro, self.weight)
+        n_city = 1 + len(self.geo.city_name_en)
+        masks = self.regions.place_mask[:n_city].astype(float)
+        total = np.zeros(n_city)
+        for name in self.levers:
+            if name in per_place:
+                values = masks @ per_place[name]
+            elif name in lump:
+                values = np.zeros(n_city)
+                values[0] = lump[name]
+            else:
+                continue
+            total += values
+            for r in range(n_city):
+                self.rows.append((year, self.regions.levels[r], self.regions.names[r], f"cost_{name}_yuan",
+                                  float(values[r])))
+        for r in range(n_city):
+            self.rows.append((year, self.regions.levels[r], self.regions.names[r], "cost_total_yuan", float(total[r])))
 
     def province_rate(self, which: str) -> float:
         c = self.counts

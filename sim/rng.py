@@ -19,7 +19,7 @@ _INV53 = 1.0 / 9007199254740992.0  # 2**-53
 S_DEATH, S_BIRTH, S_AGE_CHILD, S_AGE_ADULT, S_JOB, S_REVIEW, S_CHOICE = 0, 1, 2, 3, 4, 5, 6
 S_SETTLE, S_LAND, S_TENURE, S_EMPLOY_AFTER_MOVE, S_INSURED, S_BUY, S_WHICH_DEATH = 7, 8, 9, 10, 11, 12, 13
 S_LOT = 14  # per-household lottery (month-independent) for the district chosen within a city
-S_SHOCK = 15
+S_TRAIN = 15
 
 
 @nb.njit(inline="always", cache=True)

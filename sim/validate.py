@@ -268,8 +268,9 @@ def run_ensemble(cfg, seeds, parameter_draws: int = 0, progress: str | None = No
     """
     cfg = to_dict(cfg)
     members, notes = plan_members(cfg, [int(s) for s in seeds], parameter_draws)
+    drawn = any(m.draw for m in members)
     for note in notes:
-        log.warning(note)
+        (log.info if drawn else log.warning)(note)
     tables = []
     for m in members:
         t0 = time.perf_counter()
@@ -463,19 +464,21 @@ def metrics(ensemble: pd.DataFrame, observed: pd.DataFrame, windows: dict, band=
     Tidy rows metric, window, target, value. Rates in percentage points (pp), populations in 万
     (10,000 persons), ARD in percent. Window is a scoring window (calibration, validation, new, all),
     a single year, or a span. Metrics prefixed `model.` score the ensemble median; `urgd.` and
-    `logistic.` the naive benchmarks fitted to the census and calibration years; `observed.` rows
-    hold the observation itself.
+    `logistic.` the naive benchmarks fitted to the census and calibration years (`*_all.projection`:
+    refitted to every observation); `observed` rows hold the observation itself; `model.p5` and
+    `model.p95` (or the configured band) the ensemble band.
     """
     targets = targets or load_targets()
     summary = summary if summary is not None else summarise(ensemble, band)
     first = int(targets["series"]["cities"]["first_scored_year"])
+    lo_name, hi_name = f"model.p{band[0]:g}", f"model.p{band[1]:g}"
     out: list[dict] = []
 
     def per_observation(pairs, target_of):
         for _, p in pairs.iterrows():
             t = target_of(p)
             out.extend([_rows("observed", p.year, t, p.observed), _rows("model.median", p.year, t, p["median"]),
-                        _rows("model.p_lo", p.year, t, p.lo), _rows("model.p_hi", p.year, t, p.hi),
+                        _rows(lo_name, p.year, t, p.lo), _rows(hi_name, p.year, t, p.hi),
                         _rows("model.error", p.year, t, p.error)])
 
     # province resident rate and population
@@ -487,7 +490,8 @@ def metrics(ensemble: pd.DataFrame, observed: pd.DataFrame, windows: dict, band=
     out += _window_scores(pop, windows, f"province:{PROVINCE}:population_10k")
 
     # naive benchmarks on the same windows, fitted to the census and the calibration years
-    bench = fit_benchmarks(observed, windows["calibration"])
+    # (with no calibration window: fitted to the census only, so only URGD fits)
+    bench = fit_benchmarks(observed, windows.get("calibration", []))
     for name in ("urgd", "logistic"):
         fit = bench.predictors().get(name)
         if fit is None or rate.empty:
@@ -506,7 +510,7 @@ def metrics(ensemble: pd.DataFrame, observed: pd.DataFrame, windows: dict, band=
                                      (POPULATION, TEN_THOUSAND, f"province:{PROVINCE}:population_10k")):
             s = summary.loc[("year_end", year, "province", PROVINCE, indicator)]
             out += [_rows("model.median", year, t, s["median"] / factor),
-                    _rows("model.p_lo", year, t, s["lo"] / factor), _rows("model.p_hi", year, t, s["hi"] / factor)]
+                    _rows(lo_name, year, t, s["lo"] / factor), _rows(hi_name, year, t, s["hi"] / factor)]
         for name, fit in bench.predictors().items():
             out.append(_rows(f"{name}.projection", year, f"province:{PROVINCE}:{RESIDENT}",
                              float(fit.predict_year_end(year))))
@@ -544,7 +548,7 @@ def metrics(ensemble: pd.DataFrame, observed: pd.DataFrame, windows: dict, band=
                          f"province:{PROVINCE}:resident_minus_hukou", g))
 
     # migrant workers, 2023
-    out += [_rows(m, w, t_, v) for m, w, t_, v in migrant_worker_rows(summary, targets)]
+    out += [_rows(m, w, t_, v) for m, w, t_, v in migrant_worker_rows(summary, targets, band)]
     return pd.DataFrame(out, columns=METRIC_COLUMNS)
 
 
@@ -567,7 +571,7 @@ def _gap_points(summary, last_year: int = 2023):
             and (p, y, "province", PROVINCE, HUKOU) in summary.index]
 
 
-def migrant_worker_rows(summary: pd.DataFrame, targets: dict, year: int = 2023) -> list[tuple]:
+def migrant_worker_rows(summary: pd.DataFrame, targets: dict, band=(5, 95), year: int = 2023) -> list[tuple]:
     """(metric, window, target, value) rows comparing the model with the 2023 migrant-worker counts (万)."""
     mw = targets["migrant_workers_2023"]
     rows = [("observed", year, "province:Shanxi:migrant_workers_total_10k", _value(mw["total_10k"])),
@@ -581,8 +585,8 @@ def migrant_worker_rows(summary: pd.DataFrame, targets: dict, year: int = 2023) 
         if key in summary.index:
             s = summary.loc[key]
             rows += [("model.median", year, f"province:Shanxi:{name}_10k", s["median"] / TEN_THOUSAND),
-                     ("model.p_lo", year, f"province:Shanxi:{name}_10k", s["lo"] / TEN_THOUSAND),
-                     ("model.p_hi", year, f"province:Shanxi:{name}_10k", s["hi"] / TEN_THOUSAND)]
+                     (f"model.p{band[0]:g}", year, f"province:Shanxi:{name}_10k", s["lo"] / TEN_THOUSAND),
+                     (f"model.p{band[1]:g}", year, f"province:Shanxi:{name}_10k", s["hi"] / TEN_THOUSAND)]
     return rows
 
 
@@ -605,66 +609,75 @@ class Pattern:
         return f"({self.key}) {self.status}: {self.title}. {self.detail}{share}"
 
 
-def _check_city_growth(v: _View, spec: dict, cities: list[str]):
+YEARS_2020_2023 = [("census", 2020)] + [("year_end", y) for y in range(2020, 2024)]
+
+
+def _check_city_growth(v: _View, spec: dict, cities: list[str]) -> tuple[bool, str]:
     grow = spec["growing_city"]
     others = [c for c in cities if c not in spec["excluded"]]
     change = {c: v("city", c, POPULATION, 2022) - v("city", c, POPULATION, 2020, "census") for c in cities}
     shrinking = [c for c in others if change[c] < 0]
     ok = change[grow] > 0 and len(shrinking) >= int(spec["min_shrinking_of_others"])
-    detail = (f"model {grow} {change[grow] / TEN_THOUSAND:+.2f}万; {len(shrinking)} of {len(others)} other cities "
-              f"shrink (need >= {spec['min_shrinking_of_others']}; observed: all 9 shrink, {grow} +13.09万)")
-    return ok, detail
+    return ok, f"{grow} {change[grow] / TEN_THOUSAND:+.2f}万, {len(shrinking)} of {len(others)} other cities shrink"
 
 
-def _check_taiyuan_share(v: _View, spec: dict):
+def _check_taiyuan_share(v: _View) -> tuple[bool, str]:
     s0 = 100 * v("city", "Taiyuan", POPULATION, 2020, "census") / v("province", PROVINCE, POPULATION, 2020, "census")
     s1 = 100 * v("city", "Taiyuan", POPULATION, 2022) / v("province", PROVINCE, POPULATION, 2022)
-    detail = (f"model {s0:.2f}% (census 2020) -> {s1:.2f}% (2022); observed {_value(spec['pct_2020']):.2f}% -> "
-              f"{_value(spec['pct_2022']):.2f}%")
-    return s1 > s0, detail
+    return s1 > s0, f"{s0:.2f}% (census 2020) -> {s1:.2f}% (2022)"
 
 
-def _check_gap(v: _View, spec: dict):
-    lo, hi = _value(spec["band_pp"])
-    points = [("census", 2020)] + [("year_end", y) for y in range(2020, 2024)]
+def _check_gap(v: _View, band_pp) -> tuple[bool, str]:
+    lo, hi = band_pp
     gaps = [(f"{y}{' census' if p == 'census' else ''}",
-             v("province", PROVINCE, RESIDENT, y, p) - v("province", PROVINCE, HUKOU, y, p)) for p, y in points]
-    ok = all(lo <= g <= hi for _, g in gaps)
-    detail = "model gap " + ", ".join(f"{lab} {g:.1f}" for lab, g in gaps) + f" pp (band {lo}-{hi}; observed 19.6 in 2020)"
-    return ok, detail
+             v("province", PROVINCE, RESIDENT, y, p) - v("province", PROVINCE, HUKOU, y, p)) for p, y in YEARS_2020_2023]
+    return all(lo <= g <= hi for _, g in gaps), ", ".join(f"{label} {g:.1f}" for label, g in gaps) + " pp"
 
 
-def _check_migrants_inside(v: _View):
-    points = [("census", 2020)] + [("year_end", y) for y in range(2020, 2024)]
-    inside = [v("province", PROVINCE, "shanxi_hukou_migrants_in_shanxi", y, p) for p, y in points]
-    outside = [v("province", PROVINCE, "shanxi_hukou_out_of_province", y, p) for p, y in points]
-    ok = all(i > o for i, o in zip(inside, outside))
-    detail = (f"model 2023: {inside[-1] / TEN_THOUSAND:.0f}万 Shanxi-hukou migrants inside Shanxi vs "
-              f"{outside[-1] / TEN_THOUSAND:.0f}万 out of province (every year 2020-2023 checked; observed: census "
-              "省内流动 805万, 2013 74% of 外出农民工 inside Shanxi)")
-    return ok, detail
+def _check_migrants_inside(v: _View) -> tuple[bool, str]:
+    inside = [v("province", PROVINCE, "shanxi_hukou_migrants_in_shanxi", y, p) for p, y in YEARS_2020_2023]
+    outside = [v("province", PROVINCE, "shanxi_hukou_out_of_province", y, p) for p, y in YEARS_2020_2023]
+    return (all(i > o for i, o in zip(inside, outside)),
+            f"2023: {inside[-1] / TEN_THOUSAND:.0f}万 Shanxi-hukou migrants inside Shanxi vs "
+            f"{outside[-1] / TEN_THOUSAND:.0f}万 out of province (every year 2020-2023 checked)")
 
 
-def patterns(ensemble: pd.DataFrame, targets: dict | None = None) -> list[Pattern]:
-    """Pattern-oriented checks (a)-(e) on the ensemble median, with the number of members passing each."""
+def patterns(ensemble: pd.DataFrame, targets: dict | None = None, observed: pd.DataFrame | None = None) -> list[Pattern]:
+    """Pattern-oriented checks (a)-(e) on the ensemble median, with the number of members passing each.
+
+    Where the observations allow it, the same check is run on them and reported next to the model.
+    """
     targets = targets or load_targets()
+    observed = observed if observed is not None else observed_targets(targets)
+    seen = _View(observed.set_index(KEY)["value"].sort_index())
     median, members = _views(ensemble)
     cities = sorted(ensemble.loc[ensemble.level == "city", "region"].unique())
+    growth = targets["city_growth_2020_2022"]
+    gap = targets["resident_hukou_gap"]
+    band_pp = _value(gap["band_pp"])
+    census_flow = _value(targets["census_2020"]["floating_within_province"]) / TEN_THOUSAND
     checks = [
         ("a", "2020->2022 Taiyuan grows while most other cities (besides Taiyuan and Jinzhong) shrink",
-         lambda v: _check_city_growth(v, targets["city_growth_2020_2022"], cities)),
-        ("b", "Taiyuan's share of the province population rises 2020->2022",
-         lambda v: _check_taiyuan_share(v, targets["taiyuan_share"])),
-        ("c", "the resident-hukou gap stays within 17-21 points in 2020-2023",
-         lambda v: _check_gap(v, targets["resident_hukou_gap"])),
+         lambda v: _check_city_growth(v, growth, cities),
+         f"need >= {growth['min_shrinking_of_others']} shrinking; observed: "
+         + _check_city_growth(seen, growth, cities)[1]),
+        ("b", "Taiyuan's share of the province population rises 2020->2022", _check_taiyuan_share,
+         "observed: " + _check_taiyuan_share(seen)[1]),
+        ("c", f"the resident-hukou gap stays within {band_pp[0]}-{band_pp[1]} points in 2020-2023",
+         lambda v: _check_gap(v, band_pp),
+         "observed: " + ", ".join(f"{y} {g}" for y, g in gap["observed_pp"].items()) + " pp; none after 2020"),
         ("d", "most migrants stay inside Shanxi (Shanxi-hukou migrants living in Shanxi away from their hukou "
-              "place outnumber those out of province)", _check_migrants_inside),
+              "place outnumber those out of province)", _check_migrants_inside,
+         f"observed: census 2020 省内流动 {census_flow:.0f}万; 2013: "
+         f"{1 - _value(targets['migrant_workers_2023']['away_out_of_province_share_2013']):.0%} of 外出农民工 "
+         "worked inside Shanxi; Shanxi-hukou people in other provinces NOT FOUND"),
     ]
     out = []
-    for key, title, check in checks:
-        ok, detail = check(median)
+    for key, title, check, observed_text in checks:
+        ok, model_text = check(median)
         passing = sum(bool(check(m)[0]) for m in members)
-        out.append(Pattern(key, title, "PASS" if ok else "FAIL", detail, passing, len(members)))
+        out.append(Pattern(key, title, "PASS" if ok else "FAIL", f"Model: {model_text}; {observed_text}",
+                           passing, len(members)))
     p2010 = targets["pattern_2010_2020"]
     out.append(Pattern("e", "the 2010-2020 pattern (" + p2010["observation"] + ")", "NOT CHECKABLE",
                        "The model starts at the 2020 census, so it cannot reproduce a decade that ends where it begins; "
@@ -900,14 +913,34 @@ def _window_label(name: str, years: list[int]) -> str:
 
 
 def _fit_years(cfg: dict) -> list[int] | None:
+    """Years the behaviour fit used: behaviour.fit.years, else the years of fit.resident_rate_error_pp."""
     fit = (cfg.get("behaviour") or {}).get("fit") or {}
-    errors = fit.get("resident_rate_error_pp")
-    return sorted(int(y) for y in errors) if isinstance(errors, dict) and errors else None
+    years = fit.get("years") or fit.get("resident_rate_error_pp")
+    if isinstance(years, dict):
+        years = list(years)
+    return sorted(int(y) for y in years) if years else None
 
 
 def _short(text: str, n: int = 90) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def out_of_sample_statement(cfg: dict, windows: dict) -> str:
+    """Whether the validation window is out of sample, from the years behaviour.fit says the fit used."""
+    fit_years = _fit_years(cfg)
+    val = windows["validation"]
+    if fit_years is None:
+        return ("conf/behaviour has no fit block naming the years the behaviour constants were fitted to, so "
+                "whether the validation window is out of sample cannot be stated.")
+    command = (cfg["behaviour"].get("fit") or {}).get("command") or "sim.calibrate"
+    if set(fit_years) & set(val):
+        return (f"NOT out of sample: the behaviour constants were fitted to {', '.join(map(str, fit_years))} "
+                f"(behaviour.fit, {command}), which includes the validation year(s) {', '.join(map(str, val))}. "
+                "The validation-window error is an in-sample fit error; an honest out-of-sample score needs a fit "
+                "restricted to the calibration years.")
+    return (f"Out of sample: the behaviour constants were fitted to {', '.join(map(str, fit_years))} only "
+            f"(behaviour.fit, {command}), so the validation year(s) {', '.join(map(str, val))} were not seen by the fit.")
 
 
 def write_report(run_dir: Path, cfg: dict, settings: dict, ensemble: pd.DataFrame, observed: pd.DataFrame,
@@ -939,7 +972,6 @@ def write_report(run_dir: Path, cfg: dict, settings: dict, ensemble: pd.DataFram
     _scatter(city_rate, "%", "City resident urbanization rates where observed", run_dir / files["city_rate"],
              footer_text, label_points=True)
 
-    fit_years = _fit_years(cfg)
     last_obs = int(bench.series.year.max())
     forecast_year = last_obs + 1
     val_label = _window_label("validation", windows["validation"])
@@ -954,18 +986,7 @@ def write_report(run_dir: Path, cfg: dict, settings: dict, ensemble: pd.DataFram
            f"Band = {b} across members. Observed targets and their sources: sim/data/{TARGETS_FILE}. "
            f"Windows: {cal_label}; {val_label}"
            + (f"; {_window_label('new', windows['new'])}" if "new" in windows else "") + ".")
-    if fit_years is None:
-        oos = ("conf/behaviour has no fit block naming the years the behaviour constants were fitted to, so "
-               "whether the validation window is out of sample cannot be stated.")
-    elif set(fit_years) & set(windows["validation"]):
-        oos = (f"NOT out of sample: the behaviour constants were fitted to {', '.join(map(str, fit_years))} "
-               f"(behaviour.fit, {((cfg['behaviour'].get('fit') or {}).get('command') or 'sim.calibrate')}), which "
-               f"includes the validation year(s) {', '.join(map(str, windows['validation']))}. The validation-window "
-               "error below is an in-sample fit error; an honest out-of-sample score needs a fit restricted to the "
-               "calibration years.")
-    else:
-        oos = (f"Out of sample: the behaviour constants were fitted to {', '.join(map(str, fit_years))} only, "
-               f"so the validation year(s) {', '.join(map(str, windows['validation']))} were not seen by the fit.")
+    oos = out_of_sample_statement(cfg, windows)
 
     # headline
     mae_cal, mae_val = (_metric(metric_table, "model.mae", w, T_RATE) for w in ("calibration", "validation"))
@@ -1007,8 +1028,8 @@ def write_report(run_dir: Path, cfg: dict, settings: dict, ensemble: pd.DataFram
 
     # out of sample
     r.heading("Out-of-sample result")
-    r.para(f"Calibration window {cal_label}: MAE {_f(mae_cal, 3)} pp, ARD "
-           f"{_f(_metric(metric_table, 'model.ard_pct', 'calibration', T_RATE), 3)}%. Validation window {val_label}: "
+    r.para(f"Province resident rate, {cal_label.capitalize()}: MAE {_f(mae_cal, 3)} pp, ARD "
+           f"{_f(_metric(metric_table, 'model.ard_pct', 'calibration', T_RATE), 3)}%. {val_label.capitalize()}: "
            f"MAE {_f(mae_val, 3)} pp, ARD {_f(_metric(metric_table, 'model.ard_pct', 'validation', T_RATE), 3)}%. "
            + oos)
     pop_rows = [[str(p.year), _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error),
@@ -1206,7 +1227,7 @@ def validate_to_folder(cfg, run_dir: Path, progress: str | None = None) -> dict:
     metric_table = metrics(ensemble, observed, windows, settings["band"], targets, summary)
     with outputs.atomic_path(run_dir / "validation_metrics.csv") as tmp:
         metric_table.to_csv(tmp, index=False)
-    pattern_list = patterns(ensemble, targets)
+    pattern_list = patterns(ensemble, targets, observed)
     for p in pattern_list:
         log.info("pattern %s", p.line())
     git = outputs.git_state()

@@ -248,8 +248,8 @@ record_pidfile() {  # record_pidfile NAME PIDFILE COMM
 # ---------------------------------------------------------------- mariadb
 # Started through mysqld_safe directly rather than /etc/init.d/mariadb: the init
 # script logs to syslog (there is none here, so failures are silent), waits 30 s
-# plus 10 s on any failure, and leaves a `logger` holding our stdout, which
-# blocks a caller that reads our output through a pipe.
+# plus 10 s on any failure (e.g. a stale pid file of a killed server), and leaves
+# a `logger` holding our stdout, which blocks a caller that reads it through a pipe.
 MARIADB_LOG=$STATE/log/mariadb.log
 mariadb_ping() { mysqladmin --connect-timeout=2 ping >/dev/null 2>&1; }
 if ! mariadb_ping && running mariadbd; then
@@ -262,7 +262,10 @@ if ! mariadb_ping; then
     pidf=/run/mysqld/mysqld.pid
     [[ -f $pidf ]] && ! pid_alive_as "$(cat "$pidf" 2>/dev/null)" mariadbd && rm -f "$pidf"
     touch "$MARIADB_LOG"; chown mysql: "$MARIADB_LOG"
-    (cd / && setsid /usr/bin/mysqld_safe --log-error="$MARIADB_LOG" </dev/null >/dev/null 2>&1 &)
+    # All of the background subshell's std fds go to /dev/null and it execs, so no
+    # process of ours keeps a caller's stdout pipe open (that hangs `slurm_up.sh | tail`).
+    (cd / && exec setsid /usr/bin/mysqld_safe --log-error="$MARIADB_LOG") </dev/null >/dev/null 2>&1 &
+    disown
     wait_for mariadb mariadb_ping || die "mariadb does not answer ping within ${TIMEOUT}s" "$MARIADB_LOG"
     record_pidfile mariadb "$pidf" mariadbd || die "mariadb pid file $pidf missing" "$MARIADB_LOG"
 fi

@@ -1,0 +1,992 @@
+"""Performance benchmark of the Shanxi household model: `python -m benchmarks.run` (or `make bench`).
+
+Measures on this machine and writes `RESULTS.md` and `results.json` to `--out` (default: benchmarks/):
+
+  compile      numba compile time of the kernels, cold (empty NUMBA_CACHE_DIR) and warm (cached), in
+               child processes, reported apart from run times
+  kernel       household-steps per second of `kernels.step_all` alone, by scale and numba thread count
+               (median of repeats; several months each, from the census state with that month's conditions)
+  aggregate    the monthly `kernels.aggregate`, and its allocation/reduction overhead alone
+  markets      the monthly behaviour/conditions update (`model._behaviour`, `model._conditions`)
+  model step   `model.step()` split into kernel / aggregate / markets / data collection / other
+               (instrumented in this process by wrapping the model's calls, nothing in sim/ changed)
+  agent path   the same rule through `Household.step()` as Mesa agents, against the kernel on the same
+               state (results checked identical), and the ratio
+  memory       bytes of state per household, copy bandwidth (numpy; numba 1 and 2 threads), and the
+               memory-streaming floor of the kernel
+  full province  `python -m sim hydra.run.dir=<tmp>` in a child process: wall time, the manifest's
+               setup/stepping/output timings and peak RSS (manifest and the child's ru_maxrss)
+  scaling      time against households (10% -> 100%) and 2-thread against 1-thread speed-up
+
+and compares with the targets. `--quick` runs small scales only and skips the full-province run (CI).
+"""
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numba
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "benchmarks"
+SCHEMA = 1
+
+TARGETS = {
+    "full_province_wall_s": 30.0,          # < 30 s
+    "full_province_peak_rss_mb": 1536.0,   # < 1.5 GiB
+    "kernel_vs_agent_ratio": 300.0,        # >= 300x
+    "bytes_per_household": 64,             # <= 64
+    "linearity": (0.8, 1.25),              # time per household 100% / 10% within this band
+    "two_thread_speedup": 1.8,             # >= 1.8x
+}
+
+
+# ----------------------------------------------------------------------------------- small helpers
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def loadavg() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def other_cpu_load(interval: float = 0.5) -> dict:
+    """CPU use of processes other than this benchmark (and its children) over `interval` seconds."""
+    try:
+        import psutil
+    except ImportError:
+        return {}
+    me = psutil.Process()
+    mine = {me.pid} | {c.pid for c in me.children(recursive=True)}
+    procs = []
+    for p in psutil.process_iter(["pid", "name"]):
+        if p.info["pid"] in mine:
+            continue
+        try:
+            p.cpu_percent(None)
+            procs.append(p)
+        except (psutil.Error, OSError):
+            pass
+    time.sleep(interval)
+    busy = []
+    for p in procs:
+        try:
+            c = p.cpu_percent(None)
+        except (psutil.Error, OSError):
+            continue
+        if c >= 5:
+            busy.append((c, p.info["name"]))
+    busy.sort(reverse=True)
+    return {"other_processes_cpu_percent": round(sum(c for c, _ in busy), 1),
+            "busiest": [f"{name} {c:.0f}%" for c, name in busy[:5]]}
+
+
+def rss_mb() -> float:
+    try:
+        import psutil
+        return psutil.Process().memory_info().rss / 2**20
+    except Exception:  # noqa: BLE001 - psutil is optional here
+        return float("nan")
+
+
+def timed(fn):
+    """(wall seconds, process CPU seconds summed over threads, result) of one call."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = fn()
+    t1, c1 = time.perf_counter(), time.process_time()
+    return t1 - t0, c1 - c0, out
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o))
+
+
+# ----------------------------------------------------------------------------------- machine / provenance
+def machine_info() -> dict:
+    cpu_model, phys = None, set()
+    try:
+        pid = core = None
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            k, _, v = line.partition(":")
+            k, v = k.strip(), v.strip()
+            if k == "model name" and cpu_model is None:
+                cpu_model = v
+            elif k == "physical id":
+                pid = v
+            elif k == "core id":
+                core = v
+            elif not line.strip():
+                if core is not None:
+                    phys.add((pid, core))
+                pid = core = None
+        if core is not None:
+            phys.add((pid, core))
+    except OSError:
+        pass
+    ram_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_gb = round(int(line.split()[1]) / 2**20, 2)
+    except OSError:
+        pass
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = os.cpu_count()
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__}
+    try:
+        import mesa
+        versions["mesa"] = mesa.__version__
+    except Exception:  # noqa: BLE001
+        pass
+    return {
+        "cpu_model": cpu_model or platform.processor() or "unknown",
+        "logical_cpus": os.cpu_count(),
+        "physical_cores": len(phys) or None,
+        "cpus_available": affinity,
+        "ram_gb": ram_gb,
+        "platform": platform.platform(),
+        "numba_max_threads": numba.config.NUMBA_NUM_THREADS,
+        "numba_threading_layer_config": numba.config.THREADING_LAYER,
+        "versions": versions,
+    }
+
+
+def git_commit() -> str | None:
+    """HEAD commit, read-only (`git rev-parse HEAD`; no lock is taken)."""
+    try:
+        env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")
+        r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                           timeout=10, env=env)
+        return r.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+# ----------------------------------------------------------------------------------- memory bandwidth
+@numba.njit(parallel=True, cache=True)
+def _par_copy(dst, src):
+    n = src.shape[0]
+    chunk = (n + 63) // 64
+    for k in numba.prange(64):
+        for i in range(k * chunk, min(n, (k + 1) * chunk)):
+            dst[i] = src[i]
+
+
+@numba.njit(parallel=True, cache=True)
+def _par_rmw(a):
+    n = a.shape[0]
+    chunk = (n + 63) // 64
+    for k in numba.prange(64):
+        for i in range(k * chunk, min(n, (k + 1) * chunk)):
+            a[i] = a[i] + 1
+
+
+def bench_bandwidth(mb: int, threads: list[int], repeats: int = 5) -> dict:
+    """Streaming bandwidth in GB/s (1e9 B/s), counting bytes read + bytes written."""
+    n = mb * 2**20 // 8
+    src = np.arange(n, dtype=np.float64)
+    dst = np.empty_like(src)
+    nbytes = src.nbytes
+    np.copyto(dst, src)
+    out = {"array_mb": mb, "bytes_counted": "read + write", "numpy_copy_gbs": None, "numba_copy_gbs": {},
+           "numba_inplace_update_gbs": {}}
+    ts = [timed(lambda: np.copyto(dst, src))[0] for _ in range(repeats)]
+    out["numpy_copy_gbs"] = 2 * nbytes / min(ts) / 1e9
+    for t in threads:
+        numba.set_num_threads(t)
+        _par_copy(dst, src)
+        _par_rmw(dst)
+        ts = [timed(lambda: _par_copy(dst, src))[0] for _ in range(repeats)]
+        out["numba_copy_gbs"][str(t)] = 2 * nbytes / min(ts) / 1e9
+        ts = [timed(lambda: _par_rmw(dst))[0] for _ in range(repeats)]
+        out["numba_inplace_update_gbs"][str(t)] = 2 * nbytes / min(ts) / 1e9
+    del src, dst
+    gc.collect()
+    return out
+
+
+# ----------------------------------------------------------------------------------- compile
+def bench_compile(scale: float, timeout: float) -> dict:
+    """Cold (empty cache folder) then warm (same folder) first calls, each in a fresh process."""
+    out = {"probe_scale": scale}
+    with tempfile.TemporaryDirectory(prefix="bench-numba-cache-") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for label in ("cold", "warm"):
+            t0 = time.perf_counter()
+            r = subprocess.run([sys.executable, "-m", "benchmarks.compile_probe", "--scale", str(scale)], cwd=ROOT,
+                               env=env, capture_output=True, text=True, timeout=timeout)
+            wall = time.perf_counter() - t0
+            if r.returncode != 0:
+                out[label] = {"error": r.stderr[-2000:], "process_wall_s": wall}
+                continue
+            res = json.loads(r.stdout.strip().splitlines()[-1])
+            res["process_wall_s"] = wall
+            out[label] = res
+    return out
+
+
+# ----------------------------------------------------------------------------------- instrumented model step
+class StepInstrument:
+    """Wrap the model's calls to time each part of `model.step()` (the model code is not changed)."""
+
+    PARTS = ("step_all", "aggregate", "behaviour", "conditions", "advance_year", "collect", "record")
+
+    def __init__(self, model):
+        from sim import kernels as K
+        from sim import markets
+        self.model, self.K, self.markets = model, K, markets
+        self.acc = dict.fromkeys(self.PARTS, 0.0)
+        self._saved = []
+
+    def _wrap(self, obj, name, part):
+        real = getattr(obj, name)
+        acc = self.acc
+
+        def wrapper(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return real(*a, **kw)
+            finally:
+                acc[part] += time.perf_counter() - t
+        self._saved.append((obj, name, real, obj.__dict__.get(name, None) if hasattr(obj, "__dict__") else None))
+        setattr(obj, name, wrapper)
+
+    def __enter__(self):
+        m = self.model
+        self._wrap(self.K, "step_all", "step_all")
+        self._wrap(self.K, "aggregate", "aggregate")
+        self._wrap(self.markets, "advance_year", "advance_year")
+        self._wrap(m, "_behaviour", "behaviour")
+        self._wrap(m, "_conditions", "conditions")
+        self._wrap(m, "_record", "record")
+        self._wrap(m.datacollector, "collect", "collect")
+        return self
+
+    def __exit__(self, *exc):
+        for obj, name, real, inst in reversed(self._saved):
+            if obj is self.K or obj is self.markets:
+                setattr(obj, name, real)
+            elif inst is None:
+                try:
+                    delattr(obj, name)      # back to the class method
+                except AttributeError:
+                    setattr(obj, name, real)
+            else:
+                setattr(obj, name, inst)
+        self._saved.clear()
+        return False
+
+    def run_months(self, months: int) -> dict:
+        """Step `months` months; per-month seconds of each part, `other` = the rest of model.step()."""
+        m = self.model
+        totals = []
+        parts = {p: [] for p in self.PARTS}
+        for _ in range(months):
+            if not m.running or m.month >= m.n_months:
+                break
+            before = dict(self.acc)
+            t = time.perf_counter()
+            m.step()
+            totals.append(time.perf_counter() - t)
+            for p in self.PARTS:
+                parts[p].append(self.acc[p] - before[p])
+        n = len(totals)
+        res = {"months": n, "total_s_per_month": sum(totals) / max(n, 1)}
+        for p in self.PARTS:
+            res[f"{p}_s_per_month"] = sum(parts[p]) / max(n, 1)
+        res["other_s_per_month"] = res["total_s_per_month"] - sum(res[f"{p}_s_per_month"] for p in self.PARTS)
+        return res
+
+
+# ----------------------------------------------------------------------------------- per-scale benchmark
+def _restore(h, snap):
+    for a, b in zip(h, snap):
+        np.copyto(a, b)
+
+
+def _digest(h) -> str:
+    import hashlib
+    d = hashlib.sha256()
+    for a in h:
+        d.update(np.ascontiguousarray(a).tobytes())
+    return d.hexdigest()[:16]
+
+
+def bench_scale(scale: float, threads: list[int], months: int, repeats: int, split_months: int, seed: int,
+                breakdown: bool) -> dict:
+    from sim import kernels as K
+    from sim import state as S
+    from sim.model import ShanxiModel, month_calendar
+
+    log(f"scale {scale}: building the model")
+    numba.set_num_threads(max(threads))
+    gc.collect()
+    t_setup, _, model = timed(lambda: ShanxiModel(scale=scale, rng=seed))
+    h = model.households
+    n = int(h.n)
+    res = {"scale": scale, "households": n, "setup_s": t_setup, "rss_after_setup_mb": rss_mb(),
+           "kernel": [], "aggregate": [], "markets": {}, "step_split": None, "kernel_breakdown": None}
+    log(f"scale {scale}: {n} households, setup {t_setup:.1f} s")
+    snap = h.copy()
+    st, bh, c, sd, m0 = model.static, model.month_behaviour, model.month_conditions, model.seed, model.month
+    n_units, n_places, oop = len(model.geo.unit_name_en), model.geo.n_places, model.static.oop
+
+    def run_months(bh_):
+        walls, cpus = [], []
+        for j in range(months):
+            w, cp, _ = timed(lambda: K.step_all(h, st, bh_, c, sd, m0 + j))
+            walls.append(w)
+            cpus.append(cp)
+        return walls, cpus
+
+    # --- decision kernel alone
+    digests = {}
+    for t in threads:
+        numba.set_num_threads(t)
+        _restore(h, snap)
+        K.step_all(h, st, bh, c, sd, m0)   # warm-up (compile or cache load happens here, untimed)
+        rep_wall, rep_cpu, per_month = [], [], []
+        for _ in range(repeats):
+            _restore(h, snap)
+            walls, cpus = run_months(bh)
+            rep_wall.append(sum(walls))
+            rep_cpu.append(sum(cpus))
+            per_month.extend(walls)
+        digests[t] = _digest(h)
+        med = median(rep_wall)
+        cpu_med = median(rep_cpu)
+        res["kernel"].append({
+            "threads": t, "months": months, "repeats": repeats, "median_s_per_month": med / months,
+            "min_s_per_month": min(per_month), "max_s_per_month": max(per_month),
+            "household_steps_per_s": n * months / med, "ns_per_household_step": med / (n * months) * 1e9,
+            "best_repeat_s_per_month": min(rep_wall) / months,
+            "best_household_steps_per_s": n * months / min(rep_wall),
+            "cpu_utilisation": cpu_med / (med * t) if med > 0 else None,
+            "repeat_totals_s": rep_wall,
+        })
+        log(f"scale {scale}: step_all {t} thread(s): {med / months:.3f} s/month, "
+            f"{n * months / med / 1e6:.2f} M household-steps/s")
+    res["identical_across_threads"] = len(set(digests.values())) == 1
+
+    # --- where the kernel's time goes (diagnostic): no place choice at all
+    if breakdown:
+        numba.set_num_threads(min(threads))
+        fields = getattr(bh, "_fields", ())
+        if "review_rate" in fields and "job_separation" in fields:
+            bh0 = bh._replace(review_rate=0.0, job_separation=0.0)
+            walls_full, walls_nochoice = [], []
+            for _ in range(repeats):
+                _restore(h, snap)
+                walls_full.append(sum(run_months(bh)[0]))
+                _restore(h, snap)
+                walls_nochoice.append(sum(run_months(bh0)[0]))
+            full, noch = median(walls_full), median(walls_nochoice)
+            res["kernel_breakdown"] = {
+                "threads": min(threads), "ns_per_household_step": full / (n * months) * 1e9,
+                "ns_per_household_step_without_place_choice": noch / (n * months) * 1e9,
+                "place_choice_share_of_kernel_time": 1.0 - noch / full if full > 0 else None,
+                "note": "without place choice = review_rate 0 and job_separation 0 (no household reconsiders)",
+            }
+
+    # --- aggregate (read-only on the households, so repeatable on the same state)
+    _restore(h, snap)
+    empty = S.empty(0)
+    for t in threads:
+        numba.set_num_threads(t)
+        K.aggregate(h, n_units, n_places, oop)
+        ts = [timed(lambda: K.aggregate(h, n_units, n_places, oop))[0] for _ in range(max(3, repeats))]
+        ov = [timed(lambda: K.aggregate(empty, n_units, n_places, oop))[0] for _ in range(max(3, repeats))]
+        res["aggregate"].append({"threads": t, "median_s": median(ts), "ns_per_household": median(ts) / n * 1e9,
+                                 "alloc_and_reduce_overhead_s": median(ov)})
+
+    # --- markets / conditions (small arrays by place; independent of the number of households)
+    year = month_calendar(model.month)[0]
+    tb = [timed(lambda: model._behaviour(year))[0] for _ in range(20)]
+    tc = [timed(lambda: model._conditions(year))[0] for _ in range(20)]
+    res["markets"] = {"behaviour_s": median(tb), "conditions_s": median(tc), "total_s_per_month": median(tb) + median(tc)}
+
+    # --- the real monthly step, instrumented (mutates the model: last)
+    _restore(h, snap)
+    numba.set_num_threads(max(threads))
+    if split_months > 0:
+        with StepInstrument(model) as ins:
+            res["step_split"] = dict(ins.run_months(split_months), threads=max(threads))
+        sp = res["step_split"]
+        res["step_split"]["household_steps_per_s_full_step"] = n / sp["total_s_per_month"]
+        log(f"scale {scale}: model.step() {sp['total_s_per_month']:.3f} s/month "
+            f"(step_all {sp['step_all_s_per_month']:.3f}, aggregate {sp['aggregate_s_per_month']:.3f})")
+    del model, h, snap
+    gc.collect()
+    return res
+
+
+# ----------------------------------------------------------------------------------- agent path
+def bench_agents(scale: float, months: int, repeats: int, threads: list[int], seed: int) -> dict:
+    from agents import Household
+    from sim import kernels as K
+    from sim.model import ShanxiModel
+
+    numba.set_num_threads(max(threads))
+    t_setup, _, model = timed(lambda: ShanxiModel(scale=scale, rng=seed, agent_stepping=True))
+    h = model.households
+    n = int(h.n)
+    n_agents = len(model.agents_by_type.get(Household, [])) if hasattr(model, "agents_by_type") else 0
+    res = {"scale": scale, "households": n, "mesa_agents": n_agents, "setup_s": t_setup}
+    if n_agents != n:
+        res["error"] = f"{n} households but {n_agents} Mesa agents (population.max_agents too small?)"
+        return res
+    log(f"agent path: {n} Mesa households, stepping {months} months through Household.step()")
+    with StepInstrument(model) as ins:
+        split = ins.run_months(months)
+    split["agent_step_s_per_month"] = split.pop("other_s_per_month")   # the residual is do("step") here
+    res["model_step_split"] = split
+    # the same month on the same state: Mesa agents vs the kernel (results must be identical)
+    snap = h.copy()
+    aset = model.agents_by_type[Household]
+    args = (model.static, model.month_behaviour, model.month_conditions, model.seed, model.month)
+    agent_t = []
+    for _ in range(repeats):
+        _restore(h, snap)
+        agent_t.append(timed(lambda: aset.do("step"))[0])
+    after_agents = _digest(h)
+    res["agent_s_per_month"] = median(agent_t)
+    res["agent_us_per_household_step"] = median(agent_t) / n * 1e6
+    res["kernel"] = []
+    same = True
+    for t in threads:
+        numba.set_num_threads(t)
+        _restore(h, snap)
+        K.step_all(h, *args)
+        ts = []
+        for _ in range(max(repeats, 5)):
+            _restore(h, snap)
+            ts.append(timed(lambda: K.step_all(h, *args))[0])
+        same &= _digest(h) == after_agents
+        res["kernel"].append({"threads": t, "s_per_month": median(ts), "ns_per_household_step": median(ts) / n * 1e9,
+                              "ratio_agent_over_kernel": median(agent_t) / median(ts)})
+    res["identical_results"] = bool(same)
+    res["ratio_agent_over_kernel_1thread"] = res["kernel"][0]["ratio_agent_over_kernel"]
+    del model, aset, h, snap
+    gc.collect()
+    return res
+
+
+# ----------------------------------------------------------------------------------- full province
+def bench_full_province(timeout: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-province-") as tmp:
+        run_dir = Path(tmp) / "run"
+        cmd = [sys.executable, "-m", "sim", f"hydra.run.dir={run_dir}"]
+        shown = "python -m sim hydra.run.dir=<tmp>"
+        log(f"full province: {shown} (this takes a while)")
+        logf = Path(tmp) / "console.log"
+        with open(logf, "w") as f:
+            t0 = time.perf_counter()
+            p = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+            killer = threading.Timer(timeout, p.kill)
+            killer.start()
+            try:
+                _, status, ru = os.wait4(p.pid, 0)
+            finally:
+                killer.cancel()
+            wall = time.perf_counter() - t0
+            p.returncode = os.waitstatus_to_exitcode(status)
+        out = {"command": shown, "exit_code": p.returncode, "wall_s": wall, "child_maxrss_mb": ru.ru_maxrss / 1024.0,
+               "child_user_cpu_s": ru.ru_utime, "child_sys_cpu_s": ru.ru_stime}
+        man_path = run_dir / "manifest.json"
+        if p.returncode != 0 or not man_path.exists():
+            out["error"] = "run failed or left no manifest"
+            out["console_tail"] = logf.read_text(errors="replace")[-3000:]
+            return out
+        man = json.loads(man_path.read_text())
+        out["manifest_wall_s"] = man.get("wall_time_s")
+        out["manifest_peak_rss_mb"] = man.get("peak_rss_mb")
+        out["timings_s"] = man.get("timings_s")
+        out["households_simulated"] = man.get("households_simulated")
+        out["months"] = man.get("months")
+        out["scale"] = (man.get("config") or {}).get("population", {}).get("scale")
+        out["threads"] = (man.get("config") or {}).get("run", {}).get("threads")
+        out["peak_rss_mb"] = max(x for x in (out["child_maxrss_mb"], out["manifest_peak_rss_mb"]) if x is not None)
+        return out
+
+
+# ----------------------------------------------------------------------------------- derived figures
+def derive(results: dict) -> None:
+    from sim.state import BYTES_PER_HOUSEHOLD
+    scales = results.get("scales") or []
+    bw = results.get("bandwidth") or {}
+    mem = {"bytes_per_household": int(BYTES_PER_HOUSEHOLD),
+           "bytes_streamed_per_household_step": 2 * int(BYTES_PER_HOUSEHOLD),
+           "assumption": "the kernel reads and writes back every field of each row once per month", "floor": []}
+    largest = max(scales, key=lambda r: r["households"]) if scales else None
+    if largest and bw:
+        for row in largest["kernel"]:
+            t = str(row["threads"])
+            gbs = bw["numba_inplace_update_gbs"].get(t) or bw["numba_copy_gbs"].get(t)
+            if not gbs:
+                continue
+            floor_ns = mem["bytes_streamed_per_household_step"] / gbs     # bytes / (GB/s) = ns
+            ratio = row["ns_per_household_step"] / floor_ns
+            bound = ("arithmetic / latency bound (far above the streaming floor)" if ratio > 3 else
+                     "memory-bandwidth bound" if ratio < 1.5 else "mixed")
+            mem["floor"].append({"scale": largest["scale"], "threads": row["threads"], "bandwidth_gbs": gbs,
+                                 "floor_ns_per_household_step": floor_ns,
+                                 "floor_s_per_month": floor_ns * largest["households"] / 1e9,
+                                 "kernel_ns_per_household_step": row["ns_per_household_step"],
+                                 "kernel_over_floor": ratio, "verdict": bound})
+    results["memory"] = mem
+
+    sc = {"linearity": [], "speedup": []}
+    by_scale = sorted(scales, key=lambda r: r["households"])
+    if len(by_scale) >= 2:
+        small, big = by_scale[-2], by_scale[-1]
+        for rb in big["kernel"]:
+            rs = next((r for r in small["kernel"] if r["threads"] == rb["threads"]), None)
+            if rs:
+                lin = rb["ns_per_household_step"] / rs["ns_per_household_step"]
+                sc["linearity"].append({"threads": rb["threads"], "from_scale": small["scale"], "to_scale": big["scale"],
+                                        "households_ratio": big["households"] / small["households"],
+                                        "time_ratio": (rb["median_s_per_month"] / rs["median_s_per_month"]),
+                                        "per_household_time_ratio": lin})
+        if small.get("step_split") and big.get("step_split"):
+            a, b = small["step_split"], big["step_split"]
+            sc["full_step_per_household_time_ratio"] = ((b["total_s_per_month"] / big["households"])
+                                                        / (a["total_s_per_month"] / small["households"]))
+    for r in by_scale:
+        k = {row["threads"]: row for row in r["kernel"]}
+        if 1 in k and 2 in k:
+            sc["speedup"].append({"scale": r["scale"], "households": r["households"],
+                                  "speedup_2_over_1": k[1]["median_s_per_month"] / k[2]["median_s_per_month"],
+                                  "speedup_2_over_1_best_repeats": (k[1]["best_repeat_s_per_month"]
+                                                                    / k[2]["best_repeat_s_per_month"]),
+                                  "cpu_utilisation_2_threads": k[2]["cpu_utilisation"]})
+    results["scaling"] = sc
+
+    # targets
+    tg = []
+    fp = results.get("full_province")
+    ok_fp = fp and not fp.get("error")
+    tg.append({"target": "full province 2020-2029 wall time < 30 s", "key": "full_province_wall_s",
+               "value": fp["wall_s"] if ok_fp else None,
+               "met": (fp["wall_s"] < TARGETS["full_province_wall_s"]) if ok_fp else None})
+    tg.append({"target": "full province peak RSS < 1.5 GiB (1536 MiB)", "key": "full_province_peak_rss_mb",
+               "value": fp["peak_rss_mb"] if ok_fp else None,
+               "met": (fp["peak_rss_mb"] < TARGETS["full_province_peak_rss_mb"]) if ok_fp else None})
+    ag = results.get("agent_path") or {}
+    ratio = ag.get("ratio_agent_over_kernel_1thread")
+    tg.append({"target": "kernel >= 300x the Mesa agent path (same state, 1 thread)", "key": "kernel_vs_agent_ratio",
+               "value": ratio, "met": (ratio >= TARGETS["kernel_vs_agent_ratio"]) if ratio else None})
+    tg.append({"target": "<= 64 bytes of state per household", "key": "bytes_per_household",
+               "value": mem["bytes_per_household"], "met": mem["bytes_per_household"] <= TARGETS["bytes_per_household"]})
+    lin = [r["per_household_time_ratio"] for r in sc["linearity"]]
+    lo, hi = TARGETS["linearity"]
+    worst = max(lin, key=lambda x: abs(np.log(x))) if lin else None
+    tg.append({"target": f"near-linear in households (time per household at the largest scale / the next, "
+                         f"within {lo}-{hi})", "key": "linearity", "value": worst,
+               "met": (lo <= worst <= hi) if worst is not None else None})
+    sp = sc["speedup"][-1]["speedup_2_over_1"] if sc["speedup"] else None
+    tg.append({"target": "2 threads >= 1.8x 1 thread (kernel, largest scale)", "key": "two_thread_speedup",
+               "value": sp, "met": (sp >= TARGETS["two_thread_speedup"]) if sp else None})
+    results["targets"] = tg
+
+
+# ----------------------------------------------------------------------------------- Markdown
+def _f(x, nd=2, unit=""):
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "n/a"
+    if isinstance(x, float):
+        if abs(x) >= 1e6:
+            return f"{x:,.0f}{unit}"
+        if abs(x) >= 100:
+            return f"{x:,.0f}{unit}"
+        if abs(x) >= 1:
+            return f"{x:.{nd}f}{unit}"
+        return f"{x:.{max(nd, 3)}g}{unit}"
+    return f"{x}{unit}"
+
+
+def _ms(x):
+    return "n/a" if x is None else f"{x * 1e3:.1f}"
+
+
+def render_markdown(r: dict) -> str:
+    m = r["machine"]
+    L = []
+    L.append("# Performance benchmark: Shanxi household model\n")
+    L.append("Generated by `benchmarks/run.py`; do not edit by hand (re-run `make bench`).\n")
+    L.append(f"- **Command:** `{r['command']}`")
+    L.append(f"- **Date:** {r['date']} (UTC), took {_f(r.get('benchmark_wall_s'), 0)} s")
+    L.append(f"- **Git commit:** `{r.get('git_commit')}` (the working tree may hold uncommitted changes)")
+    L.append(f"- **Machine:** {m['cpu_model']}, {m['logical_cpus']} logical CPUs "
+             f"({m.get('physical_cores') or '?'} cores, {m['cpus_available']} available), {m['ram_gb']} GB RAM, "
+             f"{m['platform']}")
+    L.append(f"- **Software:** " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+             + f"; numba threading layer {r.get('numba_threading_layer', '?')}, max {m['numba_max_threads']} threads")
+    L.append(f"- **Load average** (1/5/15 min) at start {r['load_average']['start']}, at end {r['load_average'].get('end')}. "
+             "Other processes running on the machine slow the timings; CPU utilisation below "
+             "(process CPU time / (wall x threads)) well under 100% points to contention.")
+    sections = {"start": r.get("other_load_at_start") or {}, **(r.get("section_load_average") or {})}
+    busy = [f"{k}: {v.get('other_processes_cpu_percent', '?')}%" for k, v in sections.items() if isinstance(v, dict)]
+    if busy:
+        L.append("- **CPU used by other processes** (0.5 s sample after each section, % of one CPU): " + "; ".join(busy))
+    if r.get("quick"):
+        L.append("- **Quick mode:** small scales only, no full-province run (CI smoke run; figures are indicative).")
+    L.append("")
+
+    L.append("## Targets\n")
+    L.append("| target | measured | met? |")
+    L.append("|---|---|---|")
+    for t in r["targets"]:
+        met = "not measured" if t["met"] is None else ("**met**" if t["met"] else "**not met**")
+        v = t["value"]
+        if t["key"] in ("full_province_wall_s",):
+            vs = f"{_f(v, 1)} s"
+        elif t["key"] == "full_province_peak_rss_mb":
+            vs = f"{_f(v, 0)} MiB"
+        elif t["key"] in ("kernel_vs_agent_ratio", "two_thread_speedup"):
+            vs = f"{_f(v, 2)}x"
+        elif t["key"] == "linearity":
+            vs = _f(v, 3)
+        else:
+            vs = _f(v)
+        L.append(f"| {t['target']} | {vs if v is not None else 'n/a'} | {met} |")
+    L.append("")
+
+    fp = r.get("full_province")
+    L.append("## Full province, baseline 2020-2029 (scale 1.0)\n")
+    if not fp:
+        L.append("Not run (`--quick` or `--no-province`).\n")
+    elif fp.get("error"):
+        L.append(f"Failed (exit {fp['exit_code']}): {fp['error']}\n\n```\n{fp.get('console_tail', '')}\n```\n")
+    else:
+        ts = fp.get("timings_s") or {}
+        L.append(f"`{fp['command']}` in a child process: {fp['households_simulated']:,} households, "
+                 f"{fp['months']} months, numba threads setting {fp.get('threads')} (0 = all cores).\n")
+        L.append("| measure | value |")
+        L.append("|---|---|")
+        L.append(f"| wall time (outside, incl. interpreter start + imports) | {_f(fp['wall_s'], 1)} s |")
+        L.append(f"| manifest wall time | {_f(fp['manifest_wall_s'], 1)} s |")
+        L.append(f"| setup (population synthesis + model init) | {_f(ts.get('setup'), 1)} s |")
+        L.append(f"| stepping ({fp['months']} months) | {_f(ts.get('stepping'), 1)} s "
+                 f"({_f((ts.get('stepping') or 0) / max(fp['months'] or 1, 1), 2)} s/month) |")
+        L.append(f"| output (tables, figure) | {_f(ts.get('output'), 1)} s |")
+        L.append(f"| peak RSS: manifest / child ru_maxrss | {_f(fp['manifest_peak_rss_mb'], 0)} / "
+                 f"{_f(fp['child_maxrss_mb'], 0)} MiB |")
+        L.append(f"| child CPU time user / sys | {_f(fp['child_user_cpu_s'], 1)} / {_f(fp['child_sys_cpu_s'], 1)} s |")
+        L.append("")
+        est = fp.get("stepping_split_estimate")
+        if est:
+            L.append(f"Stepping split, estimated from the in-process instrumented run at scale "
+                     f"{est['from_scale']} ({est['from_months']} months, {est['threads']} threads) x {fp['months']} months:\n")
+            L.append("| part | s/month | est. s over the run | share |")
+            L.append("|---|---|---|---|")
+            for k, v in est["parts_s_per_month"].items():
+                L.append(f"| {k} | {_f(v, 3)} | {_f(v * fp['months'], 1)} | {_f(100 * v / est['total_s_per_month'], 1)}% |")
+            L.append("")
+
+    L.append("## Compile time (numba), reported apart from run times\n")
+    cp = r.get("compile") or {}
+    L.append(f"Fresh child process `python -m benchmarks.compile_probe --scale {cp.get('probe_scale')}`, "
+             "NUMBA_CACHE_DIR = an empty temporary folder (cold), then the same folder again (warm). "
+             "compile = first call - steady call.\n")
+    L.append("| | cold | warm (cached) |")
+    L.append("|---|---|---|")
+    cold, warm = cp.get("cold") or {}, cp.get("warm") or {}
+    for k in ("aggregate", "step_all", "step_household"):
+        c = (cold.get("kernels") or {}).get(k, {})
+        w = (warm.get("kernels") or {}).get(k, {})
+        L.append(f"| `{k}` first call - steady call | {_f(c.get('compile_s'), 2)} s | {_f(w.get('compile_s'), 3)} s |")
+    L.append(f"| total compile / cache load | {_f(cold.get('total_compile_s'), 2)} s | {_f(warm.get('total_compile_s'), 3)} s |")
+    L.append(f"| import sim.model | {_f(cold.get('import_s'), 2)} s | {_f(warm.get('import_s'), 2)} s |")
+    L.append(f"| whole probe process | {_f(cold.get('process_wall_s'), 1)} s | {_f(warm.get('process_wall_s'), 1)} s |")
+    for lab, d in (("cold", cold), ("warm", warm)):
+        if d.get("error"):
+            L.append(f"\n{lab} probe failed:\n```\n{d['error']}\n```")
+    L.append("")
+
+    L.append("## Decision kernel `kernels.step_all` alone\n")
+    L.append("Census state, that month's conditions held fixed, "
+             f"{r['options']['months']} consecutive months per repeat, median of {r['options']['repeats']} repeats "
+             "(aggregate and markets excluded).\n")
+    L.append("| scale | households | threads | s/month | household-steps/s | ns/household-step | best repeat: household-steps/s | CPU utilisation |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for s in r.get("scales") or []:
+        for k in s["kernel"]:
+            L.append(f"| {s['scale']:g} | {s['households']:,} | {k['threads']} | {_f(k['median_s_per_month'], 3)} | "
+                     f"{k['household_steps_per_s'] / 1e6:.2f} M | {_f(k['ns_per_household_step'], 1)} | "
+                     f"{k['best_household_steps_per_s'] / 1e6:.2f} M | "
+                     f"{_f(100 * k['cpu_utilisation'], 0)}% |")
+    L.append("")
+    for s in r.get("scales") or []:
+        if s.get("kernel_breakdown"):
+            b = s["kernel_breakdown"]
+            L.append(f"Where the kernel's time goes (scale {s['scale']:g}, {b['threads']} thread): "
+                     f"{_f(b['ns_per_household_step'], 1)} ns/household-step in all, "
+                     f"{_f(b['ns_per_household_step_without_place_choice'], 1)} ns without any place choice "
+                     f"({b['note']}), so the place choice (7-option logit) takes "
+                     f"{_f(100 * b['place_choice_share_of_kernel_time'], 0)}% of kernel time.\n")
+    same = [s.get("identical_across_threads") for s in r.get("scales") or []]
+    L.append(f"Results identical across thread counts at every scale: {all(same) if same else 'n/a'}.\n")
+
+    L.append("## Monthly aggregate and markets\n")
+    L.append("| scale | threads | `aggregate` ms | ns/household | of which allocation + reduction ms | markets (behaviour + conditions) ms |")
+    L.append("|---|---|---|---|---|---|")
+    for s in r.get("scales") or []:
+        for a in s["aggregate"]:
+            L.append(f"| {s['scale']:g} | {a['threads']} | {_ms(a['median_s'])} | {_f(a['ns_per_household'], 1)} | "
+                     f"{_ms(a['alloc_and_reduce_overhead_s'])} | {_ms(s['markets']['total_s_per_month'])} |")
+    L.append("")
+
+    L.append("## `model.step()` split (instrumented in-process run)\n")
+    L.append("Wrappers time the model's calls; `other` is the rest of `model.step()` (flows, Python overhead).\n")
+    L.append("| scale | threads | months | total s/month | step_all | aggregate | behaviour | conditions | "
+             "collect | record | other | household-steps/s (whole step) |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for s in r.get("scales") or []:
+        p = s.get("step_split")
+        if not p:
+            continue
+        L.append(f"| {s['scale']:g} | {p['threads']} | {p['months']} | {_f(p['total_s_per_month'], 3)} | "
+                 f"{_ms(p['step_all_s_per_month'])} ms | {_ms(p['aggregate_s_per_month'])} ms | "
+                 f"{_ms(p['behaviour_s_per_month'])} ms | {_ms(p['conditions_s_per_month'])} ms | "
+                 f"{_ms(p['collect_s_per_month'])} ms | {_ms(p['record_s_per_month'])} ms | "
+                 f"{_ms(p['other_s_per_month'])} ms | {p['household_steps_per_s_full_step'] / 1e6:.2f} M |")
+    L.append("")
+    L.append("| scale | households | setup (synthesis + init) in-process | RSS after setup |")
+    L.append("|---|---|---|---|")
+    for s in r.get("scales") or []:
+        L.append(f"| {s['scale']:g} | {s['households']:,} | {_f(s['setup_s'], 2)} s | {_f(s['rss_after_setup_mb'], 0)} MiB |")
+    L.append("")
+
+    L.append("## Mesa agent path vs kernel\n")
+    ag = r.get("agent_path") or {}
+    if ag.get("error"):
+        L.append(f"Not measured: {ag['error']}\n")
+    elif ag:
+        L.append(f"Scale {ag['scale']:g}: {ag['households']:,} households as Mesa `Household` agents; one month on the "
+                 f"same state through `AgentSet.do(\"step\")` (each agent calls the compiled `step_household`) and through "
+                 f"`kernels.step_all`. Identical results: **{ag['identical_results']}**.\n")
+        L.append("| path | threads | s/month | per household-step | agent path / this |")
+        L.append("|---|---|---|---|---|")
+        L.append(f"| Mesa agents `Household.step()` | 1 | {_f(ag['agent_s_per_month'], 3)} | "
+                 f"{_f(ag['agent_us_per_household_step'], 2)} us | 1 |")
+        for k in ag["kernel"]:
+            L.append(f"| `kernels.step_all` | {k['threads']} | {_f(k['s_per_month'], 4)} | "
+                     f"{_f(k['ns_per_household_step'], 1)} ns | {_f(k['ratio_agent_over_kernel'], 1)}x |")
+        sp = ag.get("model_step_split") or {}
+        if sp:
+            L.append(f"\nWhole `model.step()` with agent stepping ({sp['months']} months): {_f(sp['total_s_per_month'], 3)} s/month, "
+                     f"of which agents {_f(sp['agent_step_s_per_month'], 3)} s, aggregate {_ms(sp['aggregate_s_per_month'])} ms.")
+        L.append("")
+
+    L.append("## Memory: state size and the bandwidth floor\n")
+    mem = r.get("memory") or {}
+    bw = r.get("bandwidth") or {}
+    L.append(f"State: **{mem.get('bytes_per_household')} bytes per household** (`sim.state.BYTES_PER_HOUSEHOLD`); "
+             f"a month streams {mem.get('bytes_streamed_per_household_step')} bytes per household ({mem.get('assumption')}).\n")
+    if bw:
+        L.append(f"Bandwidth ({bw['array_mb']} MiB arrays, GB/s = 1e9 B/s counting read + write): numpy copy "
+                 f"{_f(bw['numpy_copy_gbs'], 1)}; numba parallel copy "
+                 + ", ".join(f"{t} thr {_f(v, 1)}" for t, v in bw["numba_copy_gbs"].items())
+                 + "; numba in-place update " + ", ".join(f"{t} thr {_f(v, 1)}" for t, v in bw["numba_inplace_update_gbs"].items())
+                 + ".\n")
+    if mem.get("floor"):
+        L.append("| scale | threads | bandwidth GB/s | floor ns/household-step | floor s/month | kernel ns/household-step | kernel / floor | verdict |")
+        L.append("|---|---|---|---|---|---|---|---|")
+        for f in mem["floor"]:
+            L.append(f"| {f['scale']:g} | {f['threads']} | {_f(f['bandwidth_gbs'], 1)} | {_f(f['floor_ns_per_household_step'], 2)} | "
+                     f"{_f(f['floor_s_per_month'], 3)} | {_f(f['kernel_ns_per_household_step'], 1)} | {_f(f['kernel_over_floor'], 0)}x | {f['verdict']} |")
+    L.append("")
+
+    L.append("## Scaling\n")
+    sc = r.get("scaling") or {}
+    if sc.get("linearity"):
+        L.append("| threads | scales | households ratio | time ratio | time per household ratio |")
+        L.append("|---|---|---|---|---|")
+        for x in sc["linearity"]:
+            L.append(f"| {x['threads']} | {x['from_scale']:g} -> {x['to_scale']:g} | {_f(x['households_ratio'], 2)} | "
+                     f"{_f(x['time_ratio'], 2)} | {_f(x['per_household_time_ratio'], 3)} |")
+        if sc.get("full_step_per_household_time_ratio"):
+            L.append(f"\nWhole `model.step()` time per household, largest / next scale: {_f(sc['full_step_per_household_time_ratio'], 3)}.")
+        L.append("")
+    if sc.get("speedup"):
+        L.append("| scale | households | kernel speed-up 2 threads / 1 thread (medians) | (best repeats) | CPU utilisation at 2 threads |")
+        L.append("|---|---|---|---|---|")
+        for x in sc["speedup"]:
+            L.append(f"| {x['scale']:g} | {x['households']:,} | {_f(x['speedup_2_over_1'], 2)}x | "
+                     f"{_f(x['speedup_2_over_1_best_repeats'], 2)}x | "
+                     f"{_f(100 * (x['cpu_utilisation_2_threads'] or float('nan')), 0)}% |")
+        L.append("")
+    return "\n".join(L) + "\n"
+
+
+def write_results(results: dict, out: Path) -> None:
+    atomic_write(out / "results.json", json.dumps(results, indent=2, default=_json_default) + "\n")
+    atomic_write(out / "RESULTS.md", render_markdown(results))
+
+
+# ----------------------------------------------------------------------------------- main
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    ap.add_argument("--scales", default=None, help="comma-separated population scales (default 0.01,0.1,1.0)")
+    ap.add_argument("--threads", default="1,2", help="numba thread counts to compare (default 1,2)")
+    ap.add_argument("--months", type=int, default=None, help="months per kernel repeat (default 4)")
+    ap.add_argument("--repeats", type=int, default=None, help="repeats, the median is reported (default 3)")
+    ap.add_argument("--split-months", type=int, default=None,
+                    help="months of the instrumented model.step() run per scale (default 12)")
+    ap.add_argument("--agent-scale", type=float, default=0.001, help="scale of the Mesa agent-path run")
+    ap.add_argument("--agent-months", type=int, default=None, help="months stepped through Mesa agents (default 3)")
+    ap.add_argument("--bandwidth-mb", type=int, default=None, help="array size of the bandwidth test (default 256)")
+    ap.add_argument("--compile-scale", type=float, default=0.0005, help="scale of the compile probe model")
+    ap.add_argument("--no-province", action="store_true", help="skip the full-province run")
+    ap.add_argument("--no-compile", action="store_true", help="skip the compile probes")
+    ap.add_argument("--province-timeout", type=float, default=3600.0)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--quick", action="store_true",
+                    help="CI smoke run: scales 0.002,0.01, 2 months, 2 repeats, no full-province run")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="folder for RESULTS.md and results.json (default benchmarks/)")
+    a = ap.parse_args(argv)
+    q = a.quick
+    a.scales = [float(x) for x in (a.scales or ("0.002,0.01" if q else "0.01,0.1,1.0")).split(",") if x.strip()]
+    a.months = a.months or (2 if q else 4)
+    a.repeats = a.repeats or (2 if q else 3)
+    a.split_months = a.split_months if a.split_months is not None else (2 if q else 12)
+    a.agent_months = a.agent_months or (2 if q else 3)
+    a.bandwidth_mb = a.bandwidth_mb or (64 if q else 256)
+    if q:
+        a.no_province = True
+    return a
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    out = Path(args.out)
+    t_start = time.perf_counter()
+    max_thr = numba.config.NUMBA_NUM_THREADS
+    threads = sorted({int(t) for t in args.threads.split(",") if t.strip()})
+    skipped = [t for t in threads if t > max_thr]
+    threads = [t for t in threads if t <= max_thr] or [1]
+    argv_shown = sys.argv[1:] if argv is None else list(argv)
+    results = {
+        "schema": SCHEMA,
+        "command": "python -m benchmarks.run" + ("" if not argv_shown else " " + shlex.join(argv_shown)),
+        "date": now_iso(),
+        "git_commit": git_commit(),
+        "machine": machine_info(),
+        "quick": bool(args.quick),
+        "options": {"scales": args.scales, "threads": threads, "threads_skipped": skipped, "months": args.months,
+                    "repeats": args.repeats, "split_months": args.split_months, "agent_scale": args.agent_scale,
+                    "agent_months": args.agent_months, "bandwidth_mb": args.bandwidth_mb, "seed": args.seed},
+        "targets_definition": TARGETS,
+        "load_average": {"start": loadavg()},
+        "other_load_at_start": other_cpu_load(),
+        "section_load_average": {},
+        "compile": None, "bandwidth": None, "agent_path": None, "scales": [], "full_province": None,
+    }
+
+    def checkpoint(section):
+        results["section_load_average"][section] = {"loadavg": loadavg(), **other_cpu_load()}
+        results["benchmark_wall_s"] = time.perf_counter() - t_start
+        results["load_average"]["end"] = loadavg()
+        derive(results)
+        write_results(results, out)
+
+    log(f"machine: {results['machine']['cpu_model']}, {results['machine']['logical_cpus']} CPUs; load {loadavg()}")
+    log("memory bandwidth")
+    results["bandwidth"] = bench_bandwidth(args.bandwidth_mb, threads)
+    try:
+        results["numba_threading_layer"] = numba.threading_layer()
+    except ValueError:
+        results["numba_threading_layer"] = None
+    checkpoint("bandwidth")
+
+    if not args.no_compile:
+        log("numba compile time: cold and warm child processes")
+        results["compile"] = bench_compile(args.compile_scale, timeout=1800)
+        checkpoint("compile")
+
+    log(f"Mesa agent path at scale {args.agent_scale}")
+    results["agent_path"] = bench_agents(args.agent_scale, args.agent_months, args.repeats, threads, args.seed)
+    checkpoint("agent_path")
+
+    breakdown_scale = max([s for s in args.scales if s <= 0.1] or [min(args.scales)])
+    for s in args.scales:
+        results["scales"].append(bench_scale(s, threads, args.months, args.repeats, args.split_months, args.seed,
+                                             breakdown=(s == breakdown_scale)))
+        checkpoint(f"scale_{s:g}")
+
+    if not args.no_province:
+        fp = bench_full_province(args.province_timeout)
+        src = next((s for s in results["scales"] if s["scale"] == 1.0 and s.get("step_split")), None)
+        if src and not fp.get("error"):
+            sp = src["step_split"]
+            parts = {"step_all (kernel)": sp["step_all_s_per_month"], "aggregate": sp["aggregate_s_per_month"],
+                     "markets (behaviour + conditions + advance_year)": sp["behaviour_s_per_month"]
+                     + sp["conditions_s_per_month"] + sp["advance_year_s_per_month"],
+                     "data collection + yearly record": sp["collect_s_per_month"] + sp["record_s_per_month"],
+                     "other": sp["other_s_per_month"]}
+            fp["stepping_split_estimate"] = {"from_scale": 1.0, "from_months": sp["months"], "threads": sp["threads"],
+                                             "parts_s_per_month": parts, "total_s_per_month": sp["total_s_per_month"],
+                                             "estimated_stepping_s": sp["total_s_per_month"] * (fp.get("months") or 0)}
+        results["full_province"] = fp
+        checkpoint("full_province")
+
+    results["load_average"]["end"] = loadavg()
+    results["benchmark_wall_s"] = time.perf_counter() - t_start
+    derive(results)
+    write_results(results, out)
+    log(f"wrote {out / 'RESULTS.md'} and {out / 'results.json'} in {results['benchmark_wall_s']:.0f} s")
+    for t in results["targets"]:
+        log(f"target {t['target']}: {t['value']} -> {'n/a' if t['met'] is None else ('met' if t['met'] else 'NOT met')}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
