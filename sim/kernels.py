@@ -140,8 +140,8 @@ def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, fl
     urban = st.place_is_urban[d]
     home_village = d == 2 * origin + 1 and hukou != st.oop
     wage = c.wage[d, skill]
-    if flags & TRAINED:
-        wage *= 1.0 + bh.training_wage_uplift
+    if flags & TRAINED and (urban or d == st.oop):
+        wage *= 1.0 + bh.training_wage_uplift   # training pays in non-farm jobs in towns and cities
     if urban and not local:
         wage *= 1.0 - c.wage_arrears[d]
     if d == place:

@@ -66,7 +66,8 @@ HOUSEHOLD_INDICATORS = {
     "shanxi_hukou_migrants_in_shanxi": "Shanxi-hukou people living in Shanxi away from their hukou place",
     "shanxi_hukou_out_of_province": "Shanxi-hukou people living in another province",
     "other_province_hukou_in_shanxi": "people with another province's hukou living in Shanxi",
-    "rural_hukou_working_age_away": "rural-hukou people aged 15-59 living away from their hukou place (any destination)",
+    "rural_hukou_working_age_away":
+        "rural-hukou people aged 15-59 living away from their hukou place (any destination)",
     "rural_hukou_working_age_away_out_of_province": "rural-hukou people aged 15-59 living in another province",
     "rural_hukou_working_age_at_home": "rural-hukou people aged 15-59 living at their hukou place",
 }
@@ -555,7 +556,8 @@ def metrics(ensemble: pd.DataFrame, observed: pd.DataFrame, windows: dict, band=
 def hukou_trend(summary: pd.DataFrame, last_year: int = 2023) -> dict | None:
     """Least-squares slope (pp/yr) of the median hukou rate at the census and the year ends 2020..last_year."""
     points = []
-    for period, year in [("census", naive.CENSUS_YEAR)] + [("year_end", y) for y in range(naive.CENSUS_YEAR, last_year + 1)]:
+    when = [("census", naive.CENSUS_YEAR)] + [("year_end", y) for y in range(naive.CENSUS_YEAR, last_year + 1)]
+    for period, year in when:
         key = (period, year, "province", PROVINCE, HUKOU)
         if key in summary.index:
             points.append((naive.observation_time(year, period), summary.loc[key, "median"]))
@@ -630,7 +632,8 @@ def _check_taiyuan_share(v: _View) -> tuple[bool, str]:
 def _check_gap(v: _View, band_pp) -> tuple[bool, str]:
     lo, hi = band_pp
     gaps = [(f"{y}{' census' if p == 'census' else ''}",
-             v("province", PROVINCE, RESIDENT, y, p) - v("province", PROVINCE, HUKOU, y, p)) for p, y in YEARS_2020_2023]
+             v("province", PROVINCE, RESIDENT, y, p) - v("province", PROVINCE, HUKOU, y, p))
+            for p, y in YEARS_2020_2023]
     return all(lo <= g <= hi for _, g in gaps), ", ".join(f"{label} {g:.1f}" for label, g in gaps) + " pp"
 
 
@@ -642,7 +645,8 @@ def _check_migrants_inside(v: _View) -> tuple[bool, str]:
             f"{outside[-1] / TEN_THOUSAND:.0f}万 out of province (every year 2020-2023 checked)")
 
 
-def patterns(ensemble: pd.DataFrame, targets: dict | None = None, observed: pd.DataFrame | None = None) -> list[Pattern]:
+def patterns(ensemble: pd.DataFrame, targets: dict | None = None,
+             observed: pd.DataFrame | None = None) -> list[Pattern]:
     """Pattern-oriented checks (a)-(e) on the ensemble median, with the number of members passing each.
 
     Where the observations allow it, the same check is run on them and reported next to the model.
@@ -680,8 +684,8 @@ def patterns(ensemble: pd.DataFrame, targets: dict | None = None, observed: pd.D
                            passing, len(members)))
     p2010 = targets["pattern_2010_2020"]
     out.append(Pattern("e", "the 2010-2020 pattern (" + p2010["observation"] + ")", "NOT CHECKABLE",
-                       "The model starts at the 2020 census, so it cannot reproduce a decade that ends where it begins; "
-                       f"source: {p2010['source']}."))
+                       "The model starts at the 2020 census, so it cannot reproduce a decade that ends where it "
+                       f"begins; source: {p2010['source']}."))
     return out
 
 
@@ -726,7 +730,8 @@ def plot_resident_rate(summary, bench: Benchmarks, windows, band, path, footer_t
     for name, style, label in (("urgd", "--", "URGD"), ("logistic", ":", "logistic")):
         fit = bench.predictors().get(name)
         if fit is not None:
-            ax.plot(t, fit.predict(t), style, color="0.3", lw=1.3, label=f"{label} (fitted to census + calibration years)")
+            ax.plot(t, fit.predict(t), style, color="0.3", lw=1.3,
+                    label=f"{label} (fitted to census + calibration years)")
     obs = bench.series
     groups = (("calibration", obs.period.eq("census") | obs.year.isin(windows["calibration"]), "o", "tab:blue"),
               ("validation", obs.year.isin(windows["validation"]), "D", "tab:red"),
@@ -940,7 +945,259 @@ def out_of_sample_statement(cfg: dict, windows: dict) -> str:
                 "The validation-window error is an in-sample fit error; an honest out-of-sample score needs a fit "
                 "restricted to the calibration years.")
     return (f"Out of sample: the behaviour constants were fitted to {', '.join(map(str, fit_years))} only "
-            f"(behaviour.fit, {command}), so the validation year(s) {', '.join(map(str, val))} were not seen by the fit.")
+            f"(behaviour.fit, {command}), so the validation year(s) {', '.join(map(str, val))} were not seen by "
+            "the fit.")
+
+
+@dataclass
+class _Context:
+    """What the report sections share."""
+    cfg: dict
+    summary: pd.DataFrame
+    observed: pd.DataFrame
+    windows: dict
+    metric_table: pd.DataFrame
+    targets: dict
+    bench: Benchmarks
+    members: pd.DataFrame
+    band: str                       # e.g. 'P5-P95'
+    files: dict
+
+    def metric(self, metric: str, window, target: str) -> float:
+        return _metric(self.metric_table, metric, window, target)
+
+    def label(self, name: str) -> str:
+        return _window_label(name, self.windows[name])
+
+    def pairs(self, level: str, indicator: str, factor: float = 1.0) -> pd.DataFrame:
+        first = int(self.targets["series"]["cities"]["first_scored_year"])
+        return _pairs(self.summary, self.observed, level, indicator, first, factor)
+
+    def window_of(self, year: int) -> str:
+        return next((n for n in ("calibration", "validation", "new") if year in self.windows.get(n, [])), "-")
+
+    def sim(self, year: int, indicator: str, period: str = "year_end", region: str = PROVINCE,
+            level: str = "province") -> pd.Series | None:
+        key = (period, year, level, region, indicator)
+        return self.summary.loc[key] if key in self.summary.index else None
+
+
+T_RATE = f"province:{PROVINCE}:{RESIDENT}"
+T_HUKOU = f"province:{PROVINCE}:{HUKOU}"
+T_CITY_POP = "city:*:population_10k"
+T_CITY_RATE = f"city:*:{RESIDENT}"
+
+
+def _section_summary(r: Report, c: _Context, pattern_list: list[Pattern]) -> None:
+    seeds = sorted(c.members.seed.unique().tolist())
+    n_draws = int((c.members.draw > 0).sum())
+    r.heading("Hindcast validation of the Shanxi household model", 1)
+    r.para(f"Scenario {c.cfg['scenario']['name']}, population scale {float(c.cfg['population']['scale']):g}, "
+           f"{len(c.members)} ensemble members (seeds {', '.join(map(str, seeds))}"
+           f"{f'; {n_draws} parameter draws' if n_draws else ''}), simulated from the census (1 Nov 2020) to the "
+           f"end of {int(c.cfg['run']['end_year'])}. Band = {c.band} across members. Observed targets and their "
+           f"sources: sim/data/{TARGETS_FILE}. Windows: "
+           + "; ".join(c.label(n) for n in c.windows if n != "all") + ".")
+    headline = [f"Province resident rate, mean absolute error: {_f(c.metric('model.mae', 'calibration', T_RATE))} pp "
+                f"on {c.label('calibration')}, {_f(c.metric('model.mae', 'validation', T_RATE))} pp on "
+                f"{c.label('validation')}."]
+    for name, label in (("urgd", "URGD"), ("logistic", "Logistic")):
+        headline.append(f"{label} benchmark (fitted to the census + calibration years) on {c.label('validation')}: "
+                        f"{_f(c.metric(f'{name}.mae', 'validation', T_RATE))} pp.")
+    headline.append("Pattern checks: " + ", ".join(f"({p.key}) {p.status}" for p in pattern_list) + ".")
+    headline.append(out_of_sample_statement(c.cfg, c.windows))
+    r.heading("Summary")
+    r.bullets(headline)
+
+
+def _section_province(r: Report, c: _Context) -> None:
+    r.heading("Province resident urbanization rate")
+    rows = []
+    census = c.sim(naive.CENSUS_YEAR, RESIDENT, "census")
+    census_obs = c.observed[(c.observed.level == "province") & (c.observed.indicator == RESIDENT)
+                            & (c.observed.period == "census")]
+    if census is not None and not census_obs.empty:
+        o = float(census_obs.value.iloc[0])
+        rows.append(["2020 census (initial state)", _f(o), _f(census["median"]), _band(census.lo, census.hi),
+                     _f(census["median"] - o), _f(100 * abs(census["median"] - o) / o), "initial state"])
+    for _, p in c.pairs("province", RESIDENT).iterrows():
+        rows.append([str(p.year), _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error),
+                     _f(100 * abs(p.error) / p.observed), c.window_of(p.year)])
+    r.table(["year end", "observed %", "model median %", f"model {c.band}", "error pp", "abs error / obs %", "window"],
+            rows)
+    r.para("Errors by window (model = ensemble median; MAE in pp; ARD = mean |sim - obs| / obs, in %; coverage = "
+           f"share of observations inside the {c.band} band):")
+    rows = [[c.label(name)]
+            + [_f(c.metric(f"model.{m}", name, T_RATE), d) for m, d in
+               (("mae", 3), ("ard_pct", 3), ("bias", 3), ("coverage_pct", 0))]
+            + [_f(c.metric(f"{k}.mae", name, T_RATE), 3) for k in ("urgd", "logistic")] for name in c.windows]
+    r.table(["window", "model MAE pp", "model ARD %", "model bias pp", "coverage %", "URGD MAE pp",
+             "logistic MAE pp"], rows)
+    r.image(c.files["rate"], f"Province resident rate: model median and {c.band} band, observations and naive "
+                             "benchmarks")
+
+    r.heading("Out-of-sample result")
+    scores = [f"{c.label(w)}: MAE {_f(c.metric('model.mae', w, T_RATE), 3)} pp, ARD "
+              f"{_f(c.metric('model.ard_pct', w, T_RATE), 3)}%" for w in ("calibration", "validation")]
+    r.para("Province resident rate, " + "; ".join(scores) + ". " + out_of_sample_statement(c.cfg, c.windows))
+    r.para("Province resident population (万, year end):")
+    r.table(["year end", "observed", "model median", f"model {c.band}", "error", "window"],
+            [[str(p.year), _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error), c.window_of(p.year)]
+             for _, p in c.pairs("province", POPULATION, TEN_THOUSAND).iterrows()])
+
+
+def _section_benchmarks(r: Report, c: _Context, forecast_year: int) -> None:
+    r.heading("Naive benchmarks")
+    r.para("URGD: the UN World Urbanization Prospects method with a constant urban-rural growth difference d "
+           "(PU_t = e^(s0+dt)/(1+e^(s0+dt)), s0 = ln(U/R) at the census, d by least squares). Logistic: an S-curve "
+           "K/(1+e^(-r(t-t_mid))) with the saturation K fitted (scipy curve_fit). Each is fitted to the census and the "
+           "calibration years, and scored on the same windows as the model; '(all)' = refitted to every observation. "
+           "Time: census = 2020.83, end of year Y = Y+1. docs/BEHAVIOUR-EVIDENCE.md 4.1-4.2.")
+    r.table(["benchmark", "points", "parameters"],
+            [[name, fit.n_obs, ", ".join(f"{k} {_param(v)}" for k, v in fit.params().items())]
+             for name, fit in c.bench.predictors().items()])
+    if c.bench.notes:
+        r.bullets(c.bench.notes)
+    rows = []
+    for year in sorted({forecast_year, int(c.cfg["run"]["end_year"])}):
+        s = c.sim(year, RESIDENT)
+        if s is not None:
+            rows.append([str(year), _f(s["median"]), _band(s.lo, s.hi)]
+                        + [_f(float(f.predict_year_end(year))) if (f := c.bench.predictors().get(k)) else "-"
+                           for k in ("urgd", "logistic", "urgd_all", "logistic_all")])
+    r.para(f"Projections of the resident rate (%), model median and {c.band} next to the benchmarks "
+           f"(target for 2029: close to {TARGET_2029_PCT:g}%):")
+    r.table(["year end", "model median", f"model {c.band}", "URGD", "logistic", "URGD (all)", "logistic (all)"], rows)
+
+
+def _section_forecast(r: Report, c: _Context, last_obs: int) -> None:
+    year = last_obs + 1
+    r.heading(f"Forecast for {year}")
+    parts = []
+    for indicator, factor, unit, name in ((RESIDENT, 1.0, "%", "resident urbanization rate"),
+                                          (POPULATION, TEN_THOUSAND, "万 persons", "resident population")):
+        s = c.sim(year, indicator)
+        if s is not None:
+            parts.append(f"{name} at the end of {year}: {_f(s['median'] / factor)} {unit} (model median; {c.band} "
+                         f"{_band(s.lo / factor, s.hi / factor)})")
+    if parts:
+        naive_text = ", ".join(f"{k} {_f(float(f.predict_year_end(year)))}%" for k, f in c.bench.predictors().items())
+        r.para(f"The last observation is for {last_obs}. The model forecasts, for the first year after it: "
+               + "; ".join(parts) + f". Naive benchmarks: {naive_text}.")
+    else:
+        r.para(f"The model was not run to {year} (run.end_year = {c.cfg['run']['end_year']}).")
+    r.para("A new observation can be scored by adding one row to sim/data/shanxi_province.csv (year, "
+           "resident_pop_10k, urbanization_rate_pct, source) and re-running `python -m sim.validate` with the same "
+           "settings: years after the validation window are scored in the window 'new'.")
+
+
+def _section_hukou(r: Report, c: _Context) -> None:
+    r.heading("Hukou urbanization rate")
+    obs_trend = float(_value(c.targets["hukou_trend"]["observed_2017_2020_pp_per_year"]))
+    trend = c.metric("model.trend_pp_per_year", "2020-2023", T_HUKOU)
+    gaps = c.metric_table[c.metric_table.metric == "model.gap_pp"][["window", "value"]]
+    observed_gaps = c.targets["resident_hukou_gap"]["observed_pp"]
+    r.bullets([
+        f"2020 level: observed {_f(c.metric('observed', '2020 census', T_HUKOU))}% (census); model "
+        f"{_f(c.metric('model.median', '2020 census', T_HUKOU))}% at the census (error "
+        f"{_f(c.metric('model.error', '2020 census', T_HUKOU))} pp) and "
+        f"{_f(c.metric('model.median', '2020 year-end', T_HUKOU))}% at the end of 2020 (error "
+        f"{_f(c.metric('model.error', '2020 year-end', T_HUKOU))} pp).",
+        f"Trend: model {_f(trend)} pp/yr over 2020-2023 (least squares, census and year ends) against the observed "
+        f"{obs_trend:.2f} pp/yr of 2017-2020 (difference {_f(trend - obs_trend)} pp/yr). No hukou rate was published "
+        "after 2020, so the 2017-2020 trend is the only yardstick.",
+        "Resident-hukou gap (model median): " + ", ".join(f"{w} {_f(v, 1)}" for w, v in gaps.itertuples(index=False))
+        + " pp; observed " + ", ".join(f"{g} ({y})" for y, g in observed_gaps.items()) + ".",
+    ])
+    r.image(c.files["hukou"], f"Hukou rate: model median and {c.band} band, observations 2017-2020 and their trend")
+
+
+def _window_rows(c: _Context, target: str, columns) -> list[list]:
+    rows = []
+    for name in c.windows:
+        if np.isfinite(c.metric("model.mae", name, target)):
+            rows.append([c.label(name), int(c.metric("model.n", name, target))]
+                        + [_f(c.metric(f"model.{m}", name, target), d) for m, d in columns])
+    return rows
+
+
+def _section_cities(r: Report, c: _Context) -> None:
+    r.heading("Cities")
+    r.para("City resident populations (万, year end; 2021-2022 from the provincial sampling bulletins, 2023 only "
+           "where a city value was found):")
+    r.table(["window", "city-years", "MAE 万", "ARD %", "bias 万"],
+            _window_rows(c, T_CITY_POP, (("mae", 2), ("ard_pct", 3), ("bias", 2))))
+    pop = c.pairs("city", POPULATION, TEN_THOUSAND).sort_values(["year", "region"])
+    r.table(["city", "year", "observed 万", "model median 万", f"model {c.band}", "error 万", "error %"],
+            [[p.region, p.year, _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error),
+              _f(100 * p.error / p.observed)] for _, p in pop.iterrows()])
+    r.image(c.files["city_pop"], "City populations, model median vs observed, with the 1:1 line")
+    r.para("City resident urbanization rates: every city and year with an observed rate (2021 on). Several are "
+           "secondary or derived; the source column says which.")
+    rates = c.pairs("city", RESIDENT).sort_values(["region", "year"])
+    r.table(["city", "year", "observed %", "model median %", f"model {c.band}", "error pp", "source"],
+            [[p.region, p.year, _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error), _short(p.source)]
+             for _, p in rates.iterrows()])
+    r.table(["window", "city-years", "MAE pp", "ARD %"], _window_rows(c, T_CITY_RATE, (("mae", 2), ("ard_pct", 3))))
+    r.image(c.files["city_rate"], "City urbanization rates where observed, model median vs observed")
+
+
+def _section_migrant_workers(r: Report, c: _Context) -> None:
+    r.heading("Migrant workers, 2023")
+    mw = c.targets["migrant_workers_2023"]
+
+    def model_10k(name):
+        s = c.sim(2023, name)
+        if s is None:
+            return ["-", "-"]
+        return [_f(s["median"] / TEN_THOUSAND, 1), _band(s.lo / TEN_THOUSAND, s.hi / TEN_THOUSAND, 1)]
+
+    away = _value(mw["away_from_home_10k"])
+    share = _value(mw["away_out_of_province_share_2013"])
+    r.table(["observed (2023)", "万", "model counterpart (end of 2023)", "model median 万", f"model {c.band}"], [
+        ["外出农民工 (working away from home township)", _f(away, 1),
+         HOUSEHOLD_INDICATORS["rural_hukou_working_age_away"], *model_10k("rural_hukou_working_age_away")],
+        [f"of which out of province (2013 share {share:.0%})", _f(away * share, 1),
+         HOUSEHOLD_INDICATORS["rural_hukou_working_age_away_out_of_province"],
+         *model_10k("rural_hukou_working_age_away_out_of_province")],
+        ["本地农民工 (non-farm work in the home township)", _f(_value(mw["local_10k"]), 1),
+         "no counterpart; upper bound: " + HOUSEHOLD_INDICATORS["rural_hukou_working_age_at_home"],
+         *model_10k("rural_hukou_working_age_at_home")],
+        ["农民工 total", _f(_value(mw["total_10k"]), 1), "no counterpart (see below)", "-", "-"],
+    ])
+    r.para("The definitions differ, plainly: 农民工 are rural-hukou WORKERS in non-farm work for 6+ months; the model "
+           "counts PEOPLE aged 15-59 in rural-hukou households (workers or not) and has no farm/non-farm split. Its "
+           "'home village' is the rural part of the hukou county unit, so moves between townships of one county are "
+           "invisible, and a household moves together. The model has no counterpart of 本地农民工 (non-farm work "
+           f"without leaving the township), so the total {_value(mw['total_10k'])}万 cannot be compared; 外出农民工 "
+           f"({away}万) is the comparable count, and only roughly. Sources: {mw['away_from_home_10k']['source']}; "
+           f"{mw['away_out_of_province_share_2013']['source']}.")
+
+
+def _section_notes(r: Report, c: _Context, pattern_list: list[Pattern], notes) -> None:
+    r.heading("Pattern-oriented checks")
+    r.bullets(p.line() for p in pattern_list)
+    r.heading("Notes")
+    drawn = bool((c.members.draw > 0).any())
+    r.bullets(list(notes) + [
+        f"Band: the {c.band} percentiles of {len(c.members)} members (seed noise"
+        + (" and parameter draws" if drawn else " only; parameter uncertainty not included")
+        + "). With few members the band is close to the members' range.",
+        f"Sampling: population.scale = {float(c.cfg['population']['scale']):g}; the model's noise at this scale is "
+        "part of the band.",
+        "Scored values are year-end; the 2020 census point is the initial state the model is built to match, not a "
+        "test.",
+        "The 2015-2019 published rates precede the census re-basing (series break) and are not scored.",
+    ])
+    r.heading("Files")
+    r.bullets(["validation_metrics.csv: metric, window, target, value (every number in this report)",
+               "ensemble.parquet: every member's indicators (member, seed, draw, period, year, level, region, "
+               "indicator, value)", *c.files.values(), "manifest.json: written last"])
+
+
+REPORT_TITLE = "Hindcast validation of the Shanxi household model"
+PLOT_FILES = {"rate": "validation_resident_rate.png", "hukou": "validation_hukou_rate.png",
+              "city_pop": "validation_city_population.png", "city_rate": "validation_city_rates.png"}
 
 
 def write_report(run_dir: Path, cfg: dict, settings: dict, ensemble: pd.DataFrame, observed: pd.DataFrame,
@@ -949,247 +1206,31 @@ def write_report(run_dir: Path, cfg: dict, settings: dict, ensemble: pd.DataFram
     """Write the plots, validation.md and validation.html into run_dir; returns the file names written."""
     run_dir = Path(run_dir)
     band = settings["band"]
-    summary = summarise(ensemble, band)
-    bench = fit_benchmarks(observed, windows["calibration"])
-    members = ensemble[["member", "seed", "draw"]].drop_duplicates()
-    n_members = len(members)
-    T_RATE = f"province:{PROVINCE}:{RESIDENT}"
-    T_POP = f"province:{PROVINCE}:population_10k"
-    b = f"P{band[0]:g}-P{band[1]:g}"
-
-    files = {"rate": "validation_resident_rate.png", "hukou": "validation_hukou_rate.png",
-             "city_pop": "validation_city_population.png", "city_rate": "validation_city_rates.png"}
-    first = int(targets["series"]["cities"]["first_scored_year"])
+    c = _Context(cfg=cfg, summary=summarise(ensemble, band), observed=observed, windows=windows,
+                 metric_table=metric_table, targets=targets, bench=fit_benchmarks(observed, windows["calibration"]),
+                 members=ensemble[["member", "seed", "draw"]].drop_duplicates(), band=f"P{band[0]:g}-P{band[1]:g}",
+                 files=dict(PLOT_FILES))
     obs_trend = float(_value(targets["hukou_trend"]["observed_2017_2020_pp_per_year"]))
-    rate_pairs = _pairs(summary, observed, "province", RESIDENT, first)
-    pop_pairs = _pairs(summary, observed, "province", POPULATION, first, TEN_THOUSAND)
-    city_pop = _pairs(summary, observed, "city", POPULATION, first, TEN_THOUSAND)
-    city_rate = _pairs(summary, observed, "city", RESIDENT, first)
-    plot_resident_rate(summary, bench, windows, band, run_dir / files["rate"], footer_text)
-    plot_hukou_rate(summary, observed, obs_trend, band, run_dir / files["hukou"], footer_text)
-    _scatter(city_pop, "10,000 persons", "City populations: model vs observed (year end)", run_dir / files["city_pop"],
-             footer_text, label_points=False, relative_panel=True)
-    _scatter(city_rate, "%", "City resident urbanization rates where observed", run_dir / files["city_rate"],
-             footer_text, label_points=True)
+    plot_resident_rate(c.summary, c.bench, windows, band, run_dir / c.files["rate"], footer_text)
+    plot_hukou_rate(c.summary, observed, obs_trend, band, run_dir / c.files["hukou"], footer_text)
+    _scatter(c.pairs("city", POPULATION, TEN_THOUSAND), "10,000 persons", "City populations: model vs observed "
+             "(year end)", run_dir / c.files["city_pop"], footer_text, label_points=False, relative_panel=True)
+    _scatter(c.pairs("city", RESIDENT), "%", "City resident urbanization rates where observed",
+             run_dir / c.files["city_rate"], footer_text, label_points=True)
 
-    last_obs = int(bench.series.year.max())
-    forecast_year = last_obs + 1
-    val_label = _window_label("validation", windows["validation"])
-    cal_label = _window_label("calibration", windows["calibration"])
+    last_obs = int(c.bench.series.year.max())
     r = Report()
-    r.heading("Hindcast validation of the Shanxi household model", 1)
-    seeds = sorted(members.seed.unique().tolist())
-    r.para(f"Scenario {cfg['scenario']['name']}, population scale {float(cfg['population']['scale']):g}, "
-           f"{n_members} ensemble members (seeds {', '.join(map(str, seeds))}"
-           f"{'; ' + str(int((members.draw > 0).sum())) + ' parameter draws' if (members.draw > 0).any() else ''}), "
-           f"simulated from the census (1 Nov 2020) to the end of {int(cfg['run']['end_year'])}. "
-           f"Band = {b} across members. Observed targets and their sources: sim/data/{TARGETS_FILE}. "
-           f"Windows: {cal_label}; {val_label}"
-           + (f"; {_window_label('new', windows['new'])}" if "new" in windows else "") + ".")
-    oos = out_of_sample_statement(cfg, windows)
-
-    # headline
-    mae_cal, mae_val = (_metric(metric_table, "model.mae", w, T_RATE) for w in ("calibration", "validation"))
-    headline = [f"Province resident rate, mean absolute error: {_f(mae_cal)} pp on {cal_label}, "
-                f"{_f(mae_val)} pp on {val_label}."]
-    for name, label in (("urgd", "URGD"), ("logistic", "logistic")):
-        headline.append(f"{label} benchmark (fitted to the census + calibration years) on {val_label}: "
-                        f"{_f(_metric(metric_table, f'{name}.mae', 'validation', T_RATE))} pp.")
-    headline.append("Pattern checks: " + ", ".join(f"({p.key}) {p.status}" for p in pattern_list) + ".")
-    headline.append(oos)
-    r.heading("Summary")
-    r.bullets(headline)
-
-    # province resident rate
-    r.heading("Province resident urbanization rate")
-    census_key = ("census", naive.CENSUS_YEAR, "province", PROVINCE, RESIDENT)
-    rows = []
-    census_obs = observed[(observed.level == "province") & (observed.indicator == RESIDENT) & (observed.period == "census")]
-    if census_key in summary.index and not census_obs.empty:
-        s = summary.loc[census_key]
-        o = float(census_obs.value.iloc[0])
-        rows.append(["2020 census (initial state)", _f(o), _f(s["median"]), _band(s.lo, s.hi), _f(s["median"] - o),
-                     _f(100 * abs(s["median"] - o) / o), "initial state"])
-    window_of = {y: name for name in ("calibration", "validation", "new") for y in windows.get(name, [])}
-    for _, p in rate_pairs.iterrows():
-        rows.append([str(p.year), _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error),
-                     _f(100 * abs(p.error) / p.observed), window_of.get(p.year, "-")])
-    r.table(["year end", "observed %", "model median %", f"model {b}", "error pp", "abs error / obs %", "window"], rows)
-    r.para("Errors by window (model = ensemble median; MAE in pp; ARD = mean |sim - obs| / obs, in %; coverage = "
-           f"share of observations inside the {b} band):")
-    rows = []
-    for name, years in windows.items():
-        rows.append([_window_label(name, years)] + [_f(_metric(metric_table, f"model.{m}", name, T_RATE), d)
-                                                    for m, d in (("mae", 3), ("ard_pct", 3), ("bias", 3), ("coverage_pct", 0))]
-                    + [_f(_metric(metric_table, f"{k}.mae", name, T_RATE), 3) for k in ("urgd", "logistic")])
-    r.table(["window", "model MAE pp", "model ARD %", "model bias pp", "coverage %", "URGD MAE pp",
-             "logistic MAE pp"], rows)
-    r.image(files["rate"], f"Province resident rate: model median and {b} band, observations and naive benchmarks")
-
-    # out of sample
-    r.heading("Out-of-sample result")
-    r.para(f"Province resident rate, {cal_label.capitalize()}: MAE {_f(mae_cal, 3)} pp, ARD "
-           f"{_f(_metric(metric_table, 'model.ard_pct', 'calibration', T_RATE), 3)}%. {val_label.capitalize()}: "
-           f"MAE {_f(mae_val, 3)} pp, ARD {_f(_metric(metric_table, 'model.ard_pct', 'validation', T_RATE), 3)}%. "
-           + oos)
-    pop_rows = [[str(p.year), _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error),
-                 window_of.get(p.year, "-")] for _, p in pop_pairs.iterrows()]
-    r.para("Province resident population (万, year end):")
-    r.table(["year end", "observed", "model median", f"model {b}", "error", "window"], pop_rows)
-
-    # naive benchmarks
-    r.heading("Naive benchmarks")
-    r.para("URGD: the UN World Urbanization Prospects method with a constant urban-rural growth difference d "
-           "(PU_t = e^(s0+dt)/(1+e^(s0+dt)), s0 = ln(U/R) at the census, d by least squares). Logistic: an S-curve "
-           "K/(1+e^(-r(t-t_mid))) with the saturation K fitted (scipy curve_fit). Each is fitted to the census and the "
-           "calibration years, and scored on the same windows as the model; '(all)' = refitted to every observation. "
-           "Time: census = 2020.83, end of year Y = Y+1. docs/BEHAVIOUR-EVIDENCE.md 4.1-4.2.")
-    rows = []
-    for name, fit in bench.predictors().items():
-        params = ", ".join(f"{k} {_param(v)}" for k, v in fit.params().items())
-        rows.append([name, fit.n_obs, params])
-    r.table(["benchmark", "points", "parameters"], rows)
-    if bench.notes:
-        r.bullets(bench.notes)
-    end_year = int(cfg["run"]["end_year"])
-    proj_rows = []
-    for year in (forecast_year, end_year):
-        key = ("year_end", year, "province", PROVINCE, RESIDENT)
-        if key not in summary.index:
-            continue
-        s = summary.loc[key]
-        proj_rows.append([str(year), _f(s["median"]), _band(s.lo, s.hi)]
-                         + [_f(float(f.predict_year_end(year))) if (f := bench.predictors().get(k)) else "-"
-                            for k in ("urgd", "logistic", "urgd_all", "logistic_all")])
-    r.para(f"Projections of the resident rate (%), model median and {b} next to the benchmarks "
-           f"(target for 2029: close to {TARGET_2029_PCT:g}%):")
-    r.table(["year end", "model median", f"model {b}", "URGD", "logistic", "URGD (all)", "logistic (all)"], proj_rows)
-
-    # forecast
-    r.heading(f"Forecast for {forecast_year}")
-    fc = []
-    for indicator, factor, unit in ((RESIDENT, 1.0, "%"), (POPULATION, TEN_THOUSAND, "万 persons")):
-        key = ("year_end", forecast_year, "province", PROVINCE, indicator)
-        if key in summary.index:
-            s = summary.loc[key]
-            fc.append(f"{'resident urbanization rate' if indicator == RESIDENT else 'resident population'} at the end "
-                      f"of {forecast_year}: {_f(s['median'] / factor)} {unit} (model median; {b} "
-                      f"{_band(s.lo / factor, s.hi / factor)})")
-    if fc:
-        r.para(f"The last observation is for {last_obs}. The model forecasts, for the first year after it: "
-               + "; ".join(fc) + ". " + "Naive: " + ", ".join(
-                   f"{k} {_f(float(f.predict_year_end(forecast_year)))}%" for k, f in bench.predictors().items()) + ".")
-    else:
-        r.para(f"The model was not run to {forecast_year} (run.end_year = {end_year}).")
-    r.para(f"A new observation can be scored by adding one row to sim/data/shanxi_province.csv (year, "
-           f"resident_pop_10k, urbanization_rate_pct, source) and re-running `python -m sim.validate` with the same "
-           f"settings: years after the validation window are scored in the window 'new'.")
-
-    # hukou
-    r.heading("Hukou urbanization rate")
-    t_h = f"province:{PROVINCE}:{HUKOU}"
-    trend = _metric(metric_table, "model.trend_pp_per_year", "2020-2023", t_h)
-    r.bullets([
-        f"2020 level: observed {_f(_metric(metric_table, 'observed', '2020 census', t_h))}% (census); model "
-        f"{_f(_metric(metric_table, 'model.median', '2020 census', t_h))}% at the census (error "
-        f"{_f(_metric(metric_table, 'model.error', '2020 census', t_h))} pp) and "
-        f"{_f(_metric(metric_table, 'model.median', '2020 year-end', t_h))}% at the end of 2020 (error "
-        f"{_f(_metric(metric_table, 'model.error', '2020 year-end', t_h))} pp).",
-        f"Trend: model {_f(trend)} pp/yr over 2020-2023 (least squares, census and year ends) against the observed "
-        f"{obs_trend:.2f} pp/yr of 2017-2020 (difference {_f(trend - obs_trend)} pp/yr). No hukou rate was published "
-        "after 2020, so the 2017-2020 trend is the only yardstick.",
-        "Resident-hukou gap (model median): " + ", ".join(
-            f"{w} {_f(v, 1)}" for w, v in metric_table[metric_table.metric == "model.gap_pp"][["window", "value"]]
-            .itertuples(index=False)) + " pp; observed 17.3 (2017), 17.6 (2018), 17.7 (2019), 19.6 (2020).",
-    ])
-    r.image(files["hukou"], f"Hukou rate: model median and {b} band, observations 2017-2020 and their trend")
-
-    # cities
-    r.heading("Cities")
-    rows = []
-    for name, years in windows.items():
-        mae = _metric(metric_table, "model.mae", name, "city:*:population_10k")
-        if np.isfinite(mae):
-            rows.append([_window_label(name, years), int(_metric(metric_table, "model.n", name, "city:*:population_10k")),
-                         _f(mae), _f(_metric(metric_table, "model.ard_pct", name, "city:*:population_10k"), 3),
-                         _f(_metric(metric_table, "model.bias", name, "city:*:population_10k"))])
-    r.para("City resident populations (万, year end; 2021-2022 from the provincial sampling bulletins, 2023 only "
-           "where a city value was found):")
-    r.table(["window", "city-years", "MAE 万", "ARD %", "bias 万"], rows)
-    r.table(["city", "year", "observed 万", "model median 万", f"model {b}", "error 万", "error %"],
-            [[p.region, p.year, _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error),
-              _f(100 * p.error / p.observed)] for _, p in city_pop.sort_values(["year", "region"]).iterrows()])
-    r.image(files["city_pop"], "City populations, model median vs observed, with the 1:1 line")
-    r.para("City resident urbanization rates: every city and year with an observed rate (2021 on). Several are "
-           "secondary or derived; the source column says which.")
-    r.table(["city", "year", "observed %", "model median %", f"model {b}", "error pp", "source"],
-            [[p.region, p.year, _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error), _short(p.source)]
-             for _, p in city_rate.sort_values(["region", "year"]).iterrows()])
-    rows = [[_window_label(name, years), int(_metric(metric_table, "model.n", name, f"city:*:{RESIDENT}")),
-             _f(_metric(metric_table, "model.mae", name, f"city:*:{RESIDENT}")),
-             _f(_metric(metric_table, "model.ard_pct", name, f"city:*:{RESIDENT}"), 3)]
-            for name, years in windows.items()
-            if np.isfinite(_metric(metric_table, "model.mae", name, f"city:*:{RESIDENT}"))]
-    r.table(["window", "city-years", "MAE pp", "ARD %"], rows)
-    r.image(files["city_rate"], "City urbanization rates where observed, model median vs observed")
-
-    # migrant workers
-    r.heading("Migrant workers, 2023")
-    mw = targets["migrant_workers_2023"]
-
-    def model_10k(name):
-        key = ("year_end", 2023, "province", PROVINCE, name)
-        if key not in summary.index:
-            return "-", "-"
-        s = summary.loc[key]
-        return _f(s["median"] / TEN_THOUSAND, 1), _band(s.lo / TEN_THOUSAND, s.hi / TEN_THOUSAND, 1)
-
-    away, away_band = model_10k("rural_hukou_working_age_away")
-    away_oop, away_oop_band = model_10k("rural_hukou_working_age_away_out_of_province")
-    home, home_band = model_10k("rural_hukou_working_age_at_home")
-    share = _value(mw["away_out_of_province_share_2013"])
-    r.table(["observed (2023)", "万", "model counterpart (end of 2023)", "model median 万", f"model {b}"], [
-        ["外出农民工 (working away from home township)", _f(_value(mw["away_from_home_10k"]), 1),
-         HOUSEHOLD_INDICATORS["rural_hukou_working_age_away"], away, away_band],
-        [f"of which out of province (2013 share {share:.0%})", _f(_value(mw["away_from_home_10k"]) * share, 1),
-         HOUSEHOLD_INDICATORS["rural_hukou_working_age_away_out_of_province"], away_oop, away_oop_band],
-        ["本地农民工 (non-farm work in the home township)", _f(_value(mw["local_10k"]), 1),
-         "no counterpart; upper bound: " + HOUSEHOLD_INDICATORS["rural_hukou_working_age_at_home"], home, home_band],
-        ["农民工 total", _f(_value(mw["total_10k"]), 1), "no counterpart (see below)", "-", "-"],
-    ])
-    r.para("The definitions differ, plainly: 农民工 are rural-hukou WORKERS in non-farm work for 6+ months; the model "
-           "counts PEOPLE aged 15-59 in rural-hukou households (workers or not) and has no farm/non-farm split. Its "
-           "'home village' is the rural part of the hukou county unit, so moves between townships of one county are "
-           "invisible, and a household moves together. The model has no counterpart of 本地农民工 (non-farm work "
-           "without leaving the township), so the total 622.9万 cannot be compared; 外出农民工 (293.2万) is the "
-           "comparable count, and only roughly. Sources: " + mw["away_from_home_10k"]["source"] + "; "
-           + mw["away_out_of_province_share_2013"]["source"] + ".")
-
-    # patterns
-    r.heading("Pattern-oriented checks")
-    r.bullets(p.line() for p in pattern_list)
-
-    # notes
-    r.heading("Notes")
-    r.bullets(list(notes) + [
-        f"Band: the {b} percentiles of {n_members} members (seed noise"
-        + (" and parameter draws" if (members.draw > 0).any() else " only; parameter uncertainty not included")
-        + "). With few members the band is close to the members' range.",
-        f"Sampling: population.scale = {float(cfg['population']['scale']):g}; the model's noise at this scale is part "
-        "of the band.",
-        "Scored values are year-end; the 2020 census point is the initial state the model is built to match, not a "
-        "test.",
-        "The 2015-2019 published rates precede the census re-basing (series break) and are not scored.",
-    ])
-    r.heading("Files")
-    r.bullets(["validation_metrics.csv: metric, window, target, value (every number in this report)",
-               "ensemble.parquet: every member's indicators (member, seed, draw, period, year, level, region, "
-               "indicator, value)"] + [f"{f}" for f in files.values()] + ["manifest.json: written last"])
-
-    title = "Hindcast validation of the Shanxi household model"
+    _section_summary(r, c, pattern_list)
+    _section_province(r, c)
+    _section_benchmarks(r, c, last_obs + 1)
+    _section_forecast(r, c, last_obs)
+    _section_hukou(r, c)
+    _section_cities(r, c)
+    _section_migrant_workers(r, c)
+    _section_notes(r, c, pattern_list, notes)
     outputs.write_text(run_dir / "validation.md", r.markdown())
-    outputs.write_text(run_dir / "validation.html", r.html(run_dir, title))
-    return ["validation.md", "validation.html", *files.values()]
+    outputs.write_text(run_dir / "validation.html", r.html(run_dir, REPORT_TITLE))
+    return ["validation.md", "validation.html", *c.files.values()]
 
 
 # --------------------------------------------------------------------------------------
@@ -1232,7 +1273,8 @@ def validate_to_folder(cfg, run_dir: Path, progress: str | None = None) -> dict:
         log.info("pattern %s", p.line())
     git = outputs.git_state()
     foot = (f"validation | scenario {cfg['scenario']['name']} | seeds {seeds[0]}..{seeds[-1]} | "
-            f"scale {float(cfg['population']['scale']):g} | model {outputs.package_versions().get('shanxi-urbanization')} "
+            f"scale {float(cfg['population']['scale']):g} | "
+            f"model {outputs.package_versions().get('shanxi-urbanization')} "
             f"{(git['commit'] or '')[:8]} | {started:%Y-%m-%d}")
     report_files = write_report(run_dir, cfg, settings, ensemble, observed, windows, metric_table, pattern_list,
                                 targets, foot, notes)
