@@ -106,7 +106,7 @@ def _earners(n_adult):
     return 2.0 if n_adult >= 2 else 1.0
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def option_places(i, origin, hukou, place, st, seed):
     """The 7 places a household can choose among (index 0 = stay). Duplicates are marked -1."""
     opts = np.empty(N_OPTIONS, dtype=np.int64)
@@ -133,7 +133,7 @@ def option_places(i, origin, hukou, place, st, seed):
     return opts
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, flags, tenure, st, bh, c):
     """Utility of living at place d for this household (without moving cost or inertia)."""
     local = hukou == d
@@ -198,7 +198,7 @@ def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, fl
     return v
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def choice_probabilities(i, h, st, bh, c, seed):
     """The option places (index 0 = stay; -1 = not an option) and their logit choice probabilities."""
     place = h.place[i]
@@ -230,7 +230,7 @@ def choice_probabilities(i, h, st, bh, c, seed):
     return opts, prob
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def choose_place(i, h, st, bh, c, seed, key):
     """Discrete choice among the option places (multinomial logit). Returns the chosen place."""
     opts, prob = choice_probabilities(i, h, st, bh, c, seed)
@@ -244,14 +244,14 @@ def choose_place(i, h, st, bh, c, seed, key):
     return h.place[i]
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def settle_combo(n_child, flags, tenure):
     """Index of the household's features in the settlement-probability table."""
     return ((n_child > 0) * 1 + (tenure == OWN) * 2 + ((flags & INSURED) > 0) * 4
             + ((flags & (CONTRACT_LAND | HOMESTEAD)) > 0) * 8 + (tenure == PUBLIC_RENTAL) * 16)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def step_household(i, h, st, bh, c, seed, month):
     """Advance household i by one month: demography, job, where to live, hukou, housing."""
     nc = np.int64(h.n_child[i])
