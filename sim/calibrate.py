@@ -31,7 +31,7 @@ YEARS = (2021, 2022, 2023)
 RESIDENT_TOL_PP = 0.1      # residual scale: 0.1 pp of resident rate
 HUKOU_TOL_PP = 0.5         # 0.5 pp of the extrapolated hukou rate
 POPULATION_TOL = 50_000    # persons
-LEAVING_TOL_PCT = 2.0      # percent per year of the migrant leaving rate
+LEAVING_TOL_PCT = 5.0      # percent per year of the migrant leaving rate (weak evidence: a stock's mean duration)
 # average residence duration of migrants in their current city is about 5 years (刘涛, 彭荣熙 & 曹广忠 2021,
 # docs/BEHAVIOUR-EVIDENCE.md 1.5): about 20% of migrants leave their place each year
 MIGRANT_LEAVING_RATE_PCT = 20.0
@@ -80,7 +80,7 @@ def fit(scale: float, seed: int, x0: np.ndarray) -> dict:
             log.info("x=%s  |r|=%.3f  (%.1f s)", np.round(x, 4), np.linalg.norm(cache[key]), time.perf_counter() - t)
         return cache[key]
 
-    res = least_squares(fun, x0, diff_step=0.02, xtol=1e-3, ftol=1e-3, max_nfev=30)
+    res = least_squares(fun, x0, diff_step=0.02, xtol=1e-3, ftol=1e-3, max_nfev=25)
     sim = simulate(res.x, scale, seed)
     resid = residuals(sim, tg)
     dof = max(1, len(resid) - len(res.x))
@@ -114,7 +114,11 @@ def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str
         "names": list(FITTED),
         "covariance": [[round(float(c), 6) for c in row] for row in result["cov"]],
     }
-    body = yaml.safe_dump({"fitted": fitted}, sort_keys=False, allow_unicode=True)
+    notes = {"asc_county_seat": "utility constant of a county seat (fitted)",
+             "asc_out_of_province": "utility constant of out of province (fitted)",
+             "settle_intercept": "monthly log-odds of taking local hukou (fitted)",
+             "asc_stay": "utility of staying put, inertia (fitted)"}
+    body = "fitted:\n" + "".join(f"  {k}: {v}   # {notes[k]}\n" for k, v in fitted.items())
     body += "# written by sim.calibrate: the fit's error, its command and the parameters' covariance\n"
     body += yaml.safe_dump({"fit": fit_block}, sort_keys=False, allow_unicode=True, default_flow_style=None)
     path.write_text(head + body, encoding="utf-8")
