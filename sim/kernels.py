@@ -375,14 +375,19 @@ def step_household(i, h, st, bh, c, seed, month):
     h.event[i] = ev
 
 
+@nb.njit(cache=True)
+def _step_chunk(start, stop, h, st, bh, c, seed, month):
+    for i in range(start, stop):
+        step_household(i, h, st, bh, c, seed, month)
+
+
 @nb.njit(parallel=True, cache=True)
 def step_all(h, st, bh, c, seed, month):
-    """Step every household (parallel over fixed chunks)."""
+    """Step every household (parallel over fixed chunks; the rule is inlined into each chunk's loop)."""
     n = h.place.shape[0]
     chunk = (n + N_CHUNKS - 1) // N_CHUNKS
     for k in nb.prange(N_CHUNKS):
-        for i in range(k * chunk, min(n, (k + 1) * chunk)):
-            step_household(i, h, st, bh, c, seed, month)
+        _step_chunk(k * chunk, min(n, (k + 1) * chunk), h, st, bh, c, seed, month)
 
 
 # per-place counters filled by `aggregate` (rows of one integer array)
