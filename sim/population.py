@@ -159,89 +159,114 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -
             break
     n_fam = _stochastic_round(fam_people / mean_size * scale, rng)
     n_coll = _stochastic_round(coll_people * scale, rng)
-    counts = n_fam + n_coll
-    idx = np.repeat(np.arange(len(kind)), counts)
-    collective = np.concatenate([np.r_[np.zeros(a, bool), np.ones(b, bool)] for a, b in zip(n_fam, n_coll)]) \
-        if len(idx) else np.zeros(0, bool)
-    n = len(idx)
+    per_cell = n_fam + n_coll
+    n = int(per_cell.sum())
+    first = np.concatenate([[0], np.cumsum(per_cell)[:-1]])
+    cell = np.repeat(np.arange(len(kind), dtype=np.int32), per_cell)
     h = S.empty(n)
-    k = kind[idx]
-    h.place[:] = cells.place[idx]
-    h.hukou[:] = cells.hukou[idx]
-    h.origin[:] = cells.origin[idx]
-    # sizes: 1 + Poisson(mean - 1), capped at 8
-    size = np.where(collective, 1, np.minimum(1 + rng.poisson(mean_size[idx] - 1.0), 8))
-    # head's age by kind
-    age_par = np.select([k == RURAL_LOCAL, k == URBAN_LOCAL], [1, 2], 3)
-    mu = np.choose(age_par - 1, [pop["head_age_rural_local"][0], pop["head_age_urban_local"][0], pop["head_age_migrant"][0]])
-    sd = np.choose(age_par - 1, [pop["head_age_rural_local"][1], pop["head_age_urban_local"][1], pop["head_age_migrant"][1]])
-    mu = np.where(collective, pop["head_age_collective"][0], mu)
-    sd = np.where(collective, pop["head_age_collective"][1], sd)
-    age = np.clip(np.rint(rng.normal(mu, sd)), 18, 95).astype(np.int64)
-    band = np.digitize(age, [30, 45, 60])
-    mix = np.asarray(pop["member_age_mix"], dtype=float)
+    kinds = kind.astype(np.int8)[cell]
+    size = np.empty(n, np.uint8)
+    oop = geo.n_places - 1
+    par = _kind_parameters(pop)
+    blocks = [(b, min(n, b + BLOCK)) for b in range(0, n, BLOCK)]
+    # pass 1: where, hukou, size and head's age; sums for raking the age mix
+    others_by_band = np.zeros(4)
+    heads = np.zeros(3)            # resident heads aged 15-59 / 60+ (index 1, 2)
+    for bi, (a, b) in enumerate(blocks):
+        r = np.random.default_rng([seed, 2020, 1, bi])
+        c = cell[a:b]
+        k = kinds[a:b]
+        collective = (np.arange(a, b) - first[c]) >= n_fam[c]
+        h.place[a:b] = cells.place[c]
+        h.hukou[a:b] = cells.hukou[c]
+        h.origin[a:b] = cells.origin[c]
+        sz = np.where(collective, 1, np.minimum(1 + r.poisson(mean_size[c] - 1.0), 8))
+        mu, sd = par["age_mu"][k], par["age_sd"][k]
+        mu = np.where(collective, pop["head_age_collective"][0], mu)
+        sd = np.where(collective, pop["head_age_collective"][1], sd)
+        age = np.clip(np.rint(r.normal(mu, sd)), 18, 95)
+        size[a:b] = sz
+        h.head_age[a:b] = age
+        h.flags[a:b] = np.where(collective, S.COLLECTIVE, 0)
+        res = resident[c]
+        others_by_band += np.bincount(np.digitize(age[res], [30, 45, 60]), weights=sz[res] - 1.0, minlength=4)
+        heads[1] += (age[res] < 60).sum()
+        heads[2] += (age[res] >= 60).sum()
     # rake the member mix so that residents match the census age shares (in expectation)
+    mix = np.asarray(pop["member_age_mix"], dtype=float)
     targets = np.array([census["age_share_0_14"], census["age_share_15_59"], census["age_share_60_plus"]])
-    res = resident[idx]
-    head_old = age >= 60
-    others = size - 1
-    for _ in range(100):
+    for _ in range(200):
         m = mix / mix.sum(axis=1, keepdims=True)
-        expected = (others[res, None] * m[band[res]]).sum(axis=0)
-        expected[1] += (~head_old[res]).sum()
-        expected[2] += head_old[res].sum()
+        expected = (others_by_band[:, None] * m).sum(axis=0) + heads
         share = expected / expected.sum()
         mix = mix * (targets / share)
-        if np.abs(share - targets).max() < 1e-7:
+        if np.abs(share - targets).max() < 1e-9:
             break
-    m = mix / mix.sum(axis=1, keepdims=True)
-    cum = np.cumsum(m, axis=1)[band]
-    n_child = np.zeros(n, np.int64)
-    n_adult = (~head_old).astype(np.int64)
-    n_old = head_old.astype(np.int64)
-    for j in range(1, 8):
-        has = size > j
-        u = rng.random(n)
-        cat = (u[:, None] >= cum[:, :2]).sum(axis=1)
-        n_child += has & (cat == 0)
-        n_adult += has & (cat == 1)
-        n_old += has & (cat == 2)
-    h.n_child[:] = n_child
-    h.n_adult[:] = n_adult
-    h.n_old[:] = n_old
-    h.head_age[:] = age
-    # skill
-    sk = np.select([k == RURAL_LOCAL, k == URBAN_LOCAL], [0, 2], 1)
+    cum_mix = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)
+    # pass 2: members, skill, land, tenure, job, insurance, time at place
+    for bi, (a, b) in enumerate(blocks):
+        r = np.random.default_rng([seed, 2020, 2, bi])
+        k = kinds[a:b]
+        nb = b - a
+        age = h.head_age[a:b]
+        sz = size[a:b]
+        head_old = age >= 60
+        cum = cum_mix[np.digitize(age, [30, 45, 60])]
+        n_child = np.zeros(nb, np.int64)
+        n_adult = (~head_old).astype(np.int64)
+        n_old = head_old.astype(np.int64)
+        for j in range(1, 8):
+            has = sz > j
+            cat = (r.random(nb)[:, None] >= cum[:, :2]).sum(axis=1)
+            n_child += has & (cat == 0)
+            n_adult += has & (cat == 1)
+            n_old += has & (cat == 2)
+        h.n_child[a:b] = n_child
+        h.n_adult[a:b] = n_adult
+        h.n_old[a:b] = n_old
+        h.skill[a:b] = (r.random(nb)[:, None] >= par["skill_cum"][par["skill_row"][k]][:, :2]).sum(axis=1)
+        hukou = h.hukou[a:b]
+        place = h.place[a:b]
+        collective = (h.flags[a:b] & S.COLLECTIVE) > 0
+        rural_hukou = (hukou % 2 == 1) & (hukou != oop)
+        flags = h.flags[a:b].astype(np.int64)
+        flags |= np.where(rural_hukou & (r.random(nb) < pop["contract_land_rural_hukou"]), S.CONTRACT_LAND, 0)
+        flags |= np.where(rural_hukou & (r.random(nb) < pop["homestead_rural_hukou"]), S.HOMESTEAD, 0)
+        u = r.random(nb)
+        tenure = np.full(nb, S.RENT)
+        tenure[k == RURAL_LOCAL] = S.OWN
+        ul = k == URBAN_LOCAL
+        own, pub = pop["own_home_urban_local"], pop["public_rental_urban_local"]
+        tenure[ul & (u < own)] = S.OWN
+        tenure[ul & (u >= own) & (u < own + pub)] = S.PUBLIC_RENTAL
+        mig = np.isin(k, (RURAL_MIGRANT, URBAN_MIGRANT, OTHER_PROVINCE, OUT_OF_PROVINCE, POOL))
+        own, pub = pop["own_home_migrant"], pop["public_rental_migrant"]
+        tenure[mig & (u < own)] = S.OWN
+        tenure[mig & (u >= own) & (u < own + pub)] = S.PUBLIC_RENTAL
+        tenure[collective] = S.DORM
+        h.tenure[a:b] = tenure
+        urban_place = geo.place_is_urban[place]
+        e0 = np.where(urban_place, econ["employment_rate_urban"],
+                      np.where(place == oop, econ["employment_rate_out_of_province"], econ["employment_rate_rural"]))
+        flags |= np.where((n_adult > 0) & (r.random(nb) < e0), S.EMPLOYED, 0)
+        ins = np.where(ul, pop["insured_urban_local"], pop["insured_migrant"])
+        flags |= np.where(urban_place & (r.random(nb) < ins), S.INSURED, 0)
+        h.flags[a:b] = flags
+        h.months_here[a:b] = np.where(mig, r.integers(0, pop["months_here_max_migrant"] + 1, nb), 255)
+    return h, kinds
+
+
+BLOCK = 1 << 20   # households generated per block (bounds the memory of synthesis)
+
+
+def _kind_parameters(pop: dict) -> dict:
+    """Per-kind lookup tables (indexed by kind code)."""
+    mu = np.empty(len(KIND_NAMES))
+    sd = np.empty(len(KIND_NAMES))
+    for k in range(len(KIND_NAMES)):
+        key = {RURAL_LOCAL: "head_age_rural_local", URBAN_LOCAL: "head_age_urban_local"}.get(k, "head_age_migrant")
+        mu[k], sd[k] = pop[key]
+    skill_row = np.array([0 if k == RURAL_LOCAL else 2 if k == URBAN_LOCAL else 1 for k in range(len(KIND_NAMES))])
     probs = np.array([pop["skill_rural_local"], pop["skill_migrant"], pop["skill_urban_local"]], float)
-    probs = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
-    u = rng.random(n)
-    h.skill[:] = (u[:, None] >= probs[sk][:, :2]).sum(axis=1)
-    # land rights: rural-hukou households
-    rural_hukou = (h.hukou % 2 == 1) & (h.hukou != geo.n_places - 1)
-    flags = np.zeros(n, np.int64)
-    flags |= np.where(rural_hukou & (rng.random(n) < pop["contract_land_rural_hukou"]), S.CONTRACT_LAND, 0)
-    flags |= np.where(rural_hukou & (rng.random(n) < pop["homestead_rural_hukou"]), S.HOMESTEAD, 0)
-    flags |= np.where(collective, S.COLLECTIVE, 0)
-    # tenure
-    u = rng.random(n)
-    tenure = np.full(n, S.RENT)
-    tenure[k == RURAL_LOCAL] = S.OWN
-    ul = k == URBAN_LOCAL
-    tenure[ul & (u < pop["own_home_urban_local"])] = S.OWN
-    tenure[ul & (u >= pop["own_home_urban_local"]) & (u < pop["own_home_urban_local"] + pop["public_rental_urban_local"])] = S.PUBLIC_RENTAL
-    mig = migrant_kind[idx] | (k == OUT_OF_PROVINCE) | (k == POOL)
-    tenure[mig & (u < pop["own_home_migrant"])] = S.OWN
-    tenure[mig & (u >= pop["own_home_migrant"]) & (u < pop["own_home_migrant"] + pop["public_rental_migrant"])] = S.PUBLIC_RENTAL
-    tenure[collective] = S.DORM
-    h.tenure[:] = tenure
-    # employment and insurance (of the head)
-    urban_place = geo.place_is_urban[h.place]
-    e0 = np.where(urban_place, econ["employment_rate_urban"],
-                  np.where(h.place == geo.n_places - 1, econ["employment_rate_out_of_province"], econ["employment_rate_rural"]))
-    flags |= np.where((h.n_adult > 0) & (rng.random(n) < e0), S.EMPLOYED, 0)
-    ins = np.where(ul, pop["insured_urban_local"], pop["insured_migrant"])
-    flags |= np.where(urban_place & (rng.random(n) < ins), S.INSURED, 0)
-    h.flags[:] = flags
-    months = np.where(mig, rng.integers(0, pop["months_here_max_migrant"] + 1, n), 255)
-    h.months_here[:] = months
-    return h, k.astype(np.int8)
+    return {"age_mu": mu, "age_sd": sd, "skill_row": skill_row,
+            "skill_cum": np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)}

@@ -118,3 +118,27 @@ def test_raising_the_lever_moves_its_target(lever):
         test, ref = _run(repr(levers)), _run(repr(reference or {}))
     a, b = _value(test, indicator, level, region), _value(ref, indicator, level, region)
     assert sign * (a - b) > 0, f"{lever}: {indicator} {region} {a:.4f} vs {b:.4f}, expected {'up' if sign > 0 else 'down'}"
+
+
+def test_lever_docs_page_is_generated_from_the_dictionary():
+    from scenarios.docs import OUT, render
+    assert OUT.read_text(encoding="utf-8") == render(load_levers()), "run: python -m scenarios.docs"
+
+
+def test_every_spending_lever_is_costed_by_the_model():
+    import numpy as np
+
+    m = ShanxiModel(scale=0.0005, rng=1, scenario_name="plan", end_year=2025)
+    m.run()
+    df = pd.DataFrame(m.indicator_rows())
+    spending = {k for k, v in load_levers().items() if "cost" in v}
+    reported = {i[len("cost_"):-len("_yuan")] for i in df.indicator.unique() if i.startswith("cost_") and i != "cost_total_yuan"}
+    assert spending == reported
+    prov = df[(df.level == "province") & (df.year == 2025)].set_index("indicator").value
+    parts = sum(prov[f"cost_{k}_yuan"] for k in spending)
+    assert np.isclose(prov["cost_total_yuan"], parts)
+    assert prov["cost_total_yuan"] > 0
+    base = ShanxiModel(scale=0.0005, rng=1, end_year=2025)
+    base.run()
+    bdf = pd.DataFrame(base.indicator_rows())
+    assert (bdf[bdf.indicator.str.startswith("cost_")].value == 0).all(), "the baseline spends nothing extra"
