@@ -37,22 +37,23 @@ LEAVING_TOL_PCT = 5.0      # percent per year of the migrant leaving rate (weak 
 MIGRANT_LEAVING_RATE_PCT = 20.0
 
 
-def targets() -> dict:
+def targets(years=YEARS) -> dict:
     prov = load_province_series().set_index("year")
     hukou = prov["hukou_urbanization_rate_pct"].dropna()
     hukou = hukou[hukou.index >= 2017]
     slope, intercept = np.polyfit(hukou.index.values.astype(float), hukou.values, 1)
     return {
-        "resident_rate": {y: float(prov.loc[y, "urbanization_rate_pct"]) for y in YEARS},
-        "population": {y: float(prov.loc[y, "resident_pop_10k"]) * 1e4 for y in YEARS},
-        "hukou_rate_trend": {y: float(intercept + slope * y) for y in YEARS},
+        "years": tuple(years),
+        "resident_rate": {y: float(prov.loc[y, "urbanization_rate_pct"]) for y in years},
+        "population": {y: float(prov.loc[y, "resident_pop_10k"]) * 1e4 for y in years},
+        "hukou_rate_trend": {y: float(intercept + slope * y) for y in years},
         "hukou_trend_pp_per_year": float(slope),
     }
 
 
-def simulate(params: np.ndarray, scale: float, seed: int, overrides=()) -> pd.DataFrame:
+def simulate(params: np.ndarray, scale: float, seed: int, overrides=(), end_year: int = max(YEARS)) -> pd.DataFrame:
     from sim.model import ShanxiModel
-    ov = [f"population.scale={scale}", f"seed={seed}", f"run.end_year={max(YEARS)}", *overrides]
+    ov = [f"population.scale={scale}", f"seed={seed}", f"run.end_year={end_year}", *overrides]
     ov += [f"behaviour.fitted.{k}={float(v)!r}" for k, v in zip(FITTED, params)]
     m = ShanxiModel(config=to_dict(compose(ov)))
     m.run()
@@ -61,27 +62,30 @@ def simulate(params: np.ndarray, scale: float, seed: int, overrides=()) -> pd.Da
 
 
 def residuals(sim: pd.DataFrame, tg: dict) -> np.ndarray:
-    r = [(sim.loc[y, "resident_urbanization_rate_pct"] - tg["resident_rate"][y]) / RESIDENT_TOL_PP for y in YEARS]
-    r += [(sim.loc[y, "hukou_urbanization_rate_pct"] - tg["hukou_rate_trend"][y]) / HUKOU_TOL_PP for y in YEARS]
-    r += [(sim.loc[y, "population"] - tg["population"][y]) / POPULATION_TOL for y in YEARS]
-    r += [(sim.loc[y, "migrant_leaving_rate_pct"] - MIGRANT_LEAVING_RATE_PCT) / LEAVING_TOL_PCT for y in YEARS]
+    years = tg["years"]
+    r = [(sim.loc[y, "resident_urbanization_rate_pct"] - tg["resident_rate"][y]) / RESIDENT_TOL_PP for y in years]
+    r += [(sim.loc[y, "hukou_urbanization_rate_pct"] - tg["hukou_rate_trend"][y]) / HUKOU_TOL_PP for y in years]
+    r += [(sim.loc[y, "population"] - tg["population"][y]) / POPULATION_TOL for y in years]
+    r += [(sim.loc[y, "migrant_leaving_rate_pct"] - MIGRANT_LEAVING_RATE_PCT) / LEAVING_TOL_PCT for y in years]
     return np.asarray(r)
 
 
-def fit(scale: float, seed: int, x0: np.ndarray) -> dict:
-    tg = targets()
+def fit(scale: float, seed: int, x0: np.ndarray, years=YEARS, max_evaluations: int = 25) -> dict:
+    """Least-squares fit of `FITTED` to the targets of `years` (a calibration window)."""
+    tg = targets(years)
+    end = max(years)
     cache = {}
 
     def fun(x):
         key = tuple(np.round(x, 10))
         if key not in cache:
             t = time.perf_counter()
-            cache[key] = residuals(simulate(x, scale, seed), tg)
+            cache[key] = residuals(simulate(x, scale, seed, end_year=end), tg)
             log.info("x=%s  |r|=%.3f  (%.1f s)", np.round(x, 4), np.linalg.norm(cache[key]), time.perf_counter() - t)
         return cache[key]
 
-    res = least_squares(fun, x0, diff_step=0.02, xtol=1e-3, ftol=1e-3, max_nfev=25)
-    sim = simulate(res.x, scale, seed)
+    res = least_squares(fun, x0, diff_step=0.02, xtol=1e-3, ftol=1e-3, max_nfev=max_evaluations)
+    sim = simulate(res.x, scale, seed, end_year=end)
     resid = residuals(sim, tg)
     dof = max(1, len(resid) - len(res.x))
     s2 = float(resid @ resid) / dof
@@ -89,7 +93,7 @@ def fit(scale: float, seed: int, x0: np.ndarray) -> dict:
         cov = np.linalg.inv(res.jac.T @ res.jac) * s2
     except np.linalg.LinAlgError:
         cov = np.full((len(res.x), len(res.x)), np.nan)
-    errors = {y: round(float(sim.loc[y, "resident_urbanization_rate_pct"] - tg["resident_rate"][y]), 3) for y in YEARS}
+    errors = {y: round(float(sim.loc[y, "resident_urbanization_rate_pct"] - tg["resident_rate"][y]), 3) for y in years}
     return {"x": res.x, "cov": cov, "errors_pp": errors, "sim": sim, "targets": tg, "evaluations": len(cache)}
 
 
@@ -98,6 +102,7 @@ def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str
     text = path.read_text(encoding="utf-8")
     head = re.split(r"^fitted:\s*$", text, flags=re.M)[0]
     sim, tg = result["sim"], result["targets"]
+    years = tg["years"]
     fitted = {k: round(float(v), 4) for k, v in zip(FITTED, result["x"])}
     fit_block = {
         "command": command,
@@ -105,12 +110,13 @@ def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str
         "seed": seed,
         "date": time.strftime("%Y-%m-%d"),
         "evaluations": result["evaluations"],
+        "years": [int(y) for y in years],
         "resident_rate_error_pp": {int(y): e for y, e in result["errors_pp"].items()},
         "resident_rate_mae_pp": round(float(np.mean(np.abs(list(result["errors_pp"].values())))), 3),
-        "hukou_rate_sim_pct": {int(y): round(float(sim.loc[y, "hukou_urbanization_rate_pct"]), 2) for y in YEARS},
+        "hukou_rate_sim_pct": {int(y): round(float(sim.loc[y, "hukou_urbanization_rate_pct"]), 2) for y in years},
         "hukou_rate_trend_target_pct": {int(y): round(v, 2) for y, v in tg["hukou_rate_trend"].items()},
-        "population_error": {int(y): round(float(sim.loc[y, "population"] - tg["population"][y])) for y in YEARS},
-        "migrant_leaving_rate_pct": {int(y): round(float(sim.loc[y, "migrant_leaving_rate_pct"]), 2) for y in YEARS},
+        "population_error": {int(y): round(float(sim.loc[y, "population"] - tg["population"][y])) for y in years},
+        "migrant_leaving_rate_pct": {int(y): round(float(sim.loc[y, "migrant_leaving_rate_pct"]), 2) for y in years},
         "names": list(FITTED),
         "covariance": [[round(float(c), 6) for c in row] for row in result["cov"]],
     }
@@ -128,16 +134,18 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--years", default=",".join(map(str, YEARS)), help="calibration window, e.g. 2021,2022")
     ap.add_argument("--dry-run", action="store_true", help="report the fit without writing conf/behaviour/fitted.yaml")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = to_dict(compose([]))
     x0 = np.array([cfg["behaviour"]["fitted"][k] for k in FITTED], float)
-    result = fit(args.scale, args.seed, x0)
+    years = tuple(int(y) for y in args.years.split(","))
+    result = fit(args.scale, args.seed, x0, years)
     log.info("fitted %s", dict(zip(FITTED, np.round(result["x"], 4))))
     log.info("resident-rate errors (pp): %s", result["errors_pp"])
     if not args.dry_run:
-        command = f"python -m sim.calibrate --scale {args.scale} --seed {args.seed}"
+        command = f"python -m sim.calibrate --scale {args.scale} --seed {args.seed} --years {args.years}"
         write_fitted(CONF_DIR / "behaviour" / "fitted.yaml", result, args.scale, args.seed, command)
         log.info("wrote %s", CONF_DIR / "behaviour" / "fitted.yaml")
 
