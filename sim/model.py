@@ -23,7 +23,9 @@ from sim import kernels as K
 from sim import markets
 from sim.config import compose, to_dict
 from sim.geography import load_geography
+from sim.guard import check_config_memory
 from sim.population import synthesize
+from sim.schema import validate_config
 
 logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
 
@@ -65,6 +67,7 @@ class ShanxiModel(mesa.Model):
             config = compose([f"population.scale={scale}", f"seed={rng}", f"scenario={scenario_name}",
                               f"run.end_year={end_year}"])
         cfg = to_dict(config)
+        validate_config(cfg, with_geography=False)   # levers and census allocation: checked below
         seed = int(cfg["seed"])
         super().__init__(rng=seed)
         self.cfg = cfg
@@ -78,6 +81,7 @@ class ShanxiModel(mesa.Model):
         if threads:
             numba.set_num_threads(int(threads))
         self.geo = load_geography()
+        check_config_memory(cfg, self.geo)   # MemoryGuardError before the households are allocated
         self.beh = cfg["behaviour"]
         self.econ = cfg["economy"]
         lever_values = copy.deepcopy(cfg["scenario"].get("levers") or {})

@@ -47,6 +47,8 @@ def progress_reporter(mode: str, label: str):
 
 def run_to_folder(cfg: dict, run_dir: Path) -> dict:
     """Build, run and write one model run. Returns the manifest."""
+    from sim.schema import validate_config
+    validate_config(cfg)   # ConfigError naming key, value and what is allowed, before anything is built or written
     from sim.model import ShanxiModel
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

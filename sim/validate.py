@@ -1240,8 +1240,10 @@ def write_report(run_dir: Path, cfg: dict, settings: dict, ensemble: pd.DataFram
 def validate_to_folder(cfg, run_dir: Path, progress: str | None = None) -> dict:
     """Run the ensemble, score it, write every output and (last) the manifest. Returns the manifest."""
     from sim.run import peak_rss_mb
+    from sim.schema import validate_config
 
     cfg = to_dict(cfg)
+    validate_config(cfg)   # ConfigError (key, value, what is allowed) before any member runs
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     stale = run_dir / outputs.MANIFEST
