@@ -3,6 +3,9 @@
     python -m sim                                   # full province, baseline, seed 42
     python -m sim population.scale=0.01 seed=3      # a quick 1% run
     python -m sim -m scenario=baseline seed='range(4)'   # a sweep (joblib or Slurm launcher)
+
+A job whose output folder already holds a complete run of the same config is skipped, so rerunning
+a sweep with the same hydra.sweep.dir runs only the missing or failed jobs (see sim/sweep.py).
 """
 import logging
 import sys
@@ -23,12 +26,21 @@ def main(cfg: DictConfig) -> None:
     from sim.guard import MemoryGuardError
     from sim.run import run_to_folder
     from sim.schema import ConfigError
+    from sim.sweep import already_complete
     run_dir = HydraConfig.get().runtime.output_dir
+    config = to_dict(cfg)
+    done = already_complete(run_dir, config)
+    if done is not None:
+        log.info("already complete, skipping: %s (finished %s)", run_dir, done.get("finished"))
+        return
     try:
-        man = run_to_folder(to_dict(cfg), run_dir)
+        man = run_to_folder(config, run_dir)
     except (ConfigError, MemoryGuardError) as e:   # a refused input: the message, not a traceback
         log.error("refused: %s", e)
         sys.exit(2)
+    except BaseException:
+        log.exception("run failed: %s", run_dir)   # the traceback lands in the job's log file too
+        raise
     log.info("run complete: %s (wall %.1f s, peak %.0f MB)", run_dir, man["wall_time_s"], man["peak_rss_mb"])
 
 

@@ -61,13 +61,14 @@ def summary_table(table: pd.DataFrame, reference: str = "baseline") -> pd.DataFr
     for (scen, seed), g in wide.groupby(["scenario", "seed"]):
         g = g.set_index("year")
         row = {"scenario": scen, "seed": seed}
-        for y in (2027, 2029):
-            row[f"resident_{y}_pct"] = g.loc[y, "resident_urbanization_rate_pct"]
-            row[f"hukou_{y}_pct"] = g.loc[y, "hukou_urbanization_rate_pct"]
+        for y in (2027, 2029):   # NaN when the runs end earlier (run.end_year < 2029)
+            row[f"resident_{y}_pct"] = g["resident_urbanization_rate_pct"].get(y, np.nan)
+            row[f"hukou_{y}_pct"] = g["hukou_urbanization_rate_pct"].get(y, np.nan)
         row["gap_2029_pp"] = row["resident_2029_pct"] - row["hukou_2029_pct"]
-        row["urban_residents_2029"] = g.loc[2029, "resident_urbanization_rate_pct"] / 100 * g.loc[2029, "population"]
-        row["settled_2025_2029"] = g.loc[list(PLAN_YEARS), "migrants_settled"].sum()
-        row["cost_2025_2029_yuan"] = g.loc[list(PLAN_YEARS), "cost_total_yuan"].sum() if "cost_total_yuan" in g else 0.0
+        row["urban_residents_2029"] = row["resident_2029_pct"] / 100 * g["population"].get(2029, np.nan)
+        plan_years = [y for y in PLAN_YEARS if y in g.index]
+        row["settled_2025_2029"] = g.loc[plan_years, "migrants_settled"].sum()
+        row["cost_2025_2029_yuan"] = g.loc[plan_years, "cost_total_yuan"].sum() if "cost_total_yuan" in g else 0.0
         per_seed.append(row)
     per_seed = pd.DataFrame(per_seed)
     if per_seed.empty:
