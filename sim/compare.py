@@ -127,13 +127,14 @@ def plot_province(table: pd.DataFrame, path: Path, foot: str) -> None:
     obs = load_province_series()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), dpi=120, sharey=False)
     scenarios = list(dict.fromkeys(prov.scenario))
-    colors = plt.cm.tab10(np.linspace(0, 1, 10))
+    colors = plt.cm.tab20(np.arange(20) % 20)
     for ax, ind, title in zip(axes, RATES, ("resident urbanization rate", "hukou urbanization rate")):
         for i, scen in enumerate(scenarios):
             b = _band(prov[(prov.scenario == scen) & (prov.indicator == ind)])
-            ax.plot(b.index, b["median"], color=colors[i % 10], lw=2 if scen == "baseline" else 1.4, label=scen)
+            ax.plot(b.index, b["median"], color="black" if scen == "baseline" else colors[i % 20],
+                    lw=2.2 if scen == "baseline" else 1.4, label=scen)
             if (b.p95 - b.p5).max() > 0:
-                ax.fill_between(b.index, b.p5, b.p95, color=colors[i % 10], alpha=0.15)
+                ax.fill_between(b.index, b.p5, b.p95, color=colors[i % 20], alpha=0.15)
         col = "urbanization_rate_pct" if ind == RATES[0] else "hukou_urbanization_rate_pct"
         o = obs.dropna(subset=[col])
         o = o[o.year >= 2017]
@@ -142,12 +143,12 @@ def plot_province(table: pd.DataFrame, path: Path, foot: str) -> None:
             nat = obs.dropna(subset=["national_urbanization_rate_pct"])
             ax.plot(nat.year, nat.national_urbanization_rate_pct, "^", color="0.5", ms=4, label="national average")
             ax.axhline(TARGET_2029_PCT, color="tab:red", ls="--", lw=1)
-            ax.text(2017.2, TARGET_2029_PCT + 0.3, "target 2029: close to 70%", color="tab:red", fontsize=8)
+            ax.text(2024.2, TARGET_2029_PCT + 0.3, "target 2029: close to 70%", color="tab:red", fontsize=8)
         ax.set_title(f"Shanxi {title}")
         ax.set_xlabel("year end")
         ax.set_ylabel("%")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, loc="upper left")
+    axes[1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="upper left")
     footer(fig, foot)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     with outputs.atomic_path(path) as tmp:
