@@ -38,7 +38,7 @@ def main(cfg: DictConfig) -> None:
     except (ConfigError, MemoryGuardError) as e:   # a refused input: the message, not a traceback
         log.error("refused: %s", e)
         sys.exit(2)
-    except BaseException:
+    except Exception:
         log.exception("run failed: %s", run_dir)   # the traceback lands in the job's log file too
         raise
     log.info("run complete: %s (wall %.1f s, peak %.0f MB)", run_dir, man["wall_time_s"], man["peak_rss_mb"])

@@ -98,7 +98,7 @@ class Conditions(NamedTuple):
     buy_prob: np.ndarray        # float64 (n_places, 3): monthly chance a renting migrant buys a home, by skill
     wage_arrears: np.ndarray    # float64: expected share of migrant wages lost to arrears (lever A1.3b)
     training_prob: np.ndarray   # float64: monthly chance an untrained rural-hukou worker household is trained (A1.3a)
-    extra_review: np.ndarray    # float64: monthly chance a household is forced to reconsider (a shock's displacement)
+    extra_review: np.ndarray    # float64: monthly chance a household is displaced by a shock: it reconsiders, without inertia
 
 
 @nb.njit(inline="always", cache=True)
@@ -199,8 +199,9 @@ def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, fl
 
 
 @nb.njit(inline="always", cache=True)
-def choice_probabilities(i, h, st, bh, c, seed):
-    """The option places (index 0 = stay; -1 = not an option) and their logit choice probabilities."""
+def choice_probabilities(i, h, st, bh, c, seed, displaced=False):
+    """The option places (index 0 = stay; -1 = not an option) and their logit choice probabilities.
+    A household displaced by a shock has no inertia bonus for staying."""
     place = h.place[i]
     origin = h.origin[i]
     hukou = h.hukou[i]
@@ -214,7 +215,8 @@ def choice_probabilities(i, h, st, bh, c, seed):
         v = place_utility(d, place, origin, hukou, h.n_child[i], h.n_adult[i], h.head_age[i], h.skill[i],
                           h.flags[i], h.tenure[i], st, bh, c)
         if k == 0:
-            v += bh.asc_stay
+            if not displaced:
+                v += bh.asc_stay
         else:
             v -= bh.move_fixed_cost + bh.beta_distance * st.distance_term[place, d]
         prob[k] = v
@@ -231,9 +233,9 @@ def choice_probabilities(i, h, st, bh, c, seed):
 
 
 @nb.njit(inline="always", cache=True)
-def choose_place(i, h, st, bh, c, seed, key):
+def choose_place(i, h, st, bh, c, seed, key, displaced=False):
     """Discrete choice among the option places (multinomial logit). Returns the chosen place."""
-    opts, prob = choice_probabilities(i, h, st, bh, c, seed)
+    opts, prob = choice_probabilities(i, h, st, bh, c, seed, displaced)
     u = uniform(key, S_CHOICE)
     acc = 0.0
     for k in range(N_OPTIONS):
@@ -313,10 +315,11 @@ def step_household(i, h, st, bh, c, seed, month):
     # --- where to live: households with a working-age member reconsider now and then, on job loss,
     #     or when a shock displaces them
     moved = False
-    review_rate = max(bh.review_rate, c.extra_review[place])
-    if na > 0 and (lost_job or uniform(key, S_REVIEW) < review_rate):
+    u_review = uniform(key, S_REVIEW) if na > 0 else 1.0
+    displaced = u_review < c.extra_review[place]
+    if na > 0 and (lost_job or u_review < c.extra_review[place] + bh.review_rate):
         h.flags[i] = flags
-        d = choose_place(i, h, st, bh, c, seed, key)
+        d = choose_place(i, h, st, bh, c, seed, key, displaced)
         if d != place:
             moved = True
             ev |= EV_MOVED

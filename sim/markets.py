@@ -177,7 +177,8 @@ def advance_year(eco: PlaceEconomy, place: dict, prov: dict, counts: Counts, set
     resilience = np.maximum(resilience, np.where(eco.dual_use_city, prov["dual_use_resilience"], 0.0))
     loss = (place["shock_job_loss_pct"] / 100.0 + place["flood_displaced_share"]) * (1.0 - resilience)
     eco.shock_jobs = np.clip(loss, 0.0, 1.0)
-    eco.shock_review = np.clip(place["flood_displaced_share"] * (1.0 - resilience) / 12.0, 0.0, 1.0)
+    displaced = np.clip(place["flood_displaced_share"] * (1.0 - resilience), 0.0, 1.0)
+    eco.shock_review = 1.0 - (1.0 - displaced) ** (1.0 / 12.0)   # monthly chance of being displaced
 
 
 def conditions(eco: PlaceEconomy, counts: Counts, bh: Behaviour, beh: dict, econ: dict,

@@ -20,7 +20,8 @@ def toy_static():
     return K.Static(place_unit=np.array([0, 0, 1, 1, -1], np.int16), place_is_urban=np.array(g["place_is_urban"]),
                     place_in_shanxi=np.array([True, True, True, True, False]), unit_city=np.array([0, 0], np.int16),
                     core_units=np.array([[0]], np.int16), core_cum=np.array([[1.0]]), taiyuan_city=0,
-                    nearest_cluster_unit=np.array([1, 1], np.int16), distance_term=np.log1p(km / 100.0), oop=4)
+                    nearest_cluster_unit=np.array([1, 1], np.int16), distance_term=np.log1p(km / 100.0), oop=4,
+                    place_in_metro=np.zeros(5, bool))
 
 
 def toy_behaviour():
@@ -43,7 +44,8 @@ def toy_conditions():
                         school_access=arr("school_access"), service_level=arr("service_level"),
                         permit_share=arr("permit_share"), insurance_rate=arr("insurance_rate"),
                         threshold_months=np.zeros(n), asc_place=arr("asc_place"), network=network,
-                        settle_prob=np.zeros((n, K.N_SETTLE_COMBOS)), buy_prob=np.zeros((n, 3)))
+                        settle_prob=np.zeros((n, K.N_SETTLE_COMBOS)), buy_prob=np.zeros((n, 3)),
+                        wage_arrears=np.zeros(n), training_prob=np.zeros(n), extra_review=np.zeros(n))
 
 
 def one_household(spec):

@@ -60,7 +60,7 @@ MECHANISMS = {
     "urban_renewal_funding_multiplier": ({"urban_renewal_funding_multiplier": {2021: 2.0}}, "resident_urbanization_rate_pct", "province", "Shanxi", +1, PLAN["A4"]),
     "governance_service_bonus": ({"governance_service_bonus": {2021: 0.2}}, "resident_urbanization_rate_pct", "province", "Shanxi", +1, None),
     "shock_job_loss_pct": ({"shock_job_loss_pct": {"Datong": {2022: 50}}}, "population", "city", "Datong", -1, None),
-    "flood_displaced_share": (FLOOD, "moved_in", "province", "Shanxi", +1, None),
+    "flood_displaced_share": (FLOOD, "moved_in@2022", "province", "Shanxi", +1, None),
 }
 
 
@@ -72,7 +72,11 @@ def _run(levers_repr: str, scenario: str = "baseline") -> pd.DataFrame:
 
 
 def _value(df, indicator, level, region):
+    """The 2029 value, or the 2021-2029 sum for flows; `indicator@year` for one year's value."""
+    indicator, _, year = indicator.partition("@")
     d = df[(df.indicator == indicator) & (df.level == level) & (df.region == region)]
+    if year:
+        return d[d.year == int(year)].value.iloc[0]
     if indicator in ("migrants_settled", "moved_in"):
         return d[d.year >= 2021].value.sum()
     return d[d.year == 2029].value.iloc[0]

@@ -59,7 +59,7 @@ def _write_app(tmp_path: Path, name: str) -> Path:
                 time.sleep(600)
             out = os.path.join(HydraConfig.get().runtime.output_dir, "result.txt")
             with open(out, "w") as f:
-                f.write(f"{cfg.x * 10} {os.environ.get('SLURM_JOB_ID')}")
+                f.write(f"{cfg.x * 10} {os.environ.get('SLURM_JOB_ID')} {os.environ.get('SLURM_ARRAY_JOB_ID')}")
 
         if __name__ == "__main__":
             main()
@@ -92,11 +92,9 @@ def test_hydra_multirun_through_slurm(slurm_cluster, tmp_path):
     values = sorted(int(r.read_text().split()[0]) for r in results)
     assert values == [10, 20, 30, 40]
     # one job array of 4 tasks, all COMPLETED in the accounting database
-    array_id = results[0].read_text().split()[1]
-    array_id = subprocess.run(
-        ["sacct", "-X", "-n", "-P", "-j", array_id, "-o", "JobID"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split("_")[0].strip()
+    array_ids = {r.read_text().split()[2] for r in results}
+    assert len(array_ids) == 1, array_ids
+    array_id = array_ids.pop()
     states = _sacct_states(array_id, expect=4)
     assert sorted(states) == [f"{array_id}_{i}" for i in range(4)]
     assert set(states.values()) == {"COMPLETED"}
