@@ -1,8 +1,8 @@
 """The monthly household rule, compiled with numba.
 
-`step_household` is the one rule. It is called by `step_all` for every household (in parallel
-over fixed chunks) and by `agents.Household.step()` for a single agent, so the two paths are
-the same code. A household's update reads only its own row, last month's place conditions and
+`step_households` is the one rule. It is called by `step_all` for every household (in parallel
+over fixed chunks) and, through `step_household`, by `agents.Household.step()` for a single agent,
+so the two paths are the same code. A household's update reads only its own row, last month's place conditions and
 its own counter-based draws, so the result does not depend on stepping order or thread count.
 
 `aggregate` sums the household rows into integer counts by place (exact, so also independent
@@ -253,144 +253,155 @@ def settle_combo(n_child, flags, tenure):
             + ((flags & (CONTRACT_LAND | HOMESTEAD)) > 0) * 8 + (tenure == PUBLIC_RENTAL) * 16)
 
 
-@nb.njit(inline="always", cache=True)
-def step_household(i, h, st, bh, c, seed, month):
-    """Advance household i by one month: demography, job, where to live, hukou, housing."""
-    nc = np.int64(h.n_child[i])
-    na = np.int64(h.n_adult[i])
-    no = np.int64(h.n_old[i])
-    if nc + na + no == 0:
-        h.event[i] = 0
-        return
-    key = draw_key(seed, i, month)
-    flags = np.int64(h.flags[i])
-    ev = 0
-    # --- demography
-    u = uniform(key, S_DEATH)
-    p_child = nc * bh.death_child
-    p_adult = na * bh.death_adult
-    if u < p_child + p_adult + no * bh.death_old:
-        if u < p_child:
+@nb.njit(cache=True)
+def step_households(start, stop, h, st, bh, c, seed, month):
+    """Advance households start..stop-1 by one month: demography, job, where to live, hukou, housing.
+
+    The arrays are taken out of their tuples once, before the loop: reading a field of a tuple of
+    arrays inside the loop costs a reference-count update per access, which dominated the rule.
+    """
+    n_child, n_adult, n_old, head_age = h.n_child, h.n_adult, h.n_old, h.head_age
+    place_of, hukou_of, origin_of, skill_of = h.place, h.hukou, h.origin, h.skill
+    flags_of, tenure_of, months_of, event_of = h.flags, h.tenure, h.months_here, h.event
+    job_find, training_prob, extra_review = c.job_find, c.training_prob, c.extra_review
+    public_rental_share, emp_prob, insurance_rate = c.public_rental_share, c.emp_prob, c.insurance_rate
+    threshold_months, settle_prob, buy_prob = c.threshold_months, c.settle_prob, c.buy_prob
+    place_in_shanxi, place_is_urban, oop = st.place_in_shanxi, st.place_is_urban, st.oop
+    for i in range(start, stop):
+        nc = np.int64(n_child[i])
+        na = np.int64(n_adult[i])
+        no = np.int64(n_old[i])
+        if nc + na + no == 0:
+            event_of[i] = 0
+            continue
+        key = draw_key(seed, i, month)
+        flags = np.int64(flags_of[i])
+        ev = 0
+        # --- demography
+        u = uniform(key, S_DEATH)
+        p_child = nc * bh.death_child
+        p_adult = na * bh.death_adult
+        if u < p_child + p_adult + no * bh.death_old:
+            if u < p_child:
+                nc -= 1
+            elif u < p_child + p_adult:
+                na -= 1
+            else:
+                no -= 1
+            ev |= EV_DEATH
+        age = np.int64(head_age[i])
+        if na > 0 and not flags & COLLECTIVE and 20 <= age < 50:
+            pb = bh.birth_20s if age < 30 else (bh.birth_30s if age < 40 else bh.birth_40s)
+            if uniform(key, S_BIRTH) < pb:
+                nc += 1
+                ev |= EV_BIRTH
+        if nc > 0 and uniform(key, S_AGE_CHILD) < nc * bh.child_to_adult:
             nc -= 1
-        elif u < p_child + p_adult:
+            na += 1
+        if na > 0 and uniform(key, S_AGE_ADULT) < na * bh.adult_to_old:
             na -= 1
-        else:
-            no -= 1
-        ev |= EV_DEATH
-    age = np.int64(h.head_age[i])
-    if na > 0 and not flags & COLLECTIVE and 20 <= age < 50:
-        pb = bh.birth_20s if age < 30 else (bh.birth_30s if age < 40 else bh.birth_40s)
-        if uniform(key, S_BIRTH) < pb:
-            nc += 1
-            ev |= EV_BIRTH
-    if nc > 0 and uniform(key, S_AGE_CHILD) < nc * bh.child_to_adult:
-        nc -= 1
-        na += 1
-    if na > 0 and uniform(key, S_AGE_ADULT) < na * bh.adult_to_old:
-        na -= 1
-        no += 1
-    if month % 12 == i % 12 and age < 110:
-        age += 1
-    h.n_child[i] = min(nc, 255)
-    h.n_adult[i] = min(na, 255)
-    h.n_old[i] = min(no, 255)
-    h.head_age[i] = age
-    if nc + na + no == 0:
-        h.event[i] = ev | EV_DISSOLVED
-        return
-    # --- job (Harris-Todaro: the place's employment probability sets the finding rate)
-    place = np.int64(h.place[i])
-    lost_job = False
-    if na > 0:
-        if flags & EMPLOYED:
-            if uniform(key, S_JOB) < bh.job_separation:
-                flags &= ~EMPLOYED
-                lost_job = True
-        elif uniform(key, S_JOB) < c.job_find[place]:
-            flags |= EMPLOYED
-    # --- subsidised vocational training (rural-hukou households with a worker)
-    if na > 0 and not flags & TRAINED and st.place_in_shanxi[place] and h.hukou[i] % 2 == 1 and h.hukou[i] != st.oop:
-        if uniform(key, S_TRAIN) < c.training_prob[place]:
-            flags |= TRAINED
-    # --- where to live: households with a working-age member reconsider now and then, on job loss,
-    #     or when a shock displaces them
-    moved = False
-    u_review = uniform(key, S_REVIEW) if na > 0 else 1.0
-    displaced = u_review < c.extra_review[place]
-    if na > 0 and (lost_job or u_review < c.extra_review[place] + bh.review_rate):
-        h.flags[i] = flags
-        d = choose_place(i, h, st, bh, c, seed, key, displaced)
-        if d != place:
-            moved = True
-            ev |= EV_MOVED
-            origin = np.int64(h.origin[i])
-            hukou = np.int64(h.hukou[i])
-            if hukou != place and st.place_in_shanxi[place]:
-                ev |= EV_LEFT_AS_MIGRANT
-            if d == 2 * origin + 1 or (hukou == st.oop and d == st.oop):
-                ev |= EV_RETURNED
-            if d == 2 * origin + 1 and (flags & HOMESTEAD or hukou == d):
-                tenure = OWN
-            elif hukou == d and uniform(key, S_TENURE) < bh.own_home_if_local:
-                tenure = OWN
-            elif flags & COLLECTIVE:
-                tenure = DORM
-            elif uniform(key, S_TENURE) < c.public_rental_share[d]:
-                tenure = PUBLIC_RENTAL
-            else:
-                tenure = RENT
-            h.tenure[i] = tenure
-            if uniform(key, S_EMPLOY_AFTER_MOVE) < c.emp_prob[d]:
+            no += 1
+        if month % 12 == i % 12 and age < 110:
+            age += 1
+        n_child[i] = min(nc, 255)
+        n_adult[i] = min(na, 255)
+        n_old[i] = min(no, 255)
+        head_age[i] = age
+        if nc + na + no == 0:
+            event_of[i] = ev | EV_DISSOLVED
+            continue
+        # --- job (Harris-Todaro: the place's employment probability sets the finding rate)
+        place = np.int64(place_of[i])
+        hukou = np.int64(hukou_of[i])
+        lost_job = False
+        if na > 0:
+            if flags & EMPLOYED:
+                if uniform(key, S_JOB) < bh.job_separation:
+                    flags &= ~EMPLOYED
+                    lost_job = True
+            elif uniform(key, S_JOB) < job_find[place]:
                 flags |= EMPLOYED
-            else:
-                flags &= ~EMPLOYED
-            insured_rate = bh.insured_if_local if hukou == d else c.insurance_rate[d]
-            if st.place_is_urban[d] and uniform(key, S_INSURED) < insured_rate:
-                flags |= INSURED
-            else:
-                flags &= ~INSURED
-            h.place[i] = d
-            h.months_here[i] = 0
-            place = d
-    if not moved:
-        if h.months_here[i] < 255:
-            h.months_here[i] += 1
-        hukou = np.int64(h.hukou[i])
-        tenure = np.int64(h.tenure[i])
-        if st.place_is_urban[place]:
-            # social insurance at the place of work (lever A1.5)
-            if not flags & INSURED and flags & EMPLOYED and hukou != place:
-                if uniform(key, S_INSURED) < bh.insurance_uptake_month * c.insurance_rate[place]:
+        # --- subsidised vocational training (rural-hukou households with a worker)
+        if na > 0 and not flags & TRAINED and place_in_shanxi[place] and hukou % 2 == 1 and hukou != oop:
+            if uniform(key, S_TRAIN) < training_prob[place]:
+                flags |= TRAINED
+        # --- where to live: households with a working-age member reconsider now and then, on job
+        #     loss, or when a shock displaces them (then without the inertia of staying)
+        moved = False
+        u_review = uniform(key, S_REVIEW) if na > 0 else 1.0
+        displaced = u_review < extra_review[place]
+        if na > 0 and (lost_job or u_review < extra_review[place] + bh.review_rate):
+            flags_of[i] = flags
+            d = choose_place(i, h, st, bh, c, seed, key, displaced)
+            if d != place:
+                moved = True
+                ev |= EV_MOVED
+                origin = np.int64(origin_of[i])
+                if hukou != place and place_in_shanxi[place]:
+                    ev |= EV_LEFT_AS_MIGRANT
+                if d == 2 * origin + 1 or (hukou == oop and d == oop):
+                    ev |= EV_RETURNED
+                if d == 2 * origin + 1 and (flags & HOMESTEAD or hukou == d):
+                    tenure = OWN
+                elif hukou == d and uniform(key, S_TENURE) < bh.own_home_if_local:
+                    tenure = OWN
+                elif flags & COLLECTIVE:
+                    tenure = DORM
+                elif uniform(key, S_TENURE) < public_rental_share[d]:
+                    tenure = PUBLIC_RENTAL
+                else:
+                    tenure = RENT
+                tenure_of[i] = tenure
+                if uniform(key, S_EMPLOY_AFTER_MOVE) < emp_prob[d]:
+                    flags |= EMPLOYED
+                else:
+                    flags &= ~EMPLOYED
+                insured_rate = bh.insured_if_local if hukou == d else insurance_rate[d]
+                if place_is_urban[d] and uniform(key, S_INSURED) < insured_rate:
                     flags |= INSURED
-            # take local hukou (settle): a separate decision with its own hazard
-            if hukou != place and h.months_here[i] >= c.threshold_months[place]:
-                combo = settle_combo(nc, flags, tenure)
-                if uniform(key, S_SETTLE) < c.settle_prob[place, combo]:
-                    h.hukou[i] = place
-                    ev |= EV_SETTLED
-                    if flags & (CONTRACT_LAND | HOMESTEAD) and uniform(key, S_LAND) >= bh.land_protection:
-                        flags &= ~(CONTRACT_LAND | HOMESTEAD)
-            # buy a home
-            if tenure == RENT and h.months_here[i] >= 12 and uniform(key, S_BUY) < c.buy_prob[place, h.skill[i]]:
-                h.tenure[i] = OWN
-                ev |= EV_BOUGHT
-    h.flags[i] = flags
-    h.event[i] = ev
+                else:
+                    flags &= ~INSURED
+                place_of[i] = d
+                months_of[i] = 0
+                place = d
+        if not moved:
+            if months_of[i] < 255:
+                months_of[i] += 1
+            tenure = np.int64(tenure_of[i])
+            if place_is_urban[place]:
+                # social insurance at the place of work (lever A1.5)
+                if not flags & INSURED and flags & EMPLOYED and hukou != place:
+                    if uniform(key, S_INSURED) < bh.insurance_uptake_month * insurance_rate[place]:
+                        flags |= INSURED
+                # take local hukou (settle): a separate decision with its own hazard
+                if hukou != place and months_of[i] >= threshold_months[place]:
+                    combo = settle_combo(nc, flags, tenure)
+                    if uniform(key, S_SETTLE) < settle_prob[place, combo]:
+                        hukou_of[i] = place
+                        ev |= EV_SETTLED
+                        if flags & (CONTRACT_LAND | HOMESTEAD) and uniform(key, S_LAND) >= bh.land_protection:
+                            flags &= ~(CONTRACT_LAND | HOMESTEAD)
+                # buy a home
+                if tenure == RENT and months_of[i] >= 12 and uniform(key, S_BUY) < buy_prob[place, skill_of[i]]:
+                    tenure_of[i] = OWN
+                    ev |= EV_BOUGHT
+        flags_of[i] = flags
+        event_of[i] = ev
 
 
 @nb.njit(cache=True)
-def _step_chunk(start, stop, h, st, bh, c, seed, month):
-    for i in range(start, stop):
-        step_household(i, h, st, bh, c, seed, month)
+def step_household(i, h, st, bh, c, seed, month):
+    """Advance one household by one month (the agent path: the same rule as the bulk kernel)."""
+    step_households(i, i + 1, h, st, bh, c, seed, month)
 
 
 @nb.njit(parallel=True, cache=True)
 def step_all(h, st, bh, c, seed, month):
-    """Step every household (parallel over fixed chunks; the rule is inlined into each chunk's loop)."""
+    """Step every household (parallel over fixed chunks of the household arrays)."""
     n = h.place.shape[0]
     chunk = (n + N_CHUNKS - 1) // N_CHUNKS
     for k in nb.prange(N_CHUNKS):
-        _step_chunk(k * chunk, min(n, (k + 1) * chunk), h, st, bh, c, seed, month)
+        step_households(k * chunk, min(n, (k + 1) * chunk), h, st, bh, c, seed, month)
 
 
 # per-place counters filled by `aggregate` (rows of one integer array)
