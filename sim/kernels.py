@@ -134,77 +134,29 @@ def option_places(i, origin, hukou, place, st, seed):
 
 
 @nb.njit(inline="always", cache=True)
-def place_utility(d, place, origin, hukou, n_child, n_adult, head_age, skill, flags, tenure, st, bh, c):
-    """Utility of living at place d for this household (without moving cost or inertia)."""
-    local = hukou == d
-    urban = st.place_is_urban[d]
-    home_village = d == 2 * origin + 1 and hukou != st.oop
-    wage = c.wage[d, skill]
-    if flags & TRAINED and (urban or d == st.oop):
-        wage *= 1.0 + bh.training_wage_uplift   # training pays in non-farm jobs in towns and cities
-    if urban and not local:
-        wage *= 1.0 - c.wage_arrears[d]
-    if d == place:
-        if flags & EMPLOYED:
-            income = wage
-        else:
-            income = wage * c.emp_prob[d] * bh.unemployed_income_factor
-        if tenure == OWN or tenure == DORM:
-            cost = 0.0
-        elif tenure == PUBLIC_RENTAL:
-            cost = c.rent[d] * bh.public_rent_factor
-        else:
-            cost = c.rent[d]
-    else:
-        income = wage * c.emp_prob[d]
-        if home_village and (flags & HOMESTEAD or local):
-            cost = 0.0
-        else:
-            cost = c.rent[d] * (1.0 - c.public_rental_share[d] * (1.0 - bh.public_rent_factor))
-    if not local:
-        cost -= c.rent_subsidy[d]
-    if cost < 0.0:
-        cost = 0.0
-    if home_village and flags & CONTRACT_LAND:
-        income += bh.land_income_yuan_month
-    if d == 2 * origin and not local and hukou != st.oop:
-        income += bh.returnee_support
-    household_income = max(income * _earners(n_adult), 1.0)  # guard: log and burden need income > 0
-    v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
-    if urban:
-        school = 1.0 if local else c.school_access[d]
-        access = c.permit_share[d]
-        if st.place_in_metro[d] and hukou != st.oop and st.place_in_metro[hukou] and bh.metro_portability > access:
-            access = bh.metro_portability
-        services = c.service_level[d] * (1.0 if local else access)
-        insurance = 1.0 if local else c.insurance_rate[d]
-    elif d == st.oop:
-        school = bh.oop_school_access
-        services = bh.oop_service_access
-        insurance = c.insurance_rate[d]
-    else:
-        school = bh.rural_service_level
-        services = bh.rural_service_level
-        insurance = bh.rural_insurance
-    if n_child > 0:
-        v += bh.beta_school * school
-    v += bh.beta_services * services + bh.beta_insurance * insurance
-    net_row = st.place_unit.shape[0] // 2 if hukou == st.oop else origin
-    v += bh.beta_network * c.network[net_row, d] + c.asc_place[d]
-    if home_village:
-        v += bh.beta_land * (((flags & CONTRACT_LAND) > 0) + ((flags & HOMESTEAD) > 0))
-    elif head_age > 45:
-        v -= bh.beta_age * (head_age - 45) / 10.0
-    return v
-
-
-@nb.njit(inline="always", cache=True)
 def choice_probabilities(i, h, st, bh, c, seed, displaced=False):
     """The option places (index 0 = stay; -1 = not an option) and their logit choice probabilities.
-    A household displaced by a shock has no inertia bonus for staying."""
-    place = h.place[i]
-    origin = h.origin[i]
-    hukou = h.hukou[i]
+
+    Utility of living at place d (plus inertia for staying, minus moving cost otherwise):
+      beta_income ln(expected household income) - beta_housing rent burden
+      + beta_school school access (households with children) + beta_services services
+      + beta_insurance insurance + beta_network (home county's people at d) + place constant
+      + beta_land (land rights held, at the home village) - beta_age (decades over 45, elsewhere).
+    A household displaced by a shock has no inertia bonus for staying. The arrays are taken out of
+    their tuples once per call (see step_households).
+    """
+    place = np.int64(h.place[i])
+    origin = np.int64(h.origin[i])
+    hukou = np.int64(h.hukou[i])
+    n_child, n_adult, age = h.n_child[i], h.n_adult[i], np.int64(h.head_age[i])
+    skill, flags, tenure = h.skill[i], np.int64(h.flags[i]), h.tenure[i]
+    wage_of, emp_of, rent_of, public_of = c.wage, c.emp_prob, c.rent, c.public_rental_share
+    subsidy_of, school_of, service_of, permit_of = c.rent_subsidy, c.school_access, c.service_level, c.permit_share
+    insurance_of, network, asc_of, arrears_of = c.insurance_rate, c.network, c.asc_place, c.wage_arrears
+    is_urban, in_metro, distance, oop = st.place_is_urban, st.place_in_metro, st.distance_term, st.oop
+    net_row = st.place_unit.shape[0] // 2 if hukou == oop else origin
+    earners = _earners(n_adult)
+    land_rights = ((flags & CONTRACT_LAND) > 0) + ((flags & HOMESTEAD) > 0)
     opts = option_places(i, origin, hukou, place, st, seed)
     prob = np.zeros(N_OPTIONS)
     vmax = -1e300
@@ -212,13 +164,69 @@ def choice_probabilities(i, h, st, bh, c, seed, displaced=False):
         d = opts[k]
         if d < 0:
             continue
-        v = place_utility(d, place, origin, hukou, h.n_child[i], h.n_adult[i], h.head_age[i], h.skill[i],
-                          h.flags[i], h.tenure[i], st, bh, c)
+        local = hukou == d
+        urban = is_urban[d]
+        home_village = d == 2 * origin + 1 and hukou != oop
+        wage = wage_of[d, skill]
+        if flags & TRAINED and (urban or d == oop):
+            wage *= 1.0 + bh.training_wage_uplift   # training pays in non-farm jobs in towns and cities
+        if urban and not local:
+            wage *= 1.0 - arrears_of[d]
+        if d == place:
+            if flags & EMPLOYED:
+                income = wage
+            else:
+                income = wage * emp_of[d] * bh.unemployed_income_factor
+            if tenure == OWN or tenure == DORM:
+                cost = 0.0
+            elif tenure == PUBLIC_RENTAL:
+                cost = rent_of[d] * bh.public_rent_factor
+            else:
+                cost = rent_of[d]
+        else:
+            income = wage * emp_of[d]
+            if home_village and (flags & HOMESTEAD or local):
+                cost = 0.0
+            else:
+                cost = rent_of[d] * (1.0 - public_of[d] * (1.0 - bh.public_rent_factor))
+        if not local:
+            cost -= subsidy_of[d]
+        if cost < 0.0:
+            cost = 0.0
+        if home_village and flags & CONTRACT_LAND:
+            income += bh.land_income_yuan_month
+        if d == 2 * origin and not local and hukou != oop:
+            income += bh.returnee_support
+        household_income = max(income * earners, 1.0)  # guard: log and burden need income > 0
+        v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
+        if urban:
+            school = 1.0 if local else school_of[d]
+            access = permit_of[d]
+            if in_metro[d] and hukou != oop and in_metro[hukou] and bh.metro_portability > access:
+                access = bh.metro_portability
+            services = service_of[d] * (1.0 if local else access)
+            insurance = 1.0 if local else insurance_of[d]
+        elif d == oop:
+            school = bh.oop_school_access
+            services = bh.oop_service_access
+            insurance = insurance_of[d]
+        else:
+            school = bh.rural_service_level
+            services = bh.rural_service_level
+            insurance = bh.rural_insurance
+        if n_child > 0:
+            v += bh.beta_school * school
+        v += bh.beta_services * services + bh.beta_insurance * insurance
+        v += bh.beta_network * network[net_row, d] + asc_of[d]
+        if home_village:
+            v += bh.beta_land * land_rights
+        elif age > 45:
+            v -= bh.beta_age * (age - 45) / 10.0
         if k == 0:
             if not displaced:
                 v += bh.asc_stay
         else:
-            v -= bh.move_fixed_cost + bh.beta_distance * st.distance_term[place, d]
+            v -= bh.move_fixed_cost + bh.beta_distance * distance[place, d]
         prob[k] = v
         if v > vmax:
             vmax = v
