@@ -6,6 +6,9 @@
 
 A job whose output folder already holds a complete run of the same config is skipped, so rerunning
 a sweep with the same hydra.sweep.dir runs only the missing or failed jobs (see sim/sweep.py).
+
+`+design.file=<design.json> +design.point=<i>` (written and launched by python -m sim.sensitivity)
+runs point i of a design: its lever and behaviour values are applied to the config first.
 """
 import logging
 import sys
@@ -29,6 +32,13 @@ def main(cfg: DictConfig) -> None:
     from sim.sweep import already_complete
     run_dir = HydraConfig.get().runtime.output_dir
     config = to_dict(cfg)
+    if config.get("design"):   # a point of a design of python -m sim.sensitivity: its values, before anything else
+        from sim.sensitivity import apply_design
+        try:
+            config = apply_design(config)
+        except (OSError, ValueError) as e:
+            log.error("refused: %s", e)
+            sys.exit(2)
     done = already_complete(run_dir, config)
     if done is not None:
         log.info("already complete, skipping: %s (finished %s)", run_dir, done.get("finished"))

@@ -350,6 +350,8 @@ SCHEMA: dict[str, Any] = {
     "validation.seeds": integer(1, 10_000, "ensemble members"),
     "validation.parameter_draws": integer(0, 100_000, "draws"),
     "validation.band": Vector(Number(0, 100, "percentile"), 2, labels="lower / upper"),
+    # a point of a sensitivity design (python -m sim.sensitivity; applied by sim.sensitivity.apply_design)
+    "design": Free("file, point and sha256 of a design point written by python -m sim.sensitivity"),
 }
 
 # keys (or subtrees) a config may leave out
