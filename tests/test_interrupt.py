@@ -30,10 +30,17 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 
 
+def _default_signals():
+    """In the child: Ctrl-C as at a terminal. A shell running the tests in the background (or a CI
+    runner) may start them with SIGINT ignored, which the child would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(run_dir: Path, *overrides: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "sim", *overrides, "run.progress=log", f"hydra.run.dir={run_dir}"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_signals)
 
 
 def _log_text(run_dir: Path) -> str:
