@@ -42,29 +42,14 @@ class MemoryGuardError(MemoryError):
 def expected_households(pop: dict, scale: float | None = None, geo=None) -> float:
     """Expected number of sampled households (family households + collective one-person units,
     Shanxi people out of province and the in-migrant pool) at `scale`, from the census cells,
-    without sampling. Mirrors the counts of sim.population.synthesize (tests check it)."""
-    from sim.population import (OTHER_PROVINCE, OUT_OF_PROVINCE, RURAL_LOCAL, RURAL_MIGRANT, URBAN_LOCAL,
-                                URBAN_MIGRANT, build_cells, load_census)
+    without sampling: the same cells and sizes as sim.population.synthesize (tests check it)."""
+    from sim.population import build_cells, household_people, load_census
     if geo is None:
         from sim.geography import load_geography
         geo = load_geography()
     scale = float(pop["scale"] if scale is None else scale)
     census = load_census()
-    cells = build_cells(geo, census, pop)
-    kind = cells.kind
-    migrant = np.isin(kind, (RURAL_MIGRANT, URBAN_MIGRANT, OTHER_PROVINCE))
-    resident = np.isin(kind, (RURAL_LOCAL, URBAN_LOCAL, RURAL_MIGRANT, URBAN_MIGRANT, OTHER_PROVINCE))
-    coll = np.where(migrant, cells.people * census["collective_population"] / cells.people[migrant].sum(), 0.0)
-    fam = cells.people - coll
-    size = np.select([kind == RURAL_LOCAL, kind == URBAN_LOCAL, kind == OUT_OF_PROVINCE],
-                     [pop["size_rural_local"], pop["size_urban_local"], pop["size_out_of_province"]],
-                     pop["size_migrant"]).astype(float)
-    target = census["family_household_size"]
-    for _ in range(50):
-        now = fam[resident].sum() / (fam[resident] / size[resident]).sum()
-        size = 1.0 + (size - 1.0) * (target - 1.0) / (now - 1.0)
-        if abs(now - target) < 1e-9:
-            break
+    fam, coll, size = household_people(build_cells(geo, census, pop), census, pop)
     return float((fam / size).sum() + coll.sum()) * scale
 
 

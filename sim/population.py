@@ -129,16 +129,9 @@ def build_cells(geo: Geography, census: dict, pop: dict) -> Cells:
     return Cells(**{k: np.concatenate(v) for k, v in out.items()})
 
 
-def _stochastic_round(x, rng):
-    base = np.floor(x)
-    return (base + (rng.random(len(x)) < (x - base))).astype(np.int64)
-
-
-def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -> tuple[S.Households, np.ndarray]:
-    """Sample households at `scale`. Returns the household arrays and each household's kind."""
-    census = load_census()
-    rng = np.random.default_rng([seed, 2020])
-    cells = build_cells(geo, census, pop)
+def household_people(cells: Cells, census: dict, pop: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell: people in family households, people in collective (one-person) units, and the mean
+    family-household size, rescaled so resident family households average the census size."""
     kind = cells.kind
     migrant_kind = np.isin(kind, (RURAL_MIGRANT, URBAN_MIGRANT, OTHER_PROVINCE))
     resident = np.isin(kind, (RURAL_LOCAL, URBAN_LOCAL, RURAL_MIGRANT, URBAN_MIGRANT, OTHER_PROVINCE))
@@ -157,6 +150,22 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -
         mean_size = 1.0 + (mean_size - 1.0) * (target - 1.0) / (mean_now - 1.0)
         if abs(mean_now - target) < 1e-9:
             break
+    return fam_people, coll_people, mean_size
+
+
+def _stochastic_round(x, rng):
+    base = np.floor(x)
+    return (base + (rng.random(len(x)) < (x - base))).astype(np.int64)
+
+
+def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -> tuple[S.Households, np.ndarray]:
+    """Sample households at `scale`. Returns the household arrays and each household's kind."""
+    census = load_census()
+    rng = np.random.default_rng([seed, 2020])
+    cells = build_cells(geo, census, pop)
+    kind = cells.kind
+    resident = np.isin(kind, (RURAL_LOCAL, URBAN_LOCAL, RURAL_MIGRANT, URBAN_MIGRANT, OTHER_PROVINCE))
+    fam_people, coll_people, mean_size = household_people(cells, census, pop)
     n_fam = _stochastic_round(fam_people / mean_size * scale, rng)
     n_coll = _stochastic_round(coll_people * scale, rng)
     per_cell = n_fam + n_coll
