@@ -56,6 +56,14 @@ def write_table(run_dir: Path, rows: list[dict]) -> pd.DataFrame:
     return df
 
 
+def begin_run(run_dir) -> Path:
+    """Create the run folder and remove any old manifest: it must not vouch for new outputs."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / MANIFEST).unlink(missing_ok=True)
+    return run_dir
+
+
 def is_complete(run_dir: Path) -> bool:
     """A run is complete when its manifest exists and says so."""
     try:

@@ -50,11 +50,7 @@ def run_to_folder(cfg: dict, run_dir: Path) -> dict:
     from sim.schema import validate_config
     validate_config(cfg)   # ConfigError naming key, value and what is allowed, before anything is built or written
     from sim.model import ShanxiModel
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    stale = run_dir / outputs.MANIFEST
-    if stale.exists():
-        stale.unlink()   # an old manifest must not vouch for new outputs
+    run_dir = outputs.begin_run(run_dir)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     model = ShanxiModel(config=cfg, threads=cfg["run"].get("threads") or None)

@@ -903,11 +903,7 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
     from sim.run import peak_rss_mb
     from sim.schema import refuse_code_targets, validate_config
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    stale = run_dir / outputs.MANIFEST
-    if stale.exists():
-        stale.unlink()
+    run_dir = outputs.begin_run(run_dir)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     refuse_code_targets(cfg)

@@ -1244,11 +1244,7 @@ def validate_to_folder(cfg, run_dir: Path, progress: str | None = None) -> dict:
 
     cfg = to_dict(cfg)
     validate_config(cfg)   # ConfigError (key, value, what is allowed) before any member runs
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    stale = run_dir / outputs.MANIFEST
-    if stale.exists():
-        stale.unlink()          # an old manifest must not vouch for new outputs
+    run_dir = outputs.begin_run(run_dir)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     settings = settings_of(cfg)
