@@ -220,20 +220,23 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -
         age = h.head_age[a:b]
         sz = size[a:b]
         head_old = age >= 60
-        cum = cum_mix[np.digitize(age, [30, 45, 60])]
+        band = np.digitize(age, [30, 45, 60])
+        cum_child, cum_adult = cum_mix[band, 0], cum_mix[band, 1]   # a member is a child below the first, ...
         n_child = np.zeros(nb, np.int64)
         n_adult = (~head_old).astype(np.int64)
         n_old = head_old.astype(np.int64)
         for j in range(1, 8):
             has = sz > j
-            cat = (r.random(nb)[:, None] >= cum[:, :2]).sum(axis=1)
-            n_child += has & (cat == 0)
-            n_adult += has & (cat == 1)
-            n_old += has & (cat == 2)
+            x = r.random(nb)
+            n_child += has & (x < cum_child)
+            n_adult += has & (x >= cum_child) & (x < cum_adult)
+            n_old += has & (x >= cum_adult)
         h.n_child[a:b] = n_child
         h.n_adult[a:b] = n_adult
         h.n_old[a:b] = n_old
-        h.skill[a:b] = (r.random(nb)[:, None] >= par["skill_cum"][par["skill_row"][k]][:, :2]).sum(axis=1)
+        x = r.random(nb)
+        skill_cum = par["skill_cum"][par["skill_row"]]     # (kind, 3)
+        h.skill[a:b] = (x >= skill_cum[k, 0]).astype(np.uint8) + (x >= skill_cum[k, 1])
         hukou = h.hukou[a:b]
         place = h.place[a:b]
         collective = (h.flags[a:b] & S.COLLECTIVE) > 0
