@@ -17,8 +17,11 @@ class Household(mesa.Agent):
         self.index = index
 
     def step(self) -> None:
+        """One month of this household, adding what changed to the model's counts of the month
+        (`model.change`); `model.step()` calls it for every household and then applies the change."""
         m = self.model
-        step_household(self.index, m.households, m.static, m.month_behaviour, m.month_conditions, m.seed, m.month)
+        step_household(self.index, m.households, m.static, m.month_behaviour, m.month_conditions, m.seed, m.month,
+                       m.change)
 
     # --- read-only views, in domain terms
     @property

@@ -2,11 +2,14 @@
 
 `step_households` is the one rule. It is called by `step_all` for every household (in parallel
 over fixed chunks) and, through `step_household`, by `agents.Household.step()` for a single agent,
-so the two paths are the same code. A household's update reads only its own row, last month's place conditions and
-its own counter-based draws, so the result does not depend on stepping order or thread count.
+so the two paths are the same code. A household's update reads only its own row, last month's place
+conditions and its own counter-based draws, so the result does not depend on stepping order or
+thread count.
 
-`aggregate` sums the household rows into integer counts by place (exact, so also independent
-of thread count); the model turns those counts into market conditions and indicators.
+The rule also keeps the place totals: a household that had an event takes its old row out of the
+counts and puts its new row in, and `step_all` returns the month's change (integers, so exact
+whatever the thread count). `aggregate` counts the rows from scratch (at set-up, and in the tests
+that check the running counts).
 """
 import math
 from typing import NamedTuple
@@ -14,8 +17,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from sim.rng import (S_AGE_ADULT, S_AGE_CHILD, S_BIRTH, S_BUY, S_CHOICE, S_DEATH, S_EMPLOY_AFTER_MOVE,
-                     S_INSURED, S_JOB, S_LAND, S_LOT, S_REVIEW, S_SETTLE, S_TENURE, S_TRAIN, draw_key, uniform)
+from sim.rng import S_CHOICE, S_EMPLOY_AFTER_MOVE, S_INSURED, S_LAND, S_LOT, S_TENURE, draw_key, uniform, unit_float
 from sim.state import (COLLECTIVE, CONTRACT_LAND, DORM, EMPLOYED, EV_BIRTH, EV_BOUGHT, EV_DEATH,
                        EV_DISSOLVED, EV_LEFT_AS_MIGRANT, EV_MOVED, EV_RETURNED, EV_SETTLED, HOMESTEAD, INSURED, OWN,
                        PUBLIC_RENTAL, RENT, TRAINED)
@@ -23,6 +25,7 @@ from sim.state import (COLLECTIVE, CONTRACT_LAND, DORM, EMPLOYED, EV_BIRTH, EV_B
 N_OPTIONS = 7  # stay, home village, home county seat, prefecture city, Taiyuan, metro cluster town, out of province
 N_SETTLE_COMBOS = 32
 N_CHUNKS = 64   # fixed work split; counts are integers, so the split never changes a result
+BLOCK = 1024    # households screened for a quiet month at a time (event_slack)
 
 
 class Static(NamedTuple):
@@ -99,6 +102,7 @@ class Conditions(NamedTuple):
     wage_arrears: np.ndarray    # float64: expected share of migrant wages lost to arrears (lever A1.3b)
     training_prob: np.ndarray   # float64: monthly chance an untrained rural-hukou worker household is trained (A1.3a)
     extra_review: np.ndarray    # float64: monthly chance a household is displaced by a shock: it reconsiders, without inertia
+    event_bound: np.ndarray     # float64 (n_places, N_TYPES): bound of the non-demographic event chances (event_bounds)
 
 
 @nb.njit(inline="always", cache=True)
@@ -107,9 +111,8 @@ def _earners(n_adult):
 
 
 @nb.njit(inline="always", cache=True)
-def option_places(i, origin, hukou, place, st, seed):
-    """The 7 places a household can choose among (index 0 = stay). Duplicates are marked -1."""
-    opts = np.empty(N_OPTIONS, dtype=np.int64)
+def option_places(i, origin, hukou, place, st, seed, opts):
+    """Fill `opts` with the 7 places a household can choose among (index 0 = stay); duplicates are -1."""
     lot = uniform(draw_key(seed, i, -1), S_LOT)
     city = st.unit_city[origin]
     opts[0] = place
@@ -130,12 +133,13 @@ def option_places(i, origin, hukou, place, st, seed):
             if opts[a] == opts[b]:
                 opts[a] = -1
                 break
-    return opts
 
 
 @nb.njit(inline="always", cache=True)
-def choice_probabilities(i, h, st, bh, c, seed, displaced=False):
-    """The option places (index 0 = stay; -1 = not an option) and their logit choice probabilities.
+def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
+    """Fill `opts` with the option places (index 0 = stay; -1 = not an option) and `prob` with their
+    logit weights exp(v - max v) (0 for no option); returns the weights' sum, by which they divide into
+    choice probabilities. `opts` and `prob` are scratch arrays allocated once per chunk.
 
     Utility of living at place d (plus inertia for staying, minus moving cost otherwise):
       beta_income ln(expected household income) - beta_housing rent burden
@@ -154,103 +158,86 @@ def choice_probabilities(i, h, st, bh, c, seed, displaced=False):
     subsidy_of, school_of, service_of, permit_of = c.rent_subsidy, c.school_access, c.service_level, c.permit_share
     insurance_of, network, asc_of, arrears_of = c.insurance_rate, c.network, c.asc_place, c.wage_arrears
     is_urban, in_metro, distance, oop = st.place_is_urban, st.place_in_metro, st.distance_term, st.oop
-    net_row = st.place_unit.shape[0] // 2 if hukou == oop else origin
+    oop_hukou = hukou == oop
+    net_row = st.place_unit.shape[0] // 2 if oop_hukou else origin
     earners = _earners(n_adult)
     land_rights = ((flags & CONTRACT_LAND) > 0) + ((flags & HOMESTEAD) > 0)
-    opts = option_places(i, origin, hukou, place, st, seed)
-    prob = np.zeros(N_OPTIONS)
+    trained, contract_land = (flags & TRAINED) > 0, (flags & CONTRACT_LAND) > 0
+    keeps_homestead = (flags & HOMESTEAD) > 0
+    # the household's own income and housing cost factors at the place it lives now
+    stay_income = 1.0 if flags & EMPLOYED else emp_of[place] * bh.unemployed_income_factor
+    stay_cost = 0.0 if tenure == OWN or tenure == DORM else (bh.public_rent_factor if tenure == PUBLIC_RENTAL else 1.0)
+    age_cost = bh.beta_age * (age - 45) / 10.0 if age > 45 else 0.0
+    home_village = -1 if oop_hukou else 2 * origin + 1
+    home_seat = 2 * origin
+    has_children = n_child > 0
+    metro_member = not oop_hukou and in_metro[hukou]
+    option_places(i, origin, hukou, place, st, seed, opts)
     vmax = -1e300
+    # every term is computed for every option and selected arithmetically: which terms apply varies
+    # from household to household, and branches on it would be mispredicted
     for k in range(N_OPTIONS):
         d = opts[k]
         if d < 0:
             continue
         local = hukou == d
         urban = is_urban[d]
-        home_village = d == 2 * origin + 1 and hukou != oop
-        wage = wage_of[d, skill]
-        if flags & TRAINED and (urban or d == oop):
-            wage *= 1.0 + bh.training_wage_uplift   # training pays in non-farm jobs in towns and cities
-        if urban and not local:
-            wage *= 1.0 - arrears_of[d]
-        if d == place:
-            if flags & EMPLOYED:
-                income = wage
-            else:
-                income = wage * emp_of[d] * bh.unemployed_income_factor
-            if tenure == OWN or tenure == DORM:
-                cost = 0.0
-            elif tenure == PUBLIC_RENTAL:
-                cost = rent_of[d] * bh.public_rent_factor
-            else:
-                cost = rent_of[d]
-        else:
-            income = wage * emp_of[d]
-            if home_village and (flags & HOMESTEAD or local):
-                cost = 0.0
-            else:
-                cost = rent_of[d] * (1.0 - public_of[d] * (1.0 - bh.public_rent_factor))
-        if not local:
-            cost -= subsidy_of[d]
-        if cost < 0.0:
-            cost = 0.0
-        if home_village and flags & CONTRACT_LAND:
-            income += bh.land_income_yuan_month
-        if d == 2 * origin and not local and hukou != oop:
-            income += bh.returnee_support
+        here = d == place
+        at_home = d == home_village
+        wage = (wage_of[d, skill] * (1.0 + bh.training_wage_uplift * (trained and (urban or d == oop)))
+                * (1.0 - arrears_of[d] * (urban and not local)))   # training pays in towns and cities
+        income = wage * (stay_income if here else emp_of[d])
+        mover_cost = 0.0 if at_home and (keeps_homestead or local) else rent_of[d] * (1.0 - public_of[d] * (1.0 - bh.public_rent_factor))
+        cost = max((rent_of[d] * stay_cost if here else mover_cost) - subsidy_of[d] * (not local), 0.0)
+        income += (bh.land_income_yuan_month * (at_home and contract_land)
+                   + bh.returnee_support * (d == home_seat and not local and not oop_hukou))
         household_income = max(income * earners, 1.0)  # guard: log and burden need income > 0
         v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
+        access = permit_of[d]
+        if metro_member and in_metro[d]:
+            access = max(access, bh.metro_portability)
         if urban:
             school = 1.0 if local else school_of[d]
-            access = permit_of[d]
-            if in_metro[d] and hukou != oop and in_metro[hukou] and bh.metro_portability > access:
-                access = bh.metro_portability
             services = service_of[d] * (1.0 if local else access)
             insurance = 1.0 if local else insurance_of[d]
         elif d == oop:
-            school = bh.oop_school_access
-            services = bh.oop_service_access
-            insurance = insurance_of[d]
+            school, services, insurance = bh.oop_school_access, bh.oop_service_access, insurance_of[d]
         else:
-            school = bh.rural_service_level
-            services = bh.rural_service_level
-            insurance = bh.rural_insurance
-        if n_child > 0:
-            v += bh.beta_school * school
+            school, services, insurance = bh.rural_service_level, bh.rural_service_level, bh.rural_insurance
+        v += bh.beta_school * school * has_children
         v += bh.beta_services * services + bh.beta_insurance * insurance
         v += bh.beta_network * network[net_row, d] + asc_of[d]
-        if home_village:
-            v += bh.beta_land * land_rights
-        elif age > 45:
-            v -= bh.beta_age * (age - 45) / 10.0
-        if k == 0:
-            if not displaced:
-                v += bh.asc_stay
-        else:
-            v -= bh.move_fixed_cost + bh.beta_distance * distance[place, d]
+        v += bh.beta_land * land_rights if at_home else -age_cost
+        v += bh.asc_stay * (not displaced) if k == 0 else -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
         prob[k] = v
         if v > vmax:
             vmax = v
     total = 0.0
     for k in range(N_OPTIONS):
-        if opts[k] >= 0:
-            prob[k] = math.exp(prob[k] - vmax)
-            total += prob[k]
-    for k in range(N_OPTIONS):
-        prob[k] /= total
-    return opts, prob
+        weight = math.exp(prob[k] - vmax) if opts[k] >= 0 else 0.0
+        prob[k] = weight
+        total += weight
+    return total
+
+
+@nb.njit(cache=True)
+def choice_probabilities(i, h, st, bh, c, seed, displaced=False):
+    """The option places and their choice probabilities for household i (for tests and inspection)."""
+    opts = np.empty(N_OPTIONS, dtype=np.int64)
+    prob = np.empty(N_OPTIONS)
+    total = fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob)
+    return opts, prob / total
 
 
 @nb.njit(inline="always", cache=True)
-def choose_place(i, h, st, bh, c, seed, key, displaced=False):
+def choose_place(i, h, st, bh, c, seed, key, displaced, opts, weight):
     """Discrete choice among the option places (multinomial logit). Returns the chosen place."""
-    opts, prob = choice_probabilities(i, h, st, bh, c, seed, displaced)
-    u = uniform(key, S_CHOICE)
+    u = uniform(key, S_CHOICE) * fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, weight)
     acc = 0.0
     for k in range(N_OPTIONS):
-        if opts[k] >= 0:
-            acc += prob[k]
-            if u < acc:
-                return opts[k]
+        acc += weight[k]
+        if u < acc:
+            return opts[k]
     return h.place[i]
 
 
@@ -261,158 +248,9 @@ def settle_combo(n_child, flags, tenure):
             + ((flags & (CONTRACT_LAND | HOMESTEAD)) > 0) * 8 + (tenure == PUBLIC_RENTAL) * 16)
 
 
-@nb.njit(cache=True)
-def step_households(start, stop, h, st, bh, c, seed, month):
-    """Advance households start..stop-1 by one month: demography, job, where to live, hukou, housing.
-
-    The arrays are taken out of their tuples once, before the loop: reading a field of a tuple of
-    arrays inside the loop costs a reference-count update per access, which dominated the rule.
-    """
-    n_child, n_adult, n_old, head_age = h.n_child, h.n_adult, h.n_old, h.head_age
-    place_of, hukou_of, origin_of, skill_of = h.place, h.hukou, h.origin, h.skill
-    flags_of, tenure_of, months_of, event_of = h.flags, h.tenure, h.months_here, h.event
-    job_find, training_prob, extra_review = c.job_find, c.training_prob, c.extra_review
-    public_rental_share, emp_prob, insurance_rate = c.public_rental_share, c.emp_prob, c.insurance_rate
-    threshold_months, settle_prob, buy_prob = c.threshold_months, c.settle_prob, c.buy_prob
-    place_in_shanxi, place_is_urban, oop = st.place_in_shanxi, st.place_is_urban, st.oop
-    for i in range(start, stop):
-        nc = np.int64(n_child[i])
-        na = np.int64(n_adult[i])
-        no = np.int64(n_old[i])
-        if nc + na + no == 0:
-            event_of[i] = 0
-            continue
-        key = draw_key(seed, i, month)
-        flags = np.int64(flags_of[i])
-        ev = 0
-        # --- demography
-        u = uniform(key, S_DEATH)
-        p_child = nc * bh.death_child
-        p_adult = na * bh.death_adult
-        if u < p_child + p_adult + no * bh.death_old:
-            if u < p_child:
-                nc -= 1
-            elif u < p_child + p_adult:
-                na -= 1
-            else:
-                no -= 1
-            ev |= EV_DEATH
-        age = np.int64(head_age[i])
-        if na > 0 and not flags & COLLECTIVE and 20 <= age < 50:
-            pb = bh.birth_20s if age < 30 else (bh.birth_30s if age < 40 else bh.birth_40s)
-            if uniform(key, S_BIRTH) < pb:
-                nc += 1
-                ev |= EV_BIRTH
-        if nc > 0 and uniform(key, S_AGE_CHILD) < nc * bh.child_to_adult:
-            nc -= 1
-            na += 1
-        if na > 0 and uniform(key, S_AGE_ADULT) < na * bh.adult_to_old:
-            na -= 1
-            no += 1
-        if month % 12 == i % 12 and age < 110:
-            age += 1
-        n_child[i] = min(nc, 255)
-        n_adult[i] = min(na, 255)
-        n_old[i] = min(no, 255)
-        head_age[i] = age
-        if nc + na + no == 0:
-            event_of[i] = ev | EV_DISSOLVED
-            continue
-        # --- job (Harris-Todaro: the place's employment probability sets the finding rate)
-        place = np.int64(place_of[i])
-        hukou = np.int64(hukou_of[i])
-        lost_job = False
-        if na > 0:
-            if flags & EMPLOYED:
-                if uniform(key, S_JOB) < bh.job_separation:
-                    flags &= ~EMPLOYED
-                    lost_job = True
-            elif uniform(key, S_JOB) < job_find[place]:
-                flags |= EMPLOYED
-        # --- subsidised vocational training (rural-hukou households with a worker)
-        if na > 0 and not flags & TRAINED and place_in_shanxi[place] and hukou % 2 == 1 and hukou != oop:
-            if uniform(key, S_TRAIN) < training_prob[place]:
-                flags |= TRAINED
-        # --- where to live: households with a working-age member reconsider now and then, on job
-        #     loss, or when a shock displaces them (then without the inertia of staying)
-        moved = False
-        u_review = uniform(key, S_REVIEW) if na > 0 else 1.0
-        displaced = u_review < extra_review[place]
-        if na > 0 and (lost_job or u_review < extra_review[place] + bh.review_rate):
-            flags_of[i] = flags
-            d = choose_place(i, h, st, bh, c, seed, key, displaced)
-            if d != place:
-                moved = True
-                ev |= EV_MOVED
-                origin = np.int64(origin_of[i])
-                if hukou != place and place_in_shanxi[place]:
-                    ev |= EV_LEFT_AS_MIGRANT
-                if d == 2 * origin + 1 or (hukou == oop and d == oop):
-                    ev |= EV_RETURNED
-                if d == 2 * origin + 1 and (flags & HOMESTEAD or hukou == d):
-                    tenure = OWN
-                elif hukou == d and uniform(key, S_TENURE) < bh.own_home_if_local:
-                    tenure = OWN
-                elif flags & COLLECTIVE:
-                    tenure = DORM
-                elif uniform(key, S_TENURE) < public_rental_share[d]:
-                    tenure = PUBLIC_RENTAL
-                else:
-                    tenure = RENT
-                tenure_of[i] = tenure
-                if uniform(key, S_EMPLOY_AFTER_MOVE) < emp_prob[d]:
-                    flags |= EMPLOYED
-                else:
-                    flags &= ~EMPLOYED
-                insured_rate = bh.insured_if_local if hukou == d else insurance_rate[d]
-                if place_is_urban[d] and uniform(key, S_INSURED) < insured_rate:
-                    flags |= INSURED
-                else:
-                    flags &= ~INSURED
-                place_of[i] = d
-                months_of[i] = 0
-                place = d
-        if not moved:
-            if months_of[i] < 255:
-                months_of[i] += 1
-            tenure = np.int64(tenure_of[i])
-            if place_is_urban[place]:
-                # social insurance at the place of work (lever A1.5)
-                if not flags & INSURED and flags & EMPLOYED and hukou != place:
-                    if uniform(key, S_INSURED) < bh.insurance_uptake_month * insurance_rate[place]:
-                        flags |= INSURED
-                # take local hukou (settle): a separate decision with its own hazard
-                if hukou != place and months_of[i] >= threshold_months[place]:
-                    combo = settle_combo(nc, flags, tenure)
-                    if uniform(key, S_SETTLE) < settle_prob[place, combo]:
-                        hukou_of[i] = place
-                        ev |= EV_SETTLED
-                        if flags & (CONTRACT_LAND | HOMESTEAD) and uniform(key, S_LAND) >= bh.land_protection:
-                            flags &= ~(CONTRACT_LAND | HOMESTEAD)
-                # buy a home
-                if tenure == RENT and months_of[i] >= 12 and uniform(key, S_BUY) < buy_prob[place, skill_of[i]]:
-                    tenure_of[i] = OWN
-                    ev |= EV_BOUGHT
-        flags_of[i] = flags
-        event_of[i] = ev
-
-
-@nb.njit(cache=True)
-def step_household(i, h, st, bh, c, seed, month):
-    """Advance one household by one month (the agent path: the same rule as the bulk kernel)."""
-    step_households(i, i + 1, h, st, bh, c, seed, month)
-
-
-@nb.njit(parallel=True, cache=True)
-def step_all(h, st, bh, c, seed, month):
-    """Step every household (parallel over fixed chunks of the household arrays)."""
-    n = h.place.shape[0]
-    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
-    for k in nb.prange(N_CHUNKS):
-        step_households(k * chunk, min(n, (k + 1) * chunk), h, st, bh, c, seed, month)
-
-
-# per-place counters filled by `aggregate` (rows of one integer array)
+# --------------------------------------------------------------------------------------- counting
+# per-place counters (rows of one integer array); stocks describe the households as they are,
+# flows what happened to them this month
 PLACE_COUNTERS = (
     "households",          # households
     "workers",             # members aged 15-59
@@ -438,10 +276,14 @@ _F = {name: i for i, name in enumerate(PLACE_COUNTERS)}
 F_HH, F_WORKERS, F_EMPLOYED, F_SETTLED, F_MOVED, F_RETURNED, F_BIRTHS, F_DEATHS = range(8)
 (F_LEFT, F_MIGRANTS, F_MIG_HH, F_MIG_CHILD, F_MIG_WORK, F_MIG_RENT, F_RENT, F_OWN, F_TRAINABLE, F_TRAINED,
  F_RETURNEE) = range(8, 19)
+FLOW_ROWS = np.array([F_SETTLED, F_MOVED, F_RETURNED, F_BIRTHS, F_DEATHS, F_LEFT])
 
 
 class Counts(NamedTuple):
-    """Integer counts of the (sampled) households. People unless said otherwise."""
+    """Integer counts of the (sampled) households. People unless said otherwise.
+
+    The same shape holds a month's change (`step_all`'s result): stocks as differences, flows as they are.
+    """
     people_by_home_place: np.ndarray   # (n_units + 1, n_places): by home unit (last row: other-province hukou)
     people_by_hukou_place: np.ndarray  # (n_places)
     age_groups: np.ndarray             # (n_places, 3): people aged 0-14, 15-59, 60+
@@ -454,9 +296,378 @@ class Counts(NamedTuple):
         except KeyError:
             raise AttributeError(name) from None
 
+    def advanced_by(self, change: "Counts") -> "Counts":
+        """The counts after a month whose change (stock differences and flows) is `change`."""
+        place = self.place + change.place
+        place[FLOW_ROWS] = change.place[FLOW_ROWS]
+        return Counts(self.people_by_home_place + change.people_by_home_place,
+                      self.people_by_hukou_place + change.people_by_hukou_place,
+                      self.age_groups + change.age_groups, self.birth_exposure + change.birth_exposure, place)
+
+
+def zero_counts(n_units: int, n_places: int, n_chunks: int = 0) -> Counts:
+    """All-zero counts; with n_chunks > 0, one set per chunk (leading axis) for the parallel kernels,
+    held as int32 (a chunk is at most a 64th of the province) to halve what the kernels keep in cache."""
+    lead, t = ((n_chunks,), np.int32) if n_chunks else ((), np.int64)
+    return Counts(np.zeros(lead + (n_units + 1, n_places), t), np.zeros(lead + (n_places,), t),
+                  np.zeros(lead + (n_places, 3), t), np.zeros(lead + (3,), t),
+                  np.zeros(lead + (len(PLACE_COUNTERS), n_places), t))
+
+
+def _sum_chunks(t: Counts) -> Counts:
+    return Counts(*(a.sum(0, dtype=np.int64) for a in t))
+
+
+@nb.njit(inline="always", cache=True)
+def count_stocks(sign, p, hukou, origin, nc, na, no, flags, tenure, age, oop, t_home, t_hukou, t_age, t_bexp, t_place):
+    """Add (sign +1) or remove (sign -1) one living household's contribution to the stock counts."""
+    size = nc + na + no
+    row = t_home.shape[0] - 1 if hukou == oop else origin
+    t_home[row, p] += sign * size
+    t_hukou[hukou] += sign * size
+    t_age[p, 0] += sign * nc
+    t_age[p, 1] += sign * na
+    t_age[p, 2] += sign * no
+    t_place[F_HH, p] += sign
+    t_place[F_WORKERS, p] += sign * na
+    if flags & EMPLOYED:
+        t_place[F_EMPLOYED, p] += sign * na
+    if tenure == RENT:
+        t_place[F_RENT, p] += sign
+    elif tenure == OWN:
+        t_place[F_OWN, p] += sign
+    if hukou != p and p != oop:
+        t_place[F_MIGRANTS, p] += sign * size
+        t_place[F_MIG_HH, p] += sign
+        t_place[F_MIG_CHILD, p] += sign * nc
+        t_place[F_MIG_WORK, p] += sign * na
+        if tenure == RENT:
+            t_place[F_MIG_RENT, p] += sign
+    rural_hukou = hukou != oop and hukou % 2 == 1
+    if flags & TRAINED:
+        t_place[F_TRAINED, p] += sign
+    elif rural_hukou and na > 0:
+        t_place[F_TRAINABLE, p] += sign
+    if rural_hukou and p == 2 * origin:
+        t_place[F_RETURNEE, p] += sign
+    if na > 0 and not flags & COLLECTIVE and 20 <= age < 50:
+        t_bexp[(age - 20) // 10] += sign
+
+
+@nb.njit(inline="always", cache=True)
+def count_flows(ev, p, nc, na, no, t_place):
+    """Add one household's events of this month to the flow counts (at the place it lives now)."""
+    size = nc + na + no
+    if ev & EV_DEATH:
+        t_place[F_DEATHS, p] += 1
+    if ev & EV_BIRTH:
+        t_place[F_BIRTHS, p] += 1
+    if ev & EV_SETTLED:
+        t_place[F_SETTLED, p] += size
+    if ev & EV_MOVED:
+        t_place[F_MOVED, p] += size
+    if ev & EV_RETURNED:
+        t_place[F_RETURNED, p] += size
+    if ev & EV_LEFT_AS_MIGRANT:
+        t_place[F_LEFT, p] += size
+
+
+# --------------------------------------------------------------------------------------- the rule
+# events of a household-month: at most one happens (competing risks), chosen by one draw
+(E_DEATH, E_BIRTH, E_CHILD_AGES, E_ADULT_AGES, E_DISPLACED, E_REVIEW, E_JOB, E_TRAINED, E_INSURED, E_SETTLE,
+ E_BUY) = range(11)
+N_EVENTS = 11
+# household types of the event-bound table (bits)
+T_ADULT, T_EMPLOYED, T_TRAINED, T_INSURED, T_RENT = 1, 2, 4, 8, 16
+N_TYPES = 32
+
+
+def event_bounds(place_is_urban: np.ndarray, bh: Behaviour, c: Conditions) -> np.ndarray:
+    """(n_places, N_TYPES): an upper bound, by place and household type, of the monthly chance of every
+    event but the demographic ones (which the kernel computes exactly). A household whose draw is above
+    its bound has a quiet month without evaluating its events one by one."""
+    t = np.arange(N_TYPES)
+    adult, employed = (t & T_ADULT) > 0, (t & T_EMPLOYED) > 0
+    trained, insured, rent = (t & T_TRAINED) > 0, (t & T_INSURED) > 0, (t & T_RENT) > 0
+    job = np.where(employed[None, :], bh.job_separation, c.job_find[:, None])
+    adult_part = (c.extra_review + bh.review_rate)[:, None] + job + np.where(trained[None, :], 0.0, c.training_prob[:, None])
+    insurance = np.where((employed & ~insured)[None, :], bh.insurance_uptake_month * c.insurance_rate[:, None], 0.0)
+    urban_part = (insurance + c.settle_prob.max(axis=1)[:, None]
+                  + np.where(rent[None, :], c.buy_prob.max(axis=1)[:, None], 0.0))
+    bound = np.where(adult[None, :], adult_part, 0.0) + np.where(place_is_urban[:, None], urban_part, 0.0)
+    return bound * (1.0 + 1e-9)   # margin for the different order of summation in the kernel
+
+
+@nb.njit(inline="always", cache=True)
+def household_type(na, flags, tenure):
+    return ((na > 0) * T_ADULT + ((flags & EMPLOYED) > 0) * T_EMPLOYED + ((flags & TRAINED) > 0) * T_TRAINED
+            + ((flags & INSURED) > 0) * T_INSURED + (tenure == RENT) * T_RENT)
+
+
+@nb.njit(inline="always", cache=True)
+def birth_probability(na, flags, age, birth_20s, birth_30s, birth_40s):
+    """Monthly chance of a birth: households with an adult, not collective, head aged 20-49."""
+    p = birth_20s if age < 30 else (birth_30s if age < 40 else birth_40s)
+    return p if (na > 0) & ((flags & COLLECTIVE) == 0) & (age >= 20) & (age < 50) else 0.0
+
+
+@nb.njit(cache=True)
+def event_slack(start, stop, h, bh, seed, month, slack, cell):
+    """For households start..stop-1 (j = i - start): slack[j] = the month's draw minus the household's
+    chance of a demographic event, or -1 when the household must go through the full rule anyway (an
+    empty row, or a birthday that moves it between birth-exposure age groups at 20, 30, 40, 50); and
+    cell[j] = its row of the event-bound table (place x type, flattened).
+
+    Plain arithmetic on the household's own row, without table look-ups or early exits, so that the
+    compiler vectorizes it.
+    """
+    n_child, n_adult, n_old, head_age, flags_of = h.n_child, h.n_adult, h.n_old, h.head_age, h.flags
+    place_of, tenure_of = h.place, h.tenure
+    death_child, death_adult, death_old = bh.death_child, bh.death_adult, bh.death_old
+    child_to_adult, adult_to_old = bh.child_to_adult, bh.adult_to_old
+    birth_20s, birth_30s, birth_40s = bh.birth_20s, bh.birth_30s, bh.birth_40s
+    for i in range(start, stop):
+        nc = np.int64(n_child[i])
+        na = np.int64(n_adult[i])
+        no = np.int64(n_old[i])
+        age = np.int64(head_age[i])
+        flags = np.int64(flags_of[i])
+        u = unit_float(draw_key(seed, i, month))
+        demography = (nc * death_child + na * death_adult + no * death_old
+                      + birth_probability(na, flags, age, birth_20s, birth_30s, birth_40s)
+                      + nc * child_to_adult + na * adult_to_old)
+        birthday = np.uint32(i) % np.uint32(12) == np.uint32(month % 12)   # 32-bit: a 64-bit % does not vectorize
+        boundary = birthday & ((age == 19) | (age == 29) | (age == 39) | (age == 49))
+        slack[i - start] = u - demography if (nc + na + no > 0) & (not boundary) else -1.0
+        cell[i - start] = np.int32(place_of[i]) * N_TYPES + household_type(na, flags, np.int64(tenure_of[i]))
+
+
+@nb.njit(cache=True)
+def advance_quiet(start, stop, h, month, quiet):
+    """Households start..stop-1 with quiet[i - start]: one more month here, no event, and the head's
+    birthday if it is this month. Branch-free, so that the compiler vectorizes it."""
+    months_of, event_of, head_age = h.months_here, h.event, h.head_age
+    for i in range(start, stop):
+        q = quiet[i - start]
+        months = np.int64(months_of[i])
+        age = np.int64(head_age[i])
+        birthday = (np.uint32(i) % np.uint32(12) == np.uint32(month % 12)) & (age < 110)
+        months_of[i] = min(months + 1, 255) if q else months
+        event_of[i] = 0 if q else event_of[i]
+        head_age[i] = age + (q & birthday)
+
+
+@nb.njit(cache=True)
+def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place):
+    """Advance households start..stop-1 by one month; add what changed to the counts t_* (stock
+    differences and this month's flows).
+
+    Each household-month has one draw u, and at most one event happens: the events' monthly chances are
+    laid end to end on [0, 1) and u picks the one it falls in (competing risks; every event keeps its own
+    chance). In order: a death, a birth, a child turning 15, an adult turning 60, being displaced by a
+    shock, reconsidering where to live, losing or finding a job, training, enrolling in social insurance,
+    taking local hukou, buying a home. Most households draw above the sum of their chances (bounded from
+    a table by place and type, `event_bounds`; the draw minus the demographic chances comes from
+    `event_slack`, a block at a time): they only count another month at their place, and their counts
+    stay as they are. The others go through the full rule, their old counts out and their new in.
+    What follows an event (where a mover lives, whether a settler keeps land) uses further draws of
+    its own, keyed by (seed, household, month, decision).
+
+    The arrays are taken out of their tuples once, before the loop: reading a field of a tuple of
+    arrays inside the loop costs a reference-count update per access, which dominated the rule.
+    """
+    n_child, n_adult, n_old, head_age = h.n_child, h.n_adult, h.n_old, h.head_age
+    place_of, hukou_of, origin_of, skill_of = h.place, h.hukou, h.origin, h.skill
+    flags_of, tenure_of, months_of, event_of = h.flags, h.tenure, h.months_here, h.event
+    job_find, training_prob, extra_review, event_bound = c.job_find, c.training_prob, c.extra_review, c.event_bound
+    public_rental_share, emp_prob, insurance_rate = c.public_rental_share, c.emp_prob, c.insurance_rate
+    threshold_months, settle_prob, buy_prob = c.threshold_months, c.settle_prob, c.buy_prob
+    place_in_shanxi, place_is_urban, oop = st.place_in_shanxi, st.place_is_urban, st.oop
+    death_child, death_adult, death_old = bh.death_child, bh.death_adult, bh.death_old
+    child_to_adult, adult_to_old = bh.child_to_adult, bh.adult_to_old
+    opts = np.empty(N_OPTIONS, dtype=np.int64)   # scratch for the place choice
+    prob = np.empty(N_OPTIONS)
+    chance = np.empty(N_EVENTS)                  # scratch: this household's chance of each event
+    slack = np.empty(BLOCK)
+    cell = np.empty(BLOCK, dtype=np.int32)
+    quiet = np.empty(BLOCK, dtype=np.bool_)
+    bound = event_bound.ravel()
+    for block in range(start, stop, BLOCK):
+        block_stop = min(stop, block + BLOCK)
+        event_slack(block, block_stop, h, bh, seed, month, slack, cell)
+        for j in range(block_stop - block):
+            quiet[j] = slack[j] >= bound[cell[j]]
+        advance_quiet(block, block_stop, h, month, quiet)
+        for i in range(block, block_stop):
+            if quiet[i - block]:
+                continue
+            place = np.int64(place_of[i])
+            na = np.int64(n_adult[i])
+            flags = np.int64(flags_of[i])
+            tenure = np.int64(tenure_of[i])
+            nc = np.int64(n_child[i])
+            no = np.int64(n_old[i])
+            if nc + na + no == 0:
+                event_of[i] = 0
+                continue
+            key = draw_key(seed, i, month)
+            u = unit_float(key)
+            age = np.int64(head_age[i])
+            here = min(np.int64(months_of[i]) + 1, 255)
+            birthday = month % 12 == i % 12 and age < 110
+            p_child, p_adult, p_old = nc * death_child, na * death_adult, no * death_old
+            p_birth = birth_probability(na, flags, age, bh.birth_20s, bh.birth_30s, bh.birth_40s)
+            # --- one event (or none): the chance of each, then the one u falls in
+            hukou = np.int64(hukou_of[i])
+            origin = np.int64(origin_of[i])
+            count_stocks(-1, place, hukou, origin, nc, na, no, flags, tenure, age, oop,
+                         t_home, t_hukou, t_age, t_bexp, t_place)
+            employed = (flags & EMPLOYED) > 0
+            urban_migrant = place_is_urban[place] and hukou != place
+            chance[E_DEATH] = p_child + p_adult + p_old
+            chance[E_BIRTH] = p_birth
+            chance[E_CHILD_AGES] = nc * child_to_adult
+            chance[E_ADULT_AGES] = na * adult_to_old
+            chance[E_DISPLACED] = extra_review[place] if na > 0 else 0.0
+            chance[E_REVIEW] = bh.review_rate if na > 0 else 0.0
+            chance[E_JOB] = (bh.job_separation if employed else job_find[place]) if na > 0 else 0.0
+            trainable = na > 0 and not flags & TRAINED and place_in_shanxi[place] and hukou % 2 == 1 and hukou != oop
+            chance[E_TRAINED] = training_prob[place] if trainable else 0.0
+            enrols = urban_migrant and employed and not flags & INSURED
+            chance[E_INSURED] = bh.insurance_uptake_month * insurance_rate[place] if enrols else 0.0
+            settles = urban_migrant and here >= threshold_months[place]
+            chance[E_SETTLE] = settle_prob[place, settle_combo(nc, flags, tenure)] if settles else 0.0
+            buys = place_is_urban[place] and tenure == RENT and here >= 12
+            chance[E_BUY] = buy_prob[place, skill_of[i]] if buys else 0.0
+            e = -1
+            for k in range(N_EVENTS):
+                if u < chance[k]:
+                    e = k
+                    break
+                u -= chance[k]
+            ev = 0
+            review = displaced = False
+            if e == E_DEATH:                  # u is now the position within the death segment
+                if u < p_child:
+                    nc -= 1
+                elif u < p_child + p_adult:
+                    na -= 1
+                else:
+                    no -= 1
+                ev |= EV_DEATH
+            elif e == E_BIRTH:
+                nc = min(nc + 1, 255)
+                ev |= EV_BIRTH
+            elif e == E_CHILD_AGES:
+                nc -= 1
+                na += 1
+            elif e == E_ADULT_AGES:
+                na -= 1
+                no += 1
+            elif e == E_DISPLACED:            # displaced by a shock: reconsider, without the inertia of staying
+                review = displaced = True
+            elif e == E_REVIEW:
+                review = True
+            elif e == E_JOB:                  # Harris-Todaro: the place's employment probability sets the finding rate
+                if employed:
+                    flags &= ~EMPLOYED
+                    review = True             # a household that loses its job reconsiders where to live
+                else:
+                    flags |= EMPLOYED
+            elif e == E_TRAINED:              # subsidised vocational training (lever A1.3a)
+                flags |= TRAINED
+            elif e == E_INSURED:              # social insurance at the place of work (lever A1.5)
+                flags |= INSURED
+            elif e == E_SETTLE:               # take local hukou: a separate decision with its own hazard
+                hukou = place
+                hukou_of[i] = place
+                ev |= EV_SETTLED
+                if flags & (CONTRACT_LAND | HOMESTEAD) and uniform(key, S_LAND) >= bh.land_protection:
+                    flags &= ~(CONTRACT_LAND | HOMESTEAD)
+            elif e == E_BUY:
+                tenure = OWN
+                ev |= EV_BOUGHT
+            if birthday:
+                age += 1
+            n_child[i] = nc
+            n_adult[i] = na
+            n_old[i] = no
+            head_age[i] = age
+            if nc + na + no == 0:
+                event_of[i] = ev | EV_DISSOLVED
+                count_flows(ev, place, nc, na, no, t_place)
+                continue
+            months_of[i] = here
+            if review:                        # where to live: the 7-way logit
+                flags_of[i] = flags
+                d = choose_place(i, h, st, bh, c, seed, key, displaced, opts, prob)
+                if d != place:
+                    ev |= EV_MOVED
+                    if hukou != place and place_in_shanxi[place]:
+                        ev |= EV_LEFT_AS_MIGRANT
+                    if d == 2 * origin + 1 or (hukou == oop and d == oop):
+                        ev |= EV_RETURNED
+                    if d == 2 * origin + 1 and (flags & HOMESTEAD or hukou == d):
+                        tenure = OWN
+                    elif hukou == d and uniform(key, S_TENURE) < bh.own_home_if_local:
+                        tenure = OWN
+                    elif flags & COLLECTIVE:
+                        tenure = DORM
+                    elif uniform(key, S_TENURE) < public_rental_share[d]:
+                        tenure = PUBLIC_RENTAL
+                    else:
+                        tenure = RENT
+                    if uniform(key, S_EMPLOY_AFTER_MOVE) < emp_prob[d]:
+                        flags |= EMPLOYED
+                    else:
+                        flags &= ~EMPLOYED
+                    insured_rate = bh.insured_if_local if hukou == d else insurance_rate[d]
+                    if place_is_urban[d] and uniform(key, S_INSURED) < insured_rate:
+                        flags |= INSURED
+                    else:
+                        flags &= ~INSURED
+                    place_of[i] = d
+                    months_of[i] = 0
+                    place = d
+            tenure_of[i] = tenure
+            flags_of[i] = flags
+            event_of[i] = ev
+            count_stocks(1, place, hukou, origin, nc, na, no, flags, tenure, age, oop,
+                         t_home, t_hukou, t_age, t_bexp, t_place)
+            count_flows(ev, place, nc, na, no, t_place)
+
+
+@nb.njit(cache=True)
+def _step_household(i, h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place):
+    step_households(i, i + 1, h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place)
+
+
+def step_household(i, h, st, bh, c, seed, month, change: Counts) -> None:
+    """Advance one household by one month (the agent path: the same rule as the bulk kernel),
+    adding what changed to `change` (see `zero_counts`)."""
+    _step_household(i, h, st, bh, c, seed, month, *change)
+
 
 @nb.njit(parallel=True, cache=True)
-def _aggregate(h, n_rows, oop, out_home, out_hukou, out_age, out_bexp, out):
+def _step_all(h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place):
+    n = h.place.shape[0]
+    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
+    for k in nb.prange(N_CHUNKS):
+        step_households(k * chunk, min(n, (k + 1) * chunk), h, st, bh, c, seed, month,
+                        t_home[k], t_hukou[k], t_age[k], t_bexp[k], t_place[k])
+
+
+def step_all(h, st, bh, c, seed, month) -> Counts:
+    """Step every household (in parallel over fixed chunks); returns the month's change of the counts
+    (integers, so exact whatever the thread count): `counts.advanced_by(change)` are the new counts."""
+    n_places = st.place_is_urban.shape[0]
+    change = zero_counts(st.unit_city.shape[0], n_places, N_CHUNKS)
+    _step_all(h, st, bh, c, seed, month, *change)
+    return _sum_chunks(change)
+
+
+@nb.njit(parallel=True, cache=True)
+def _aggregate(h, oop, t_home, t_hukou, t_age, t_bexp, t_place):
     n = h.place.shape[0]
     chunk = (n + N_CHUNKS - 1) // N_CHUNKS
     for k in nb.prange(N_CHUNKS):
@@ -464,72 +675,16 @@ def _aggregate(h, n_rows, oop, out_home, out_hukou, out_age, out_bexp, out):
             nc = np.int64(h.n_child[i])
             na = np.int64(h.n_adult[i])
             no = np.int64(h.n_old[i])
-            size = nc + na + no
-            p = h.place[i]
-            ev = h.event[i]
-            if ev & EV_DEATH:
-                out[k, F_DEATHS, p] += 1
-            if size == 0:
-                continue
-            hukou = h.hukou[i]
-            flags = h.flags[i]
-            row = n_rows - 1 if hukou == oop else h.origin[i]
-            out_home[k, row, p] += size
-            out_hukou[k, hukou] += size
-            out_age[k, p, 0] += nc
-            out_age[k, p, 1] += na
-            out_age[k, p, 2] += no
-            out[k, F_HH, p] += 1
-            out[k, F_WORKERS, p] += na
-            if flags & EMPLOYED:
-                out[k, F_EMPLOYED, p] += na
-            if ev & EV_SETTLED:
-                out[k, F_SETTLED, p] += size
-            if ev & EV_MOVED:
-                out[k, F_MOVED, p] += size
-            if ev & EV_RETURNED:
-                out[k, F_RETURNED, p] += size
-            if ev & EV_BIRTH:
-                out[k, F_BIRTHS, p] += 1
-            if ev & EV_LEFT_AS_MIGRANT:
-                out[k, F_LEFT, p] += size
-            tenure = h.tenure[i]
-            if tenure == RENT:
-                out[k, F_RENT, p] += 1
-            elif tenure == OWN:
-                out[k, F_OWN, p] += 1
-            if hukou != p and p != oop:
-                out[k, F_MIGRANTS, p] += size
-                out[k, F_MIG_HH, p] += 1
-                out[k, F_MIG_CHILD, p] += nc
-                out[k, F_MIG_WORK, p] += na
-                if tenure == RENT:
-                    out[k, F_MIG_RENT, p] += 1
-            rural_hukou = hukou != oop and hukou % 2 == 1
-            if flags & TRAINED:
-                out[k, F_TRAINED, p] += 1
-            elif rural_hukou and na > 0:
-                out[k, F_TRAINABLE, p] += 1
-            if rural_hukou and p == 2 * h.origin[i]:
-                out[k, F_RETURNEE, p] += 1
-            if na > 0 and not flags & COLLECTIVE:
-                a = h.head_age[i]
-                if 20 <= a < 30:
-                    out_bexp[k, 0] += 1
-                elif 30 <= a < 40:
-                    out_bexp[k, 1] += 1
-                elif 40 <= a < 50:
-                    out_bexp[k, 2] += 1
+            p = np.int64(h.place[i])
+            if nc + na + no > 0:
+                count_stocks(1, p, np.int64(h.hukou[i]), np.int64(h.origin[i]), nc, na, no, np.int64(h.flags[i]),
+                             np.int64(h.tenure[i]), np.int64(h.head_age[i]), oop,
+                             t_home[k], t_hukou[k], t_age[k], t_bexp[k], t_place[k])
+            count_flows(h.event[i], p, nc, na, no, t_place[k])
 
 
 def aggregate(h, n_units: int, n_places: int, oop: int) -> Counts:
-    """Sum the household rows into `Counts` (integers, so exact whatever the thread count)."""
-    rows = n_units + 1
-    home = np.zeros((N_CHUNKS, rows, n_places), np.int64)
-    hukou = np.zeros((N_CHUNKS, n_places), np.int64)
-    age = np.zeros((N_CHUNKS, n_places, 3), np.int64)
-    bexp = np.zeros((N_CHUNKS, 3), np.int64)
-    out = np.zeros((N_CHUNKS, len(PLACE_COUNTERS), n_places), np.int64)
-    _aggregate(h, rows, oop, home, hukou, age, bexp, out)
-    return Counts(people_by_home_place=home.sum(0), people_by_hukou_place=hukou.sum(0), age_groups=age.sum(0),
-                  birth_exposure=bexp.sum(0), place=out.sum(0))
+    """Count the household rows from scratch (at set-up, and to check the kernel's running counts)."""
+    out = zero_counts(n_units, n_places, N_CHUNKS)
+    _aggregate(h, oop, *out)
+    return _sum_chunks(out)

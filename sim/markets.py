@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scenarios.compile import place_tiers
-from sim.kernels import N_SETTLE_COMBOS, Behaviour, Conditions, Counts, Static
+from sim.kernels import N_SETTLE_COMBOS, N_TYPES, Behaviour, Conditions, Counts, Static, event_bounds
 
 TAIYUAN_CORE, PREFECTURE_CORE, COUNTY_SEAT, VILLAGE, OUTSIDE = range(5)
 
@@ -229,13 +229,14 @@ def conditions(eco: PlaceEconomy, counts: Counts, bh: Behaviour, beh: dict, econ
     buy = np.where(urban[:, None], 1.0 - (1.0 - np.clip(buy_year, 0.0, 1.0)) ** (1.0 / 12.0), 0.0)
     wage = eco.wage * (1.0 + place["park_wage_premium"])[:, None]
     training = np.where(eco.tier < OUTSIDE, 1.0 - (1.0 - place["training_rate_per_year"]) ** (1.0 / 12.0), 0.0)
-    return Conditions(wage=wage, emp_prob=emp, job_find=job_find, rent=rent,
-                      rent_subsidy=place["rent_subsidy_yuan_month"], public_rental_share=public_share,
-                      school_access=school, service_level=service, permit_share=place["permit_service_share"],
-                      insurance_rate=place["insurance_enrolment_migrants"],
-                      threshold_months=place["hukou_threshold_months"], asc_place=asc, network=network,
-                      settle_prob=settle, buy_prob=buy, wage_arrears=place["wage_arrears_share"],
-                      training_prob=training, extra_review=eco.shock_review)
+    c = Conditions(wage=wage, emp_prob=emp, job_find=job_find, rent=rent,
+                   rent_subsidy=place["rent_subsidy_yuan_month"], public_rental_share=public_share,
+                   school_access=school, service_level=service, permit_share=place["permit_service_share"],
+                   insurance_rate=place["insurance_enrolment_migrants"],
+                   threshold_months=place["hukou_threshold_months"], asc_place=asc, network=network,
+                   settle_prob=settle, buy_prob=buy, wage_arrears=place["wage_arrears_share"],
+                   training_prob=training, extra_review=eco.shock_review, event_bound=np.zeros((n, N_TYPES)))
+    return c._replace(event_bound=event_bounds(urban, bh, c))
 
 
 def place_constants(tier: np.ndarray, beh: dict) -> np.ndarray:

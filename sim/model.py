@@ -94,6 +94,7 @@ class ShanxiModel(mesa.Model):
         self.households, self.kind = synthesize(self.geo, cfg["population"], self.econ, self.scale, seed)
         self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"])
         self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
+        self.change = K.zero_counts(len(self.geo.unit_name_en), self.geo.n_places)   # last month's change of the counts
         wages = {r["city_en"]: float(r["avg_wage_non_private_yuan_year"]) for r in _read_csv("wages_2019.csv")}
         self.economy = markets.initial_economy(self.geo, self.econ, self.counts, wages, self.scale)
         self._metro_cut = 0.0
@@ -131,10 +132,12 @@ class ShanxiModel(mesa.Model):
         self.month_behaviour = self._behaviour(year)
         self.month_conditions = self._conditions(year)
         if self.agent_stepping:
-            self.agents_by_type[Household].do("step")
+            self.change = K.zero_counts(len(self.geo.unit_name_en), self.geo.n_places)
+            self.agents_by_type[Household].do("step")   # each agent adds what changed to self.change
         else:
-            K.step_all(self.households, self.static, self.month_behaviour, self.month_conditions, self.seed, self.month)
-        self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
+            self.change = K.step_all(self.households, self.static, self.month_behaviour, self.month_conditions,
+                                     self.seed, self.month)
+        self.counts = self.counts.advanced_by(self.change)
         for k in self._flows:
             self._flows[k] += getattr(self.counts, k)
         self.month += 1

@@ -15,11 +15,11 @@ _K_HOUSEHOLD = np.uint64(0xD1B54A32D192ED03)
 _K_MONTH = np.uint64(0xABC98388FB8FAC03)
 _INV53 = 1.0 / 9007199254740992.0  # 2**-53
 
-# Streams: one fixed number per decision, so adding a decision never shifts another's draws.
-S_DEATH, S_BIRTH, S_AGE_CHILD, S_AGE_ADULT, S_JOB, S_REVIEW, S_CHOICE = 0, 1, 2, 3, 4, 5, 6
-S_SETTLE, S_LAND, S_TENURE, S_EMPLOY_AFTER_MOVE, S_INSURED, S_BUY, S_WHICH_DEATH = 7, 8, 9, 10, 11, 12, 13
+# The key's own draw (`unit_float(key)`) picks the month's event (see kernels.step_households); what
+# follows an event draws from streams, one fixed number per decision, so adding a decision never
+# shifts another's draws.
+S_CHOICE, S_LAND, S_TENURE, S_EMPLOY_AFTER_MOVE, S_INSURED = 6, 8, 9, 10, 11
 S_LOT = 14  # per-household lottery (month-independent) for the district chosen within a city
-S_TRAIN = 15
 
 
 @nb.njit(inline="always", cache=True)
@@ -32,17 +32,26 @@ def mix64(z):
 
 @nb.njit(inline="always", cache=True)
 def draw_key(seed, household, month):
-    """The key of all draws of one household in one month."""
+    """The key of all draws of one household in one month.
+
+    The (seed, month) part does not depend on the household, so in a loop over households the
+    compiler computes it once: a key costs one mix per household.
+    """
     k = mix64(np.uint64(seed) * _GOLDEN + np.uint64(1))
-    k = mix64(k ^ (np.uint64(household) * _K_HOUSEHOLD))
-    return mix64(k ^ (np.uint64(month + 1) * _K_MONTH))
+    k = mix64(k ^ (np.uint64(month + 1) * _K_MONTH))
+    return mix64(k ^ (np.uint64(household) * _K_HOUSEHOLD))
+
+
+@nb.njit(inline="always", cache=True)
+def unit_float(z):
+    """A uniform draw in [0, 1) from the top 53 bits of a mixed 64-bit integer."""
+    return float(z >> np.uint64(11)) * _INV53
 
 
 @nb.njit(inline="always", cache=True)
 def uniform(key, stream):
     """A uniform draw in [0, 1) for one stream of a draw key."""
-    z = mix64(key + np.uint64(stream + 1) * _GOLDEN)
-    return float(z >> np.uint64(11)) * _INV53
+    return unit_float(mix64(key + np.uint64(stream + 1) * _GOLDEN))
 
 
 @nb.njit(cache=True)

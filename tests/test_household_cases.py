@@ -45,7 +45,8 @@ def toy_conditions():
                         permit_share=arr("permit_share"), insurance_rate=arr("insurance_rate"),
                         threshold_months=np.zeros(n), asc_place=arr("asc_place"), network=network,
                         settle_prob=np.zeros((n, K.N_SETTLE_COMBOS)), buy_prob=np.zeros((n, 3)),
-                        wage_arrears=np.zeros(n), training_prob=np.zeros(n), extra_review=np.zeros(n))
+                        wage_arrears=np.zeros(n), training_prob=np.zeros(n), extra_review=np.zeros(n),
+                        event_bound=np.zeros((n, K.N_TYPES)))
 
 
 def one_household(spec):
