@@ -53,7 +53,8 @@ def main() -> None:
         K.step_all(m.households, m.static, m.month_behaviour, m.month_conditions, m.seed, m.month)
 
     def step_one():
-        K.step_household(0, m.households, m.static, m.month_behaviour, m.month_conditions, m.seed, m.month)
+        K.step_household(0, m.households, m.static, m.month_behaviour, m.month_conditions, m.seed, m.month,
+                         K.zero_counts(len(m.geo.unit_name_en), m.geo.n_places))
 
     out = {"scale": args.scale, "households": int(m.households.n), "import_s": t_import, "model_init_s": t_init,
            "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"), "kernels": {}}

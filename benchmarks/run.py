@@ -6,9 +6,10 @@ Measures on this machine and writes `RESULTS.md` and `results.json` to `--out` (
                child processes, reported apart from run times
   kernel       household-steps per second of `kernels.step_all` alone, by scale and numba thread count
                (median of repeats; several months each, from the census state with that month's conditions)
-  aggregate    the monthly `kernels.aggregate`, and its allocation/reduction overhead alone
+  aggregate    `kernels.aggregate`, the recount of every row from scratch (at set-up; each month the kernel
+               updates the counts of the households that had an event), and its allocation/reduction overhead
   markets      the monthly behaviour/conditions update (`model._behaviour`, `model._conditions`)
-  model step   `model.step()` split into kernel / aggregate / markets / data collection / other
+  model step   `model.step()` split into kernel / counts update / markets / data collection / other
                (instrumented in this process by wrapping the model's calls, nothing in sim/ changed)
   agent path   the same rule through `Household.step()` as Mesa agents, against the kernel on the same
                state (results checked identical), and the ratio
@@ -293,7 +294,7 @@ def bench_compile(scale: float, timeout: float) -> dict:
 class StepInstrument:
     """Wrap the model's calls to time each part of `model.step()` (the model code is not changed)."""
 
-    PARTS = ("step_all", "aggregate", "behaviour", "conditions", "advance_year", "collect", "record")
+    PARTS = ("step_all", "counts", "behaviour", "conditions", "advance_year", "collect", "record")
 
     def __init__(self, model):
         from sim import kernels as K
@@ -318,7 +319,7 @@ class StepInstrument:
     def __enter__(self):
         m = self.model
         self._wrap(self.K, "step_all", "step_all")
-        self._wrap(self.K, "aggregate", "aggregate")
+        self._wrap(self.K.Counts, "advanced_by", "counts")
         self._wrap(self.markets, "advance_year", "advance_year")
         self._wrap(m, "_behaviour", "behaviour")
         self._wrap(m, "_conditions", "conditions")
@@ -328,7 +329,7 @@ class StepInstrument:
 
     def __exit__(self, *exc):
         for obj, name, real, inst in reversed(self._saved):
-            if obj is self.K or obj is self.markets:
+            if obj is self.K or obj is self.markets or obj is self.K.Counts:
                 setattr(obj, name, real)
             elif inst is None:
                 try:
@@ -395,10 +396,10 @@ def bench_scale(scale: float, threads: list[int], months: int, repeats: int, spl
     st, bh, c, sd, m0 = model.static, model.month_behaviour, model.month_conditions, model.seed, model.month
     n_units, n_places, oop = len(model.geo.unit_name_en), model.geo.n_places, model.static.oop
 
-    def run_months(bh_):
+    def run_months(bh_, c_=c):
         walls, cpus = [], []
         for j in range(months):
-            w, cp, _ = timed(lambda: K.step_all(h, st, bh_, c, sd, m0 + j))
+            w, cp, _ = timed(lambda: K.step_all(h, st, bh_, c_, sd, m0 + j))
             walls.append(w)
             cpus.append(cp)
         return walls, cpus
@@ -433,25 +434,42 @@ def bench_scale(scale: float, threads: list[int], months: int, repeats: int, spl
             f"{n * months / med / 1e6:.2f} M household-steps/s")
     res["identical_across_threads"] = len(set(digests.values())) == 1
 
-    # --- where the kernel's time goes (diagnostic): no place choice at all
+    # --- where the kernel's time goes (diagnostic): the screen alone, the rule without place choice
     if breakdown:
         numba.set_num_threads(min(threads))
-        fields = getattr(bh, "_fields", ())
-        if "review_rate" in fields and "job_separation" in fields:
-            bh0 = bh._replace(review_rate=0.0, job_separation=0.0)
-            walls_full, walls_nochoice = [], []
-            for _ in range(repeats):
+        # households that go past the screen in the first month (the same test as step_households)
+        slack, cell = np.empty(n), np.empty(n, np.int32)
+        K.event_slack(0, n, snap, bh, sd, m0, slack, cell)
+        full_rule_share = float(np.mean(slack < c.event_bound.ravel()[cell]))
+        # no place choice: nobody reconsiders (review rate and job loss 0, bounds recomputed to match)
+        bh0 = bh._replace(review_rate=0.0, job_separation=0.0)
+        c0 = c._replace(event_bound=K.event_bounds(st.place_is_urban, bh0, c))
+        # screen alone: every chance 0, so (nearly) every household has a quiet month
+        zero = {f: 0.0 for f in ("review_rate", "job_separation", "death_child", "death_adult", "death_old",
+                                 "birth_20s", "birth_30s", "birth_40s", "child_to_adult", "adult_to_old",
+                                 "insurance_uptake_month")}
+        bhq = bh._replace(**zero)
+        cq = c._replace(job_find=np.zeros_like(c.job_find), training_prob=np.zeros_like(c.training_prob),
+                        extra_review=np.zeros_like(c.extra_review), settle_prob=np.zeros_like(c.settle_prob),
+                        buy_prob=np.zeros_like(c.buy_prob))
+        cq = cq._replace(event_bound=K.event_bounds(st.place_is_urban, bhq, cq))
+        walls = {"full": [], "no_choice": [], "screen": []}
+        for _ in range(repeats):
+            for name, (b_, c_) in (("full", (bh, c)), ("no_choice", (bh0, c0)), ("screen", (bhq, cq))):
                 _restore(h, snap)
-                walls_full.append(sum(run_months(bh)[0]))
-                _restore(h, snap)
-                walls_nochoice.append(sum(run_months(bh0)[0]))
-            full, noch = median(walls_full), median(walls_nochoice)
-            res["kernel_breakdown"] = {
-                "threads": min(threads), "ns_per_household_step": full / (n * months) * 1e9,
-                "ns_per_household_step_without_place_choice": noch / (n * months) * 1e9,
-                "place_choice_share_of_kernel_time": 1.0 - noch / full if full > 0 else None,
-                "note": "without place choice = review_rate 0 and job_separation 0 (no household reconsiders)",
-            }
+                walls[name].append(sum(run_months(b_, c_)[0]))
+        full, noch, scr = (median(walls[k]) for k in ("full", "no_choice", "screen"))
+        per = n * months / 1e9
+        res["kernel_breakdown"] = {
+            "threads": min(threads), "ns_per_household_step": full / per,
+            "ns_per_household_step_without_place_choice": noch / per,
+            "ns_per_household_step_screen_only": scr / per,
+            "full_rule_share": full_rule_share,
+            "place_choice_share_of_kernel_time": 1.0 - noch / full if full > 0 else None,
+            "screen_share_of_kernel_time": scr / full if full > 0 else None,
+            "note": ("without place choice = review rate and job loss 0 (no household reconsiders); screen only = "
+                     "every event chance 0 (every household has a quiet month)"),
+        }
 
     # --- aggregate (read-only on the households, so repeatable on the same state)
     _restore(h, snap)
@@ -479,7 +497,7 @@ def bench_scale(scale: float, threads: list[int], months: int, repeats: int, spl
         sp = res["step_split"]
         res["step_split"]["household_steps_per_s_full_step"] = n / sp["total_s_per_month"]
         log(f"scale {scale}: model.step() {sp['total_s_per_month']:.3f} s/month "
-            f"(step_all {sp['step_all_s_per_month']:.3f}, aggregate {sp['aggregate_s_per_month']:.3f})")
+            f"(step_all {sp['step_all_s_per_month']:.3f}, counts update {sp['counts_s_per_month']:.4f})")
     del model, h, snap
     gc.collect()
     return res
@@ -821,7 +839,7 @@ def render_markdown(r: dict) -> str:
     L.append("## Decision kernel `kernels.step_all` alone\n")
     L.append("Census state, that month's conditions held fixed, "
              f"{r['options']['months']} consecutive months per repeat, median of {r['options']['repeats']} repeats "
-             "(aggregate and markets excluded).\n")
+             "(markets excluded; the counts of households with an event are updated inside the kernel).\n")
     L.append("| scale | households | threads | s/month | household-steps/s | ns/household-step | best repeat: household-steps/s | CPU utilisation | CPU ns/household-step (all threads) |")
     L.append("|---|---|---|---|---|---|---|---|---|")
     for s in r.get("scales") or []:
@@ -835,14 +853,18 @@ def render_markdown(r: dict) -> str:
         if s.get("kernel_breakdown"):
             b = s["kernel_breakdown"]
             L.append(f"Where the kernel's time goes (scale {s['scale']:g}, {b['threads']} thread): "
-                     f"{_f(b['ns_per_household_step'], 1)} ns/household-step in all, "
-                     f"{_f(b['ns_per_household_step_without_place_choice'], 1)} ns without any place choice "
-                     f"({b['note']}), so the place choice (7-option logit) takes "
-                     f"{_f(100 * b['place_choice_share_of_kernel_time'], 0)}% of kernel time.\n")
+                     f"{_f(b['ns_per_household_step'], 1)} ns/household-step in all; "
+                     f"{_f(b.get('ns_per_household_step_screen_only'), 1)} ns for the screen alone (every household "
+                     f"quiet); {_f(b['ns_per_household_step_without_place_choice'], 1)} ns without any place choice. "
+                     f"{_f(100 * (b.get('full_rule_share') or float('nan')), 1)}% of households go past the screen "
+                     f"to the full rule in a month; the place choice (7-option logit) takes "
+                     f"{_f(100 * b['place_choice_share_of_kernel_time'], 0)}% of kernel time ({b['note']}).\n")
     same = [s.get("identical_across_threads") for s in r.get("scales") or []]
     L.append(f"Results identical across thread counts at every scale: {all(same) if same else 'n/a'}.\n")
 
-    L.append("## Monthly aggregate and markets\n")
+    L.append("## Recount from scratch and markets\n")
+    L.append("`aggregate` counts every row (model set-up, and the tests that check the running counts); the monthly "
+             "step does not call it: the kernel moves the households that had an event between the counts.\n")
     L.append("| scale | threads | `aggregate` ms | ns/household | of which allocation + reduction ms | markets (behaviour + conditions) ms |")
     L.append("|---|---|---|---|---|---|")
     for s in r.get("scales") or []:
@@ -853,7 +875,7 @@ def render_markdown(r: dict) -> str:
 
     L.append("## `model.step()` split (instrumented in-process run)\n")
     L.append("Wrappers time the model's calls; `other` is the rest of `model.step()` (flows, Python overhead).\n")
-    L.append("| scale | threads | months | total s/month | step_all | aggregate | behaviour | conditions | "
+    L.append("| scale | threads | months | total s/month | step_all | counts update | behaviour | conditions | "
              "collect | record | other | household-steps/s (whole step) |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for s in r.get("scales") or []:
@@ -861,7 +883,7 @@ def render_markdown(r: dict) -> str:
         if not p:
             continue
         L.append(f"| {s['scale']:g} | {p['threads']} | {p['months']} | {_f(p['total_s_per_month'], 3)} | "
-                 f"{_ms(p['step_all_s_per_month'])} ms | {_ms(p['aggregate_s_per_month'])} ms | "
+                 f"{_ms(p['step_all_s_per_month'])} ms | {_ms(p['counts_s_per_month'])} ms | "
                  f"{_ms(p['behaviour_s_per_month'])} ms | {_ms(p['conditions_s_per_month'])} ms | "
                  f"{_ms(p['collect_s_per_month'])} ms | {_ms(p['record_s_per_month'])} ms | "
                  f"{_ms(p['other_s_per_month'])} ms | {p['household_steps_per_s_full_step'] / 1e6:.2f} M |")
@@ -891,7 +913,7 @@ def render_markdown(r: dict) -> str:
         sp = ag.get("model_step_split") or {}
         if sp:
             L.append(f"\nWhole `model.step()` with agent stepping ({sp['months']} months): {_f(sp['total_s_per_month'], 3)} s/month, "
-                     f"of which agents {_f(sp['agent_step_s_per_month'], 3)} s, aggregate {_ms(sp['aggregate_s_per_month'])} ms.")
+                     f"of which agents {_f(sp['agent_step_s_per_month'], 3)} s, counts update {_ms(sp['counts_s_per_month'])} ms.")
         L.append("")
 
     L.append("## Memory: state size and the bandwidth floor\n")
@@ -1048,7 +1070,8 @@ def main(argv=None) -> dict:
         src = next((s for s in results["scales"] if s["scale"] == 1.0 and s.get("step_split")), None)
         if src and not fp.get("error"):
             sp = src["step_split"]
-            parts = {"step_all (kernel)": sp["step_all_s_per_month"], "aggregate": sp["aggregate_s_per_month"],
+            parts = {"step_all (kernel, including the counts of households with an event)": sp["step_all_s_per_month"],
+                     "counts update (Counts.advanced_by)": sp["counts_s_per_month"],
                      "markets (behaviour + conditions + advance_year)": sp["behaviour_s_per_month"]
                      + sp["conditions_s_per_month"] + sp["advance_year_s_per_month"],
                      "data collection + yearly record": sp["collect_s_per_month"] + sp["record_s_per_month"],
