@@ -520,8 +520,7 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             # --- one event (or none): the chance of each, then the one u falls in
             hukou = np.int64(hukou_of[i])
             origin = np.int64(origin_of[i])
-            count_stocks(-1, place, hukou, origin, nc, na, no, flags, tenure, age, oop,
-                         t_home, t_hukou, t_age, t_bexp, t_place)
+            place0, hukou0, nc0, na0, no0, flags0, tenure0, age0 = place, hukou, nc, na, no, flags, tenure, age
             employed = (flags & EMPLOYED) > 0
             urban_migrant = place_is_urban[place] and hukou != place
             chance[E_DEATH] = p_child + p_adult + p_old
@@ -595,6 +594,8 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             head_age[i] = age
             if nc + na + no == 0:
                 event_of[i] = ev | EV_DISSOLVED
+                count_stocks(-1, place0, hukou0, origin, nc0, na0, no0, flags0, tenure0, age0, oop,
+                             t_home, t_hukou, t_age, t_bexp, t_place)
                 count_flows(ev, place, nc, na, no, t_place)
                 continue
             months_of[i] = here
@@ -632,8 +633,13 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             tenure_of[i] = tenure
             flags_of[i] = flags
             event_of[i] = ev
-            count_stocks(1, place, hukou, origin, nc, na, no, flags, tenure, age, oop,
-                         t_home, t_hukou, t_age, t_bexp, t_place)
+            # the old row out of the counts and the new one in (most who reconsider stay: nothing changed)
+            if (place != place0 or hukou != hukou0 or nc != nc0 or na != na0 or no != no0 or flags != flags0
+                    or tenure != tenure0 or age != age0):
+                count_stocks(-1, place0, hukou0, origin, nc0, na0, no0, flags0, tenure0, age0, oop,
+                             t_home, t_hukou, t_age, t_bexp, t_place)
+                count_stocks(1, place, hukou, origin, nc, na, no, flags, tenure, age, oop,
+                             t_home, t_hukou, t_age, t_bexp, t_place)
             count_flows(ev, place, nc, na, no, t_place)
 
 
