@@ -24,7 +24,8 @@ from sim.state import (COLLECTIVE, CONTRACT_LAND, DORM, EMPLOYED, EV_BIRTH, EV_B
 
 N_OPTIONS = 7  # stay, home village, home county seat, prefecture city, Taiyuan, metro cluster town, out of province
 N_SETTLE_COMBOS = 32
-N_CHUNKS = 64   # fixed work split; counts are integers, so the split never changes a result
+N_CHUNKS = 64   # work split of a large population; counts are integers, so the split never changes a result
+MIN_CHUNK = 8192  # households per chunk at least: a small population gets fewer chunks (less to zero and sum)
 BLOCK = 1024    # households screened for a quiet month at a time (event_slack)
 
 
@@ -307,11 +308,17 @@ class Counts(NamedTuple):
 
 def zero_counts(n_units: int, n_places: int, n_chunks: int = 0) -> Counts:
     """All-zero counts; with n_chunks > 0, one set per chunk (leading axis) for the parallel kernels,
-    held as int32 (a chunk is at most a 64th of the province) to halve what the kernels keep in cache."""
+    held as int32 (a chunk holds at most a 64th of the province, or 2 x MIN_CHUNK households) to halve
+    what the kernels keep in cache."""
     lead, t = ((n_chunks,), np.int32) if n_chunks else ((), np.int64)
     return Counts(np.zeros(lead + (n_units + 1, n_places), t), np.zeros(lead + (n_places,), t),
                   np.zeros(lead + (n_places, 3), t), np.zeros(lead + (3,), t),
                   np.zeros(lead + (len(PLACE_COUNTERS), n_places), t))
+
+
+def n_chunks(n: int) -> int:
+    """Chunks of the parallel kernels for n households: N_CHUNKS, fewer for small populations."""
+    return int(max(1, min(N_CHUNKS, n // MIN_CHUNK)))
 
 
 def _sum_chunks(t: Counts) -> Counts:
@@ -657,8 +664,9 @@ def step_household(i, h, st, bh, c, seed, month, change: Counts) -> None:
 @nb.njit(parallel=True, cache=True)
 def _step_all(h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place):
     n = h.place.shape[0]
-    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
-    for k in nb.prange(N_CHUNKS):
+    chunks = t_home.shape[0]
+    chunk = (n + chunks - 1) // chunks
+    for k in nb.prange(chunks):
         step_households(k * chunk, min(n, (k + 1) * chunk), h, st, bh, c, seed, month,
                         t_home[k], t_hukou[k], t_age[k], t_bexp[k], t_place[k])
 
@@ -667,7 +675,7 @@ def step_all(h, st, bh, c, seed, month) -> Counts:
     """Step every household (in parallel over fixed chunks); returns the month's change of the counts
     (integers, so exact whatever the thread count): `counts.advanced_by(change)` are the new counts."""
     n_places = st.place_is_urban.shape[0]
-    change = zero_counts(st.unit_city.shape[0], n_places, N_CHUNKS)
+    change = zero_counts(st.unit_city.shape[0], n_places, n_chunks(h.place.shape[0]))
     _step_all(h, st, bh, c, seed, month, *change)
     return _sum_chunks(change)
 
@@ -675,8 +683,9 @@ def step_all(h, st, bh, c, seed, month) -> Counts:
 @nb.njit(parallel=True, cache=True)
 def _aggregate(h, oop, t_home, t_hukou, t_age, t_bexp, t_place):
     n = h.place.shape[0]
-    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
-    for k in nb.prange(N_CHUNKS):
+    chunks = t_home.shape[0]
+    chunk = (n + chunks - 1) // chunks
+    for k in nb.prange(chunks):
         for i in range(k * chunk, min(n, (k + 1) * chunk)):
             nc = np.int64(h.n_child[i])
             na = np.int64(h.n_adult[i])
@@ -691,6 +700,6 @@ def _aggregate(h, oop, t_home, t_hukou, t_age, t_bexp, t_place):
 
 def aggregate(h, n_units: int, n_places: int, oop: int) -> Counts:
     """Count the household rows from scratch (at set-up, and to check the kernel's running counts)."""
-    out = zero_counts(n_units, n_places, N_CHUNKS)
+    out = zero_counts(n_units, n_places, n_chunks(h.place.shape[0]))
     _aggregate(h, oop, *out)
     return _sum_chunks(out)
