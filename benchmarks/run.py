@@ -698,6 +698,12 @@ def derive(results: dict) -> None:
         tg[0]["note"] = (f"measured under load (child used {100 * fp['child_cpu_utilisation']:.0f}% of the cores); "
                          f"its CPU time alone bounds the wall time at >= {fp['wall_lower_bound_if_uncontended_s']:.0f} s "
                          "on this machine even if uncontended")
+    elif ok_fp and not tg[0]["met"]:
+        brk = next((s_["kernel_breakdown"] for s_ in scales if s_.get("kernel_breakdown")), None)
+        tg[0]["note"] = (f"its CPU time alone bounds the wall time at >= {fp['wall_lower_bound_if_uncontended_s']:.1f} s "
+                         "with both cores busy" + (
+                             f"; the place choice takes {100 * brk['place_choice_share_of_kernel_time']:.0f}% of the "
+                             f"kernel's time (section Decision kernel)" if brk else ""))
     if ag.get("ratio_agent_over_kernel_1thread_cpu_time"):
         tg[2]["note"] = (f"by wall time {ag['ratio_agent_over_kernel_1thread']:.0f}x, "
                          f"by CPU time {ag['ratio_agent_over_kernel_1thread_cpu_time']:.0f}x")
