@@ -498,16 +498,20 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
     slack = np.empty(BLOCK)
     cell = np.empty(BLOCK, dtype=np.int32)
     quiet = np.empty(BLOCK, dtype=np.bool_)
+    rest = np.empty(BLOCK, dtype=np.int64)
     bound = event_bound.ravel()
     for block in range(start, stop, BLOCK):
         block_stop = min(stop, block + BLOCK)
         event_slack(block, block_stop, h, bh, seed, month, slack, cell)
+        n_rest = 0
         for j in range(block_stop - block):
-            quiet[j] = slack[j] >= bound[cell[j]]
+            q = slack[j] >= bound[cell[j]]
+            quiet[j] = q
+            rest[n_rest] = block + j      # the households with more than a quiet month, listed
+            n_rest += not q               # without a branch (which would often be mispredicted)
         advance_quiet(block, block_stop, h, month, quiet)
-        for i in range(block, block_stop):
-            if quiet[i - block]:
-                continue
+        for r in range(n_rest):
+            i = rest[r]
             place = np.int64(place_of[i])
             na = np.int64(n_adult[i])
             flags = np.int64(flags_of[i])

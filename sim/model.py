@@ -91,7 +91,8 @@ class ShanxiModel(mesa.Model):
         self.levers = load_levers()
         self.policy = compile_policy(self.geo, lever_values, self.levers)
         self.base_policy = compile_policy(self.geo, None, self.levers)
-        self.households, self.kind = synthesize(self.geo, cfg["population"], self.econ, self.scale, seed)
+        self.households, self.kind = synthesize(self.geo, cfg["population"], self.econ, self.scale, seed,
+                                                workers=numba.get_num_threads())
         self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"])
         self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
         self.change = K.zero_counts(len(self.geo.unit_name_en), self.geo.n_places)   # last month's change of the counts

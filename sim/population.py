@@ -18,6 +18,7 @@ hukou rate and the floating population come out as published. Origins of migrant
 gravity rule. Households are sampled at `scale` with stochastic rounding per cell, so every
 published total is matched in expectation and rates are unbiased.
 """
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 
@@ -158,8 +159,10 @@ def _stochastic_round(x, rng):
     return (base + (rng.random(len(x)) < (x - base))).astype(np.int64)
 
 
-def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -> tuple[S.Households, np.ndarray]:
-    """Sample households at `scale`. Returns the household arrays and each household's kind."""
+def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int,
+               workers: int = 1) -> tuple[S.Households, np.ndarray]:
+    """Sample households at `scale`, on `workers` threads. Returns the household arrays and each
+    household's kind (the same whatever the number of workers)."""
     census = load_census()
     rng = np.random.default_rng([seed, 2020])
     cells = build_cells(geo, census, pop)
@@ -178,10 +181,10 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -
     oop = geo.n_places - 1
     par = _kind_parameters(pop)
     blocks = [(b, min(n, b + BLOCK)) for b in range(0, n, BLOCK)]
-    # pass 1: where, hukou, size and head's age; sums for raking the age mix
-    others_by_band = np.zeros(4)
-    heads = np.zeros(3)            # resident heads aged 15-59 / 60+ (index 1, 2)
-    for bi, (a, b) in enumerate(blocks):
+    # pass 1: where, hukou, size and head's age; sums for raking the age mix. Blocks have their own
+    # random streams and write their own rows, so they run on threads (numpy releases the GIL) and
+    # the result does not depend on how many
+    def pass1(bi, a, b):
         r = np.random.default_rng([seed, 2020, 1, bi])
         c = cell[a:b]
         k = kinds[a:b]
@@ -198,9 +201,16 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -
         h.head_age[a:b] = age
         h.flags[a:b] = np.where(collective, S.COLLECTIVE, 0)
         res = resident[c]
-        others_by_band += np.bincount(np.digitize(age[res], [30, 45, 60]), weights=sz[res] - 1.0, minlength=4)
-        heads[1] += (age[res] < 60).sum()
-        heads[2] += (age[res] >= 60).sum()
+        return (np.bincount(np.digitize(age[res], [30, 45, 60]), weights=sz[res] - 1.0, minlength=4),
+                (age[res] < 60).sum(), (age[res] >= 60).sum())
+
+    others_by_band = np.zeros(4)
+    heads = np.zeros(3)            # resident heads aged 15-59 / 60+ (index 1, 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for band_sums, adults, old in pool.map(lambda blk: pass1(*blk), [(bi, a, b) for bi, (a, b) in enumerate(blocks)]):
+            others_by_band += band_sums   # in block order, as a single thread would add them
+            heads[1] += adults
+            heads[2] += old
     # rake the member mix so that residents match the census age shares (in expectation)
     mix = np.asarray(pop["member_age_mix"], dtype=float)
     targets = np.array([census["age_share_0_14"], census["age_share_15_59"], census["age_share_60_plus"]])
@@ -213,7 +223,7 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -
             break
     cum_mix = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)
     # pass 2: members, skill, land, tenure, job, insurance, time at place
-    for bi, (a, b) in enumerate(blocks):
+    def pass2(bi, a, b):
         r = np.random.default_rng([seed, 2020, 2, bi])
         k = kinds[a:b]
         nb = b - a
@@ -265,6 +275,9 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int) -
         flags |= np.where(urban_place & (r.random(nb) < ins), S.INSURED, 0)
         h.flags[a:b] = flags
         h.months_here[a:b] = np.where(mig, r.integers(0, pop["months_here_max_migrant"] + 1, nb), 255)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda blk: pass2(*blk), [(bi, a, b) for bi, (a, b) in enumerate(blocks)]))
     return h, kinds
 
 

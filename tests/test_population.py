@@ -83,3 +83,17 @@ def test_same_seed_same_population():
     b, _ = synthesize(geo, cfg["population"], cfg["economy"], 0.002, seed=9)
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
+
+
+def test_same_population_whatever_the_number_of_threads(monkeypatch):
+    """Blocks of households are generated on threads; each block has its own random stream, so one
+    or three workers give the same households."""
+    import sim.population as P
+    monkeypatch.setattr(P, "BLOCK", 4096)     # many small blocks at a small scale
+    cfg = to_dict(compose([]))
+    geo = load_geography()
+    a, _ = synthesize(geo, cfg["population"], cfg["economy"], 0.002, seed=9, workers=1)
+    b, _ = synthesize(geo, cfg["population"], cfg["economy"], 0.002, seed=9, workers=3)
+    assert a.n > 5 * 4096
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
