@@ -418,6 +418,13 @@ def birth_probability(na, flags, age, birth_20s, birth_30s, birth_40s):
     return p if (na > 0) & ((flags & COLLECTIVE) == 0) & (age >= 20) & (age < 50) else 0.0
 
 
+@nb.njit(inline="always", cache=True)
+def birthday_month(i, month):
+    """Household i's head has a birthday this month (a twelfth of households each month). In 32 bits:
+    a 64-bit % keeps the screening loops from vectorizing."""
+    return np.uint32(i) % np.uint32(12) == np.uint32(month % 12)
+
+
 @nb.njit(cache=True)
 def event_slack(start, stop, h, bh, seed, month, slack, cell):
     """For households start..stop-1 (j = i - start): slack[j] = the month's draw minus the household's
@@ -443,8 +450,7 @@ def event_slack(start, stop, h, bh, seed, month, slack, cell):
         demography = (nc * death_child + na * death_adult + no * death_old
                       + birth_probability(na, flags, age, birth_20s, birth_30s, birth_40s)
                       + nc * child_to_adult + na * adult_to_old)
-        birthday = np.uint32(i) % np.uint32(12) == np.uint32(month % 12)   # 32-bit: a 64-bit % does not vectorize
-        boundary = birthday & ((age == 19) | (age == 29) | (age == 39) | (age == 49))
+        boundary = birthday_month(i, month) & ((age == 19) | (age == 29) | (age == 39) | (age == 49))
         slack[i - start] = u - demography if (nc + na + no > 0) & (not boundary) else -1.0
         cell[i - start] = np.int32(place_of[i]) * N_TYPES + household_type(na, flags, np.int64(tenure_of[i]))
 
@@ -458,7 +464,7 @@ def advance_quiet(start, stop, h, month, quiet):
         q = quiet[i - start]
         months = np.int64(months_of[i])
         age = np.int64(head_age[i])
-        birthday = (np.uint32(i) % np.uint32(12) == np.uint32(month % 12)) & (age < 110)
+        birthday = birthday_month(i, month) & (age < 110)
         months_of[i] = min(months + 1, 255) if q else months
         event_of[i] = 0 if q else event_of[i]
         head_age[i] = age + (q & birthday)
@@ -525,7 +531,7 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             u = unit_float(key)
             age = np.int64(head_age[i])
             here = min(np.int64(months_of[i]) + 1, 255)
-            birthday = month % 12 == i % 12 and age < 110
+            birthday = birthday_month(i, month) and age < 110
             p_child, p_adult, p_old = nc * death_child, na * death_adult, no * death_old
             p_birth = birth_probability(na, flags, age, bh.birth_20s, bh.birth_30s, bh.birth_40s)
             # --- one event (or none): the chance of each, then the one u falls in
