@@ -104,6 +104,7 @@ class Conditions(NamedTuple):
     training_prob: np.ndarray   # float64: monthly chance an untrained rural-hukou worker household is trained (A1.3a)
     extra_review: np.ndarray    # float64: monthly chance a household is displaced by a shock: it reconsiders, without inertia
     event_bound: np.ndarray     # float64 (n_places, N_TYPES): bound of the non-demographic event chances (event_bounds)
+    mover_utility: np.ndarray   # float64 (n_places, N_MOVER_TYPES): the place part of a move's utility (mover_utilities)
 
 
 @nb.njit(inline="always", cache=True)
@@ -137,6 +138,85 @@ def option_places(i, origin, hukou, place, st, seed, opts):
 
 
 @nb.njit(inline="always", cache=True)
+def place_utility(here, local, at_home, at_home_seat, at, hh, bh):
+    """The part of a household's utility of living at a place that the place gives: income, housing
+    cost burden, school access (households with children), public services and social insurance.
+
+    `at`: the place's values (wage at the household's skill, employment probability, rent, public
+    rental share, rent subsidy, permit service share, school access, service level, insurance rate,
+    wage arrears, urban?, in the metro area?, out of province?); `hh`: the household's (see
+    fill_choice_weights). Tuples of numbers, not arrays: arrays passed to an inlined function cost a
+    reference-count update each per call, which doubled the time of the choice."""
+    wage_skill, emp, rent, public, subsidy, permit, school_access, service, insurance_rate, arrears, urban, metro, is_oop = at
+    trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou = hh
+    wage = (wage_skill * (1.0 + bh.training_wage_uplift * (trained and (urban or is_oop)))
+            * (1.0 - arrears * (urban and not local)))   # training pays in towns and cities
+    income = wage * (stay_income if here else emp)
+    mover_cost = 0.0 if at_home and (keeps_homestead or local) else rent * (1.0 - public * (1.0 - bh.public_rent_factor))
+    cost = max((rent * stay_cost if here else mover_cost) - subsidy * (not local), 0.0)
+    income += (bh.land_income_yuan_month * (at_home and contract_land)
+               + bh.returnee_support * (at_home_seat and not local and not oop_hukou))
+    household_income = max(income * earners, 1.0)  # guard: log and burden need income > 0
+    v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
+    access = permit
+    if metro_member and metro:
+        access = max(access, bh.metro_portability)
+    if urban:
+        school = 1.0 if local else school_access
+        services = service * (1.0 if local else access)
+        insurance = 1.0 if local else insurance_rate
+    elif is_oop:
+        school, services, insurance = bh.oop_school_access, bh.oop_service_access, insurance_rate
+    else:
+        school, services, insurance = bh.rural_service_level, bh.rural_service_level, bh.rural_insurance
+    v += bh.beta_school * school * has_children
+    v += bh.beta_services * services + bh.beta_insurance * insurance
+    return v
+
+
+# columns of Conditions.mover_utility: a household type of the choice, x 2 for local hukou at the place
+N_MOVER_TYPES = 96   # skill 3 x trained 2 x two earners 2 x children 2 x metro hukou 2, x local hukou 2
+
+
+@nb.njit(inline="always", cache=True)
+def mover_column(skill, trained, two_earners, has_children, metro_member):
+    """Column of `Conditions.mover_utility` for a household moving to a place where it has no local
+    hukou (the next column: where it has)."""
+    return ((((skill * 2 + trained) * 2 + two_earners) * 2 + has_children) * 2 + metro_member) * 2
+
+
+@nb.njit(cache=True)
+def _mover_utilities(st, bh, c, out):
+    wage_of, emp_of, rent_of, public_of = c.wage, c.emp_prob, c.rent, c.public_rental_share
+    subsidy_of, school_of, service_of, permit_of = c.rent_subsidy, c.school_access, c.service_level, c.permit_share
+    insurance_of, arrears_of, is_urban, in_metro = c.insurance_rate, c.wage_arrears, st.place_is_urban, st.place_in_metro
+    for d in range(out.shape[0]):
+        for skill in range(3):
+            for trained in (False, True):
+                for two in (False, True):
+                    for children in (False, True):
+                        for metro in (False, True):
+                            col = mover_column(skill, trained, two, children, metro)
+                            for local in (False, True):
+                                at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d], permit_of[d],
+                                      school_of[d], service_of[d], insurance_of[d], arrears_of[d], is_urban[d],
+                                      in_metro[d], d == st.oop)
+                                hh = (trained, 2.0 if two else 1.0, 0.0, 0.0, False, False, children, metro, False)
+                                out[d, col + local] = place_utility(False, local, False, False, at, hh, bh)
+
+
+def mover_utilities(st: Static, bh: Behaviour, c: Conditions) -> np.ndarray:
+    """(n_places, N_MOVER_TYPES): `place_utility` of moving to each place, by household type, for a
+    move that is not home (no land income, no homestead, no returnee support). The options past the
+    home county seat (the prefecture city, Taiyuan, the metro-area town, out of province) are always
+    such moves, so the choice looks their utility up here, tabulated once a month with the same
+    arithmetic: the same value, without its logarithm, for most of the options."""
+    out = np.empty((len(c.rent), N_MOVER_TYPES))
+    _mover_utilities(st, bh, c, out)
+    return out
+
+
+@nb.njit(inline="always", cache=True)
 def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
     """Fill `opts` with the option places (index 0 = stay; -1 = not an option) and `prob` with their
     logit weights exp(v - max v) (0 for no option); returns the weights' sum, by which they divide into
@@ -147,17 +227,21 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
       + beta_school school access (households with children) + beta_services services
       + beta_insurance insurance + beta_network (home county's people at d) + place constant
       + beta_land (land rights held, at the home village) - beta_age (decades over 45, elsewhere).
-    A household displaced by a shock has no inertia bonus for staying. The arrays are taken out of
-    their tuples once per call (see step_households).
+    The first line and the next (`place_utility`) are computed for staying, the home village and the
+    home county seat, where the household's own tenure, land and returnee support count; for the
+    other options they are looked up in `Conditions.mover_utility`. A household displaced by a shock
+    has no inertia bonus for staying. The arrays are taken out of their tuples once per call (see
+    step_households).
     """
     place = np.int64(h.place[i])
     origin = np.int64(h.origin[i])
     hukou = np.int64(h.hukou[i])
     n_child, n_adult, age = h.n_child[i], h.n_adult[i], np.int64(h.head_age[i])
-    skill, flags, tenure = h.skill[i], np.int64(h.flags[i]), h.tenure[i]
+    skill, flags, tenure = np.int64(h.skill[i]), np.int64(h.flags[i]), h.tenure[i]
     wage_of, emp_of, rent_of, public_of = c.wage, c.emp_prob, c.rent, c.public_rental_share
     subsidy_of, school_of, service_of, permit_of = c.rent_subsidy, c.school_access, c.service_level, c.permit_share
     insurance_of, network, asc_of, arrears_of = c.insurance_rate, c.network, c.asc_place, c.wage_arrears
+    mover_utility = c.mover_utility
     is_urban, in_metro, distance, oop = st.place_is_urban, st.place_in_metro, st.distance_term, st.oop
     oop_hukou = hukou == oop
     net_row = st.place_unit.shape[0] // 2 if oop_hukou else origin
@@ -173,46 +257,37 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
     home_seat = 2 * origin
     has_children = n_child > 0
     metro_member = not oop_hukou and in_metro[hukou]
+    column = mover_column(skill, trained, n_adult >= 2, has_children, metro_member)
+    hh = (trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou)
     option_places(i, origin, hukou, place, st, seed, opts)
     vmax = -1e300
-    # every term is computed for every option and selected arithmetically: which terms apply varies
-    # from household to household, and branches on it would be mispredicted
-    for k in range(N_OPTIONS):
+    # stay, home village, home county seat: the household's own tenure, land and support count
+    for k in range(3):
         d = opts[k]
         if d < 0:
             continue
         local = hukou == d
-        urban = is_urban[d]
-        here = d == place
         at_home = d == home_village
-        wage = (wage_of[d, skill] * (1.0 + bh.training_wage_uplift * (trained and (urban or d == oop)))
-                * (1.0 - arrears_of[d] * (urban and not local)))   # training pays in towns and cities
-        income = wage * (stay_income if here else emp_of[d])
-        mover_cost = 0.0 if at_home and (keeps_homestead or local) else rent_of[d] * (1.0 - public_of[d] * (1.0 - bh.public_rent_factor))
-        cost = max((rent_of[d] * stay_cost if here else mover_cost) - subsidy_of[d] * (not local), 0.0)
-        income += (bh.land_income_yuan_month * (at_home and contract_land)
-                   + bh.returnee_support * (d == home_seat and not local and not oop_hukou))
-        household_income = max(income * earners, 1.0)  # guard: log and burden need income > 0
-        v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
-        access = permit_of[d]
-        if metro_member and in_metro[d]:
-            access = max(access, bh.metro_portability)
-        if urban:
-            school = 1.0 if local else school_of[d]
-            services = service_of[d] * (1.0 if local else access)
-            insurance = 1.0 if local else insurance_of[d]
-        elif d == oop:
-            school, services, insurance = bh.oop_school_access, bh.oop_service_access, insurance_of[d]
-        else:
-            school, services, insurance = bh.rural_service_level, bh.rural_service_level, bh.rural_insurance
-        v += bh.beta_school * school * has_children
-        v += bh.beta_services * services + bh.beta_insurance * insurance
+        at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d], permit_of[d], school_of[d],
+              service_of[d], insurance_of[d], arrears_of[d], is_urban[d], in_metro[d], d == oop)
+        v = place_utility(k == 0, local, at_home, d == home_seat, at, hh, bh)
         v += bh.beta_network * network[net_row, d] + asc_of[d]
         v += bh.beta_land * land_rights if at_home else -age_cost
         v += bh.asc_stay * (not displaced) if k == 0 else -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
         prob[k] = v
-        if v > vmax:
-            vmax = v
+        vmax = max(vmax, v)
+    # the prefecture city, Taiyuan, the metro-area town, out of province: never here nor home (see
+    # option_places), so their place part is tabulated
+    for k in range(3, N_OPTIONS):
+        d = opts[k]
+        if d < 0:
+            continue
+        v = mover_utility[d, column + (hukou == d)]
+        v += bh.beta_network * network[net_row, d] + asc_of[d]
+        v += -age_cost
+        v += -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
+        prob[k] = v
+        vmax = max(vmax, v)
     total = 0.0
     for k in range(N_OPTIONS):
         weight = math.exp(prob[k] - vmax) if opts[k] >= 0 else 0.0
@@ -432,42 +507,48 @@ def event_slack(start, stop, h, bh, seed, month, slack, cell):
     empty row, or a birthday that moves it between birth-exposure age groups at 20, 30, 40, 50); and
     cell[j] = its row of the event-bound table (place x type, flattened).
 
-    Plain arithmetic on the household's own row, without table look-ups or early exits, so that the
+    Plain arithmetic on the household's own row, without table look-ups or early exits, on slices
+    indexed from 0 (an index that could be negative would need a wrap-around check), so that the
     compiler vectorizes it.
     """
-    n_child, n_adult, n_old, head_age, flags_of = h.n_child, h.n_adult, h.n_old, h.head_age, h.flags
-    place_of, tenure_of = h.place, h.tenure
+    n_child, n_adult, n_old, head_age = h.n_child[start:stop], h.n_adult[start:stop], h.n_old[start:stop], h.head_age[start:stop]
+    flags_of, place_of, tenure_of = h.flags[start:stop], h.place[start:stop], h.tenure[start:stop]
     death_child, death_adult, death_old = bh.death_child, bh.death_adult, bh.death_old
     child_to_adult, adult_to_old = bh.child_to_adult, bh.adult_to_old
     birth_20s, birth_30s, birth_40s = bh.birth_20s, bh.birth_30s, bh.birth_40s
-    for i in range(start, stop):
-        nc = np.int64(n_child[i])
-        na = np.int64(n_adult[i])
-        no = np.int64(n_old[i])
-        age = np.int64(head_age[i])
-        flags = np.int64(flags_of[i])
+    for j in range(stop - start):
+        i = start + j
+        nc = np.int64(n_child[j])
+        na = np.int64(n_adult[j])
+        no = np.int64(n_old[j])
+        age = np.int64(head_age[j])
+        flags = np.int64(flags_of[j])
         u = unit_float(draw_key(seed, i, month))
         demography = (nc * death_child + na * death_adult + no * death_old
                       + birth_probability(na, flags, age, birth_20s, birth_30s, birth_40s)
                       + nc * child_to_adult + na * adult_to_old)
         boundary = birthday_month(i, month) & ((age == 19) | (age == 29) | (age == 39) | (age == 49))
-        slack[i - start] = u - demography if (nc + na + no > 0) & (not boundary) else -1.0
-        cell[i - start] = np.int32(place_of[i]) * N_TYPES + household_type(na, flags, np.int64(tenure_of[i]))
+        slack[j] = u - demography if (nc + na + no > 0) & (not boundary) else -1.0
+        cell[j] = np.int32(place_of[j]) * N_TYPES + household_type(na, flags, np.int64(tenure_of[j]))
 
 
 @nb.njit(cache=True)
 def advance_quiet(start, stop, h, month, quiet):
     """Households start..stop-1 with quiet[i - start]: one more month here, no event, and the head's
-    birthday if it is this month. Branch-free, so that the compiler vectorizes it."""
-    months_of, event_of, head_age = h.months_here, h.event, h.head_age
-    for i in range(start, stop):
-        q = quiet[i - start]
-        months = np.int64(months_of[i])
-        age = np.int64(head_age[i])
-        birthday = birthday_month(i, month) & (age < 110)
-        months_of[i] = min(months + 1, 255) if q else months
-        event_of[i] = 0 if q else event_of[i]
-        head_age[i] = age + (q & birthday)
+    birthday if it is this month (`birthday_month`: every twelfth household, from the first with
+    i % 12 == month % 12). Branch-free 8-bit arithmetic on slices indexed from 0, so that the compiler
+    vectorizes the first loop; the second visits the birthdays only."""
+    months = h.months_here[start:stop]
+    event = h.event[start:stop]
+    q = quiet[:stop - start].view(np.uint8)
+    for j in range(stop - start):
+        m = months[j]
+        months[j] = m + (q[j] & np.uint8(m < np.uint8(255)))
+        event[j] = event[j] & np.uint8(q[j] - np.uint8(1))   # quiet: & 0, otherwise & 255 (unchanged)
+    head_age = h.head_age[start:stop]
+    for j in range((month - start) % 12, stop - start, 12):
+        age = head_age[j]
+        head_age[j] = age + (q[j] & np.uint8(age < np.uint8(110)))
 
 
 @nb.njit(cache=True)

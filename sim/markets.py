@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scenarios.compile import place_tiers
-from sim.kernels import N_SETTLE_COMBOS, N_TYPES, Behaviour, Conditions, Counts, Static, event_bounds
+from sim.kernels import (N_MOVER_TYPES, N_SETTLE_COMBOS, N_TYPES, Behaviour, Conditions, Counts, Static, event_bounds,
+                         mover_utilities)
 
 TAIYUAN_CORE, PREFECTURE_CORE, COUNTY_SEAT, VILLAGE, OUTSIDE = range(5)
 
@@ -181,7 +182,7 @@ def advance_year(eco: PlaceEconomy, place: dict, prov: dict, counts: Counts, set
     eco.shock_review = 1.0 - (1.0 - displaced) ** (1.0 / 12.0)   # monthly chance of being displaced
 
 
-def conditions(eco: PlaceEconomy, counts: Counts, bh: Behaviour, beh: dict, econ: dict,
+def conditions(eco: PlaceEconomy, counts: Counts, st: Static, bh: Behaviour, beh: dict, econ: dict,
                place: dict, prov: dict, asc_place: np.ndarray) -> Conditions:
     """The conditions households see this month, from last month's counts and this year's policy."""
     n = len(eco.rent0)
@@ -235,8 +236,9 @@ def conditions(eco: PlaceEconomy, counts: Counts, bh: Behaviour, beh: dict, econ
                    insurance_rate=place["insurance_enrolment_migrants"],
                    threshold_months=place["hukou_threshold_months"], asc_place=asc, network=network,
                    settle_prob=settle, buy_prob=buy, wage_arrears=place["wage_arrears_share"],
-                   training_prob=training, extra_review=eco.shock_review, event_bound=np.zeros((n, N_TYPES)))
-    return c._replace(event_bound=event_bounds(urban, bh, c))
+                   training_prob=training, extra_review=eco.shock_review, event_bound=np.zeros((n, N_TYPES)),
+                   mover_utility=np.zeros((n, N_MOVER_TYPES)))
+    return c._replace(event_bound=event_bounds(urban, bh, c), mover_utility=mover_utilities(st, bh, c))
 
 
 def place_constants(tier: np.ndarray, beh: dict) -> np.ndarray:

@@ -196,7 +196,7 @@ class ShanxiModel(mesa.Model):
 
     def _conditions(self, year: int) -> K.Conditions:
         place, prov = self.policy.at(year)
-        return markets.conditions(self.economy, self.counts, self.month_behaviour, self.beh, self.econ,
+        return markets.conditions(self.economy, self.counts, self.static, self.month_behaviour, self.beh, self.econ,
                                   place, prov, self.asc_place)
 
     # --- outputs

@@ -39,14 +39,15 @@ def toy_conditions():
     network = np.zeros((3, n))
     network[1] = c["network_from_unit_1"]
     arr = lambda k: np.asarray(c[k], float)  # noqa: E731
-    return K.Conditions(wage=wage, emp_prob=arr("emp_prob"), job_find=np.zeros(n), rent=arr("rent"),
+    c = K.Conditions(wage=wage, emp_prob=arr("emp_prob"), job_find=np.zeros(n), rent=arr("rent"),
                         rent_subsidy=arr("rent_subsidy"), public_rental_share=arr("public_rental_share"),
                         school_access=arr("school_access"), service_level=arr("service_level"),
                         permit_share=arr("permit_share"), insurance_rate=arr("insurance_rate"),
                         threshold_months=np.zeros(n), asc_place=arr("asc_place"), network=network,
                         settle_prob=np.zeros((n, K.N_SETTLE_COMBOS)), buy_prob=np.zeros((n, 3)),
                         wage_arrears=np.zeros(n), training_prob=np.zeros(n), extra_review=np.zeros(n),
-                        event_bound=np.zeros((n, K.N_TYPES)))
+                        event_bound=np.zeros((n, K.N_TYPES)), mover_utility=np.zeros((n, K.N_MOVER_TYPES)))
+    return c._replace(mover_utility=K.mover_utilities(toy_static(), toy_behaviour(), c))
 
 
 def one_household(spec):
@@ -131,3 +132,39 @@ def test_settlement_hazard_table():
     assert c.settle_prob[p, combo] == pytest.approx(1 / (1 + math.exp(-logit)), rel=1e-12)
     # nobody settles in a village
     assert (c.settle_prob[1] == 0).all()
+
+
+def test_tabulated_moves_equal_the_full_utility(small_model_factory):
+    """The choice looks up the place part of the utility of options 3-6 (prefecture city, Taiyuan,
+    metro-area town, out of province) in Conditions.mover_utility. That is exact only if those options
+    are never the place the household lives in, its home village or its home county seat, and if the
+    table's column is the household's type: both checked here for every household of a small province,
+    against `place_utility` computed for the household itself."""
+    m = small_model_factory(scale=0.002, rng=5)
+    h, st = m.households, m.static
+    # levers on, so that every column of the table differs from its neighbours
+    bh = m.month_behaviour._replace(metro_portability=0.9, training_wage_uplift=0.2, returnee_support=300.0)
+    c = m.month_conditions._replace(wage_arrears=np.full(len(st.place_is_urban), 0.05))
+    c = c._replace(mover_utility=K.mover_utilities(st, bh, c))
+    checked = 0
+    for i in np.flatnonzero(h.n_adult > 0):
+        opts, _ = K.choice_probabilities(i, h, st, bh, c, m.seed)
+        place, origin, hukou = int(h.place[i]), int(h.origin[i]), int(h.hukou[i])
+        flags, skill = int(h.flags[i]), int(h.skill[i])
+        trained, children = bool(flags & S.TRAINED), bool(h.n_child[i] > 0)
+        metro = hukou != st.oop and bool(st.place_in_metro[hukou])
+        column = K.mover_column(skill, trained, bool(h.n_adult[i] >= 2), children, metro)
+        for d in opts[3:]:
+            if d < 0:
+                continue
+            d = int(d)
+            assert d not in (place, 2 * origin, 2 * origin + 1), (i, d)
+            local = hukou == d
+            at = (c.wage[d, skill], c.emp_prob[d], c.rent[d], c.public_rental_share[d], c.rent_subsidy[d],
+                  c.permit_share[d], c.school_access[d], c.service_level[d], c.insurance_rate[d], c.wage_arrears[d],
+                  bool(st.place_is_urban[d]), bool(st.place_in_metro[d]), d == st.oop)
+            hh = (trained, 2.0 if h.n_adult[i] >= 2 else 1.0, 0.0, 0.0, bool(flags & S.HOMESTEAD),
+                  bool(flags & S.CONTRACT_LAND), children, metro, hukou == st.oop)
+            assert c.mover_utility[d, column + local] == K.place_utility(False, local, False, False, at, hh, bh)
+            checked += 1
+    assert checked > 10_000
