@@ -23,6 +23,7 @@ matches. The province urban total then equals the census count, 21,831,494.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +115,13 @@ class Geography:
     def unit_urban_pop_2020(self) -> np.ndarray:
         """Urban population of each unit, float64 persons (not rounded)."""
         return self.unit_pop_2020 * self.unit_urban_share_2020
+
+
+@functools.lru_cache(maxsize=1)
+def province_geography() -> Geography:
+    """The Geography of sim/data, built once per process (its arrays are read-only), so that checking a
+    config and building its model read the data files once."""
+    return load_geography()
 
 
 def load_geography(data_dir: str | Path | None = None) -> Geography:

@@ -45,8 +45,8 @@ def expected_households(pop: dict, scale: float | None = None, geo=None) -> floa
     without sampling: the same cells and sizes as sim.population.synthesize (tests check it)."""
     from sim.population import build_cells, household_people, load_census
     if geo is None:
-        from sim.geography import load_geography
-        geo = load_geography()
+        from sim.geography import province_geography
+        geo = province_geography()
     scale = float(pop["scale"] if scale is None else scale)
     census = load_census()
     fam, coll, size = household_people(build_cells(geo, census, pop), census, pop)

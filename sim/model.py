@@ -22,7 +22,7 @@ from sim import indicators as ind
 from sim import kernels as K
 from sim import markets
 from sim.config import compose, to_dict
-from sim.geography import load_geography
+from sim.geography import province_geography
 from sim.guard import check_config_memory
 from sim.population import synthesize
 from sim.schema import validate_config
@@ -80,7 +80,7 @@ class ShanxiModel(mesa.Model):
         self.agent_stepping = agent_stepping
         if threads:
             numba.set_num_threads(int(threads))
-        self.geo = load_geography()
+        self.geo = province_geography()
         check_config_memory(cfg, self.geo)   # MemoryGuardError before the households are allocated
         self.beh = cfg["behaviour"]
         self.econ = cfg["economy"]

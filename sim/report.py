@@ -796,8 +796,8 @@ def _scale(folder: Folder) -> float:
 
 @functools.lru_cache(maxsize=1)
 def _geography():
-    from sim.geography import load_geography
-    return load_geography()
+    from sim.geography import province_geography
+    return province_geography()
 
 
 def _template(name: str) -> str:

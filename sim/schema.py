@@ -579,10 +579,9 @@ def refuse_code_targets(cfg, path: str = "") -> None:
 # the scenario's levers
 
 
-@functools.lru_cache(maxsize=1)
 def _geography():
-    from sim.geography import load_geography
-    return load_geography()
+    from sim.geography import province_geography
+    return province_geography()
 
 
 def check_levers(scenario: dict, geo=None) -> list[str]:
