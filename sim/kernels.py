@@ -192,16 +192,15 @@ def _mover_utilities(st, bh, c, out):
     insurance_of, arrears_of, is_urban, in_metro = c.insurance_rate, c.wage_arrears, st.place_is_urban, st.place_in_metro
     for d in range(out.shape[0]):
         for skill in range(3):
+            at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d], permit_of[d], school_of[d],
+                  service_of[d], insurance_of[d], arrears_of[d], is_urban[d], in_metro[d], d == st.oop)
             for trained in (False, True):
                 for two in (False, True):
                     for children in (False, True):
                         for metro in (False, True):
                             col = mover_column(skill, trained, two, children, metro)
+                            hh = (trained, 2.0 if two else 1.0, 0.0, 0.0, False, False, children, metro, False)
                             for local in (False, True):
-                                at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d], permit_of[d],
-                                      school_of[d], service_of[d], insurance_of[d], arrears_of[d], is_urban[d],
-                                      in_metro[d], d == st.oop)
-                                hh = (trained, 2.0 if two else 1.0, 0.0, 0.0, False, False, children, metro, False)
                                 out[d, col + local] = place_utility(False, local, False, False, at, hh, bh)
 
 

@@ -118,3 +118,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.cluster)
+
+
+class Launched:
+    """Launcher processes a test starts (Hydra, a sweep): any still running at teardown are killed."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, cmd: list[str], **kw) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT, **kw)
+        self.procs.append(proc)
+        return proc
+
+    @staticmethod
+    def wait_after_kill(proc: subprocess.Popen, what: str, timeout_s: float = 120) -> tuple[int, float]:
+        """(return code, seconds) of `proc` ending after one of its tasks was killed; a hang (still
+        running after timeout_s) fails the test."""
+        t0 = time.monotonic()
+        try:
+            rc = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{what} still waits {timeout_s:.0f} s after the task was killed") from None
+        return rc, time.monotonic() - t0
+
+    def kill_running(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def launched() -> Iterator[Launched]:
+    procs = Launched()
+    yield procs
+    procs.kill_running()

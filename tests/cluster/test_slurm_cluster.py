@@ -100,17 +100,14 @@ def test_hydra_multirun_through_slurm(slurm_cluster, tmp_path):
     assert set(states.values()) == {"COMPLETED"}
 
 
-def test_killed_job_makes_hydra_fail_not_hang(slurm_cluster, tmp_path):
+def test_killed_job_makes_hydra_fail_not_hang(slurm_cluster, launched, tmp_path):
     """A task killed outright (as by the OOM killer) must end the sweep with an
     error. Without job accounting submitit never sees it and Hydra waits forever."""
     name = f"killprobe_{uuid.uuid4().hex[:8]}"
     app = _write_app(tmp_path, name)
-    log = (tmp_path / "hydra.log").open("w")
-    hydra = subprocess.Popen(
-        [sys.executable, str(app), "-m", "x=1,2", "slow=2", "hydra/launcher=slurm"],
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    try:
+    with (tmp_path / "hydra.log").open("w") as log:
+        hydra = launched.start([sys.executable, str(app), "-m", "x=1,2", "slow=2", "hydra/launcher=slurm"],
+                               cwd=tmp_path, stdout=log)
         # wait until the slow task (array index 1) runs
         task = ""
         deadline = time.monotonic() + 120
@@ -125,17 +122,7 @@ def test_killed_job_makes_hydra_fail_not_hang(slurm_cluster, tmp_path):
         assert task, "the slow task never started"
         time.sleep(2)  # let it get into its sleep
         subprocess.run(["scancel", "--signal=KILL", task], check=True)
-        t0 = time.monotonic()
-        try:
-            rc = hydra.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("Hydra still waits 120 s after the task was killed") from None
-        seconds = time.monotonic() - t0
-    finally:
-        if hydra.poll() is None:
-            hydra.kill()
-            hydra.wait()
-        log.close()
+        rc, seconds = launched.wait_after_kill(hydra, "Hydra")
     output = (tmp_path / "hydra.log").read_text()
     assert rc != 0
     assert "UncompletedJobError" in output, output

@@ -96,40 +96,30 @@ def _wait_drained(name: str, timeout_s: float = 180) -> None:
         time.sleep(0.5)
 
 
-def test_killed_job_is_reported_and_rerun_alone(slurm_cluster, tmp_path):
+def test_killed_job_is_reported_and_rerun_alone(slurm_cluster, launched, tmp_path):
     sweep = tmp_path / "sweep"
     name = f"shx_{uuid.uuid4().hex[:8]}"
     victim = sweep / JOBS[1]          # runs in the first pair of tasks (2 cores), killed early
     log_path = tmp_path / "launcher.log"
     t_start = time.monotonic()
     with log_path.open("w") as log:
-        launcher = subprocess.Popen(_sweep_cmd(sweep, name), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            # kill the task once its model is stepping (its log shows a progress line), before its manifest
-            task, deadline = "", time.monotonic() + 150
-            while time.monotonic() < deadline:
-                assert launcher.poll() is None, log_path.read_text()
-                job_log = victim / "__main__.log"
-                if job_log.exists() and "simulated" in job_log.read_text():
-                    task = _slurm_id(victim)
-                    # SIGKILL its job step at once, as the OOM killer would. (`scancel --signal=KILL
-                    # <task>` cancels the whole task instead: SIGTERM, which submitit ignores, then
-                    # SIGKILL only KillWait = 10 s later - a small job can finish in that time.)
-                    subprocess.run(["scancel", "--signal=KILL", f"{task}.0"], check=True, timeout=30)
-                    break
-                time.sleep(0.1)
-            assert task, "the victim job never started stepping"
-            t_kill = time.monotonic()
-            try:
-                rc = launcher.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                raise AssertionError("the launcher still waits 120 s after the task was killed") from None
-            t_fail = time.monotonic() - t_kill
-        finally:
-            if launcher.poll() is None:
-                launcher.kill()
-                launcher.wait()
+        launcher = launched.start(_sweep_cmd(sweep, name), cwd=REPO, stdout=log,
+                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        # kill the task once its model is stepping (its log shows a progress line), before its manifest
+        task, deadline = "", time.monotonic() + 150
+        while time.monotonic() < deadline:
+            assert launcher.poll() is None, log_path.read_text()
+            job_log = victim / "__main__.log"
+            if job_log.exists() and "simulated" in job_log.read_text():
+                task = _slurm_id(victim)
+                # SIGKILL its job step at once, as the OOM killer would. (`scancel --signal=KILL
+                # <task>` cancels the whole task instead: SIGTERM, which submitit ignores, then
+                # SIGKILL only KillWait = 10 s later - a small job can finish in that time.)
+                subprocess.run(["scancel", "--signal=KILL", f"{task}.0"], check=True, timeout=30)
+                break
+            time.sleep(0.1)
+        assert task, "the victim job never started stepping"
+        rc, t_fail = launched.wait_after_kill(launcher, "the launcher")
     out = log_path.read_text()
     assert rc != 0, out
     assert "UncompletedJobError" in out, out[-3000:]
