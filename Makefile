@@ -18,7 +18,6 @@ $(STAMP): pyproject.toml
 	  $(PYTHON312) -m venv $(VENV); fi
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,dashboard]'
-	-$(PY) tests/browser/fill_solara_cache.py   # Solara's JS/CSS from the npm registry (no CDN here)
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -33,15 +32,15 @@ test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 dashboard: $(STAMP)
-	$(PY) tests/browser/fill_solara_cache.py
+	$(PY) -m sim.reporting.dashboard_assets   # Solara's JS/CSS from the npm registry (no CDN here)
 	$(VENV)/bin/solara run sim/app.py $(DASHBOARD_ARGS)
 
 report: $(STAMP)
 	@if [ -z "$(RUN)" ]; then echo "usage: make report RUN=outputs/runs/... [REPORT_LANG=en]" >&2; exit 2; fi
-	$(PY) -m sim.report $(RUN) lang=$(or $(REPORT_LANG),zh)
+	$(PY) -m sim report $(RUN) lang=$(or $(REPORT_LANG),zh)
 
 validate: $(STAMP)
-	$(PY) -m sim.validate
+	$(PY) -m sim validate
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

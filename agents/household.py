@@ -1,12 +1,12 @@
 """A household as a Mesa agent: a thin view over one row of the model's household arrays.
 
-`step()` runs the same compiled rule (`sim.kernels.step_household`) the bulk kernel runs, so
+`step()` runs the same compiled rule (`sim.kernel.step_household`) the bulk kernel runs, so
 stepping the agents and stepping the kernel give identical results.
 """
 import mesa
 
 from sim import state as S
-from sim.kernels import step_household
+from sim.kernel import step_household
 
 TENURES = ("own", "rent", "public rental", "dormitory")
 

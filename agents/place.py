@@ -1,7 +1,8 @@
 """County-level units as Mesa agents: each owns the labour and housing market of its urban and
-rural part. The markets are updated for all places at once (sim.markets); these agents are views
+rural part. The markets are updated for all places at once (sim.economy.markets); these agents are views
 that report a unit's state in domain terms."""
 import mesa
+from sim.places import rural_place, urban_place
 
 
 class CountyUnit(mesa.Agent):
@@ -11,7 +12,7 @@ class CountyUnit(mesa.Agent):
         self.name = model.geo.unit_name_en[unit]
         self.name_zh = model.geo.unit_name_zh[unit]
         self.city = model.geo.city_name_en[model.geo.unit_city[unit]]
-        self.urban_place, self.rural_place = 2 * unit, 2 * unit + 1
+        self.urban_place, self.rural_place = urban_place(unit), rural_place(unit)
 
     def _people(self, place):
         return float(self.model.counts.people_by_home_place[:, place].sum()) * self.model.weight

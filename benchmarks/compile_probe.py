@@ -3,11 +3,11 @@
 Run with NUMBA_CACHE_DIR pointing at an empty folder for a cold compile, and again with the same
 folder for a warm (cached) start. Prints one JSON object on stdout:
 
-    import_s            importing sim.model (and so sim.kernels)
+    import_s            importing sim.model (and so sim.kernel)
     model_init_s        ShanxiModel(scale=...) construction, which makes the first `aggregate` call
     first_call_s / steady_call_s / compile_s per kernel:
-        aggregate       sim.kernels.aggregate (wraps the parallel `_aggregate`)
-        step_all        sim.kernels.step_all (parallel; compiles `step_household` and callees)
+        aggregate       sim.kernel.aggregate (wraps the parallel `_aggregate`)
+        step_all        sim.kernel.step_all (parallel; compiles `step_household` and callees)
         step_household  one call from Python (the Mesa agent path)
     compile_s = first_call_s - steady_call_s (compile, or loading from the cache when warm)
 """
@@ -25,7 +25,7 @@ def main() -> None:
     t_start = time.perf_counter()
     c_start = time.process_time()
     t0 = time.perf_counter()
-    from sim import kernels as K
+    from sim import kernel as K
     from sim.model import ShanxiModel
     t_import = time.perf_counter() - t0
 

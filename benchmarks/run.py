@@ -200,7 +200,7 @@ def machine_info() -> dict:
     }
 
 
-WATCHED_SOURCES = ("sim/kernels.py", "sim/rng.py", "sim/model.py", "sim/markets.py", "sim/population.py",
+WATCHED_SOURCES = ("sim/kernel/", "sim/rng.py", "sim/model.py", "sim/economy/markets.py", "sim/world/population.py",
                    "sim/state.py", "agents/household.py")
 
 
@@ -297,8 +297,8 @@ class StepInstrument:
     PARTS = ("step_all", "counts", "behaviour", "conditions", "advance_year", "collect", "record")
 
     def __init__(self, model):
-        from sim import kernels as K
-        from sim import markets
+        from sim import kernel as K
+        from sim.economy import markets
         self.model, self.K, self.markets = model, K, markets
         self.acc = dict.fromkeys(self.PARTS, 0.0)
         self._saved = []
@@ -379,9 +379,10 @@ def _digest(h) -> str:
 
 def bench_scale(scale: float, threads: list[int], months: int, repeats: int, split_months: int, seed: int,
                 breakdown: bool) -> dict:
-    from sim import kernels as K
+    from sim import kernel as K
     from sim import state as S
-    from sim.model import ShanxiModel, month_calendar
+    from sim.model import ShanxiModel
+    from sim.places import month_calendar
 
     log(f"scale {scale}: building the model")
     numba.set_num_threads(max(threads))
@@ -506,7 +507,7 @@ def bench_scale(scale: float, threads: list[int], months: int, repeats: int, spl
 # ----------------------------------------------------------------------------------- agent path
 def bench_agents(scale: float, months: int, repeats: int, threads: list[int], seed: int) -> dict:
     from agents import Household
-    from sim import kernels as K
+    from sim import kernel as K
     from sim.model import ShanxiModel
 
     numba.set_num_threads(max(threads))

@@ -12,8 +12,10 @@ from importlib import resources
 import numpy as np
 import yaml
 
+from sim.places import OUTSIDE, TIER_NAMES
+from sim.world.geography import place_tiers
+
 YEARS = np.arange(2020, 2030)
-TIERS = ("taiyuan", "prefecture", "county_seat", "village")
 
 
 def load_levers() -> dict:
@@ -52,18 +54,6 @@ def delay(overrides: dict, years: int) -> dict:
             return out
         return v
     return {name: shift(v) for name, v in overrides.items()}
-
-
-def place_tiers(geo) -> np.ndarray:
-    """Tier index of every place (-1 for out of province)."""
-    tier = np.full(geo.n_places, -1)
-    for u in range(len(geo.unit_name_en)):
-        if geo.unit_type[u] == 0:
-            tier[2 * u] = 0 if geo.unit_city[u] == geo.taiyuan_city else 1
-        else:
-            tier[2 * u] = 2
-        tier[2 * u + 1] = 3
-    return tier
 
 
 def _check_value(name, spec, value, where):
@@ -137,23 +127,23 @@ def _compile(geo, overrides: dict | None, levers: dict) -> Policy:
             province[name] = arr
             continue
         arr = np.zeros((len(YEARS), geo.n_places))
-        base_by_tier = base if isinstance(base, dict) else {t: base for t in TIERS}
-        for t_i, t in enumerate(TIERS):
+        base_by_tier = base if isinstance(base, dict) else {t: base for t in TIER_NAMES}
+        for t_i, t in enumerate(TIER_NAMES):
             arr[:, tier == t_i] = _schedule(name, spec, base_by_tier.get(t, 0.0), f" (baseline {t})")[:, None]
         if value is not None:
             items = value.items() if isinstance(value, dict) and not all(str(k).isdigit() for k in value) \
                 else [("all", value)]
-            order = {"all": 0, **{t: 1 for t in TIERS}, **{c: 2 for c in cities}}
+            order = {"all": 0, **{t: 1 for t in TIER_NAMES}, **{c: 2 for c in cities}}
             for region, v in sorted(items, key=lambda kv: order.get(kv[0], 3)):
                 if region == "all":
-                    mask = tier >= 0
-                elif region in TIERS:
-                    mask = tier == TIERS.index(region)
+                    mask = tier != OUTSIDE   # every Shanxi place
+                elif region in TIER_NAMES:
+                    mask = tier == TIER_NAMES.index(region)
                 elif region in cities:
                     mask = city_of_place == cities.index(region)
                 else:
                     raise ScenarioError(f"scenario.levers.{name}.{region}: unknown region; allowed: all, "
-                                        f"{', '.join(TIERS)}, {', '.join(cities)}")
+                                        f"{', '.join(TIER_NAMES)}, {', '.join(cities)}")
                 new = _schedule(name, spec, v, f".{region}")
                 for yi in range(len(YEARS)):
                     if not np.isnan(new[yi]):

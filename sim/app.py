@@ -19,7 +19,7 @@ schedule for that lever; moved anywhere else, it sets the lever from 2025 on (re
 scenario's schedule of that lever). The card lists the levers in force.
 
 Needs the `dashboard` extra (mesa[rec], ipyvuetify<3) and, offline, Solara's asset cache filled by
-tests/browser/fill_solara_cache.sh (`make dashboard` does both).
+`python -m sim.reporting.dashboard_assets` (`make dashboard` does both).
 """
 from __future__ import annotations
 
@@ -41,9 +41,10 @@ from mesa.visualization.utils import force_update, update_counter  # noqa: E402
 
 from scenarios.compile import load_levers  # noqa: E402
 from sim.config import compose, to_dict  # noqa: E402
-from sim.fonts import CSS_FAMILY, font_face_css, use_cjk_font  # noqa: E402
-from sim.model import ShanxiModel, month_calendar  # noqa: E402
-from sim.report import LEVER_LABELS  # noqa: E402
+from sim.reporting.fonts import CSS_FAMILY, font_face_css, use_cjk_font  # noqa: E402
+from sim.model import ShanxiModel  # noqa: E402
+from sim.places import FINAL_YEAR, PLAN_YEARS, TARGET_RESIDENT_RATE_PCT, month_calendar  # noqa: E402
+from sim.reporting.report import LEVER_LABELS  # noqa: E402
 
 log = logging.getLogger("sim.app")
 logging.getLogger("MESA").setLevel(logging.WARNING)
@@ -51,9 +52,6 @@ logging.getLogger("mesa").setLevel(logging.WARNING)
 
 SCALE = float(os.environ.get("SHANXI_DASHBOARD_SCALE", "0.002"))
 SEED = int(os.environ.get("SHANXI_DASHBOARD_SEED", "42"))
-END_YEAR = 2029
-PLAN_START = 2025
-TARGET_2029_PCT = 70.0
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "conf" / "scenario"
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if not p.stem.startswith("action")) + \
     sorted(p.stem for p in SCENARIO_DIR.glob("action*.yaml"))
@@ -68,17 +66,17 @@ def _baseline_value(lever: str) -> float:
 # (keyword, lever, label, min, max, step, how the slider value becomes a lever override from 2025)
 SLIDERS = [
     ("rent_subsidy", "rent_subsidy_yuan_month", "租房补贴 rent subsidy ¥/month", 0, 1000, 50,
-     lambda v: {"all": {PLAN_START: v}}),
+     lambda v: {"all": {PLAN_YEARS[0]: v}}),
     ("taiyuan_public_rental", "public_rental_units_per_year", "太原公租房 Taiyuan rental units/yr",
-     0, 50000, 2500, lambda v: {"Taiyuan": {PLAN_START: v}}),
+     0, 50000, 2500, lambda v: {"Taiyuan": {PLAN_YEARS[0]: v}}),
     ("land_protection", "land_protection_share", "土地权益保障 land rights kept", 0.0, 1.0, 0.05,
-     lambda v: {PLAN_START: v}),
+     lambda v: {PLAN_YEARS[0]: v}),
     ("school_access", "school_access_migrant_children", "随迁子女入学 school access", 0.0, 1.0,
-     0.05, lambda v: {"all": {PLAN_START: v}}),
+     0.05, lambda v: {"all": {PLAN_YEARS[0]: v}}),
     ("county_seat_service", "county_seat_service_level", "县城服务 county-seat services", 0.0, 1.0, 0.05,
-     lambda v: {PLAN_START: v}),
+     lambda v: {PLAN_YEARS[0]: v}),
     ("rural_service", "rural_service_level", "乡村服务 rural services", 0.0, 1.0, 0.05,
-     lambda v: {PLAN_START: v}),
+     lambda v: {PLAN_YEARS[0]: v}),
 ]
 SLIDER_DEFAULTS = {kw: _baseline_value(lever) for kw, lever, *_ in SLIDERS}
 
@@ -132,7 +130,7 @@ def _config(scale: float, seed: int, scenario_name: str) -> dict:
     """The model's config; Hydra's compose is not thread-safe (the baseline builds in a thread)."""
     with _COMPOSE_LOCK:
         return to_dict(compose([f"population.scale={scale}", f"seed={seed}", f"scenario={scenario_name}",
-                                f"run.end_year={END_YEAR}", "run.progress=none"]))
+                                f"run.end_year={FINAL_YEAR}", "run.progress=none"]))
 
 
 class _Baseline:
@@ -207,7 +205,7 @@ def summary(model: DashboardModel) -> dict:
     out = {"month": f"{y}-{moy:02d}", "months": model.month, "n_months": model.n_months,
            "resident": model.province_rate("resident"), "hukou": model.province_rate("hukou")}
     prov = province_table(model.rows)
-    since = [yr for yr in range(PLAN_START, END_YEAR + 1) if yr in prov.index]
+    since = [yr for yr in range(PLAN_YEARS[0], FINAL_YEAR + 1) if yr in prov.index]
     out["settled"] = float(prov.loc[since, "migrants_settled"].sum()) if since else 0.0
     out["cost_yi"] = float(prov.loc[since, "cost_total_yuan"].sum()) / 1e8 if since else 0.0
     out["base_resident"] = out["base_hukou"] = out["base_settled"] = np.nan
@@ -241,8 +239,8 @@ def province_figure(model: DashboardModel) -> Figure:
     if len(m):
         ax.plot(m.year, m.resident_urbanization_rate_pct, color="tab:blue", lw=2, label="常住人口城镇化率 resident")
         ax.plot(m.year, m.hukou_urbanization_rate_pct, color="tab:orange", lw=2, label="户籍人口城镇化率 hukou")
-    ax.axhline(TARGET_2029_PCT, color="tab:red", ls="--", lw=1)
-    ax.text(2020.9, TARGET_2029_PCT + 0.5, "2029目标 接近70% target", color="tab:red", fontsize=8)
+    ax.axhline(TARGET_RESIDENT_RATE_PCT, color="tab:red", ls="--", lw=1)
+    ax.text(2020.9, TARGET_RESIDENT_RATE_PCT + 0.5, "2029目标 接近70% target", color="tab:red", fontsize=8)
     ax.set_xlim(2020.8, 2030.05)
     ax.set_ylim(40, 74)
     ax.set_ylabel("%")
@@ -283,7 +281,7 @@ def settled_cost_figure(model: DashboardModel) -> Figure:
     cur = province_table(model.rows)
     base = baseline(model.scale, model.seed)
     bp = province_table(base.rows) if base.get(0) and base.rows is not None else pd.DataFrame()
-    years = np.arange(2021, END_YEAR + 1)
+    years = np.arange(2021, FINAL_YEAR + 1)
     if "migrants_settled" in bp:
         ax1.bar(years - 0.2, [bp["migrants_settled"].get(y, np.nan) / 1e4 for y in years], 0.4, color="0.7",
                 label="基线 baseline")
@@ -295,7 +293,7 @@ def settled_cost_figure(model: DashboardModel) -> Figure:
     ax1.tick_params(labelsize=7)
     ax1.grid(alpha=0.3, axis="y")
     cost_cols = [c for c in cur.columns if c.startswith("cost_") and c != "cost_total_yuan"] if len(cur) else []
-    plan_years = [y for y in range(PLAN_START, END_YEAR + 1)]
+    plan_years = [y for y in range(PLAN_YEARS[0], FINAL_YEAR + 1)]
     if cost_cols:
         costs = cur.reindex(plan_years)[cost_cols].fillna(0.0) / 1e8
         costs = costs.loc[:, costs.sum() > 0]
@@ -308,7 +306,7 @@ def settled_cost_figure(model: DashboardModel) -> Figure:
         if len(costs.columns):
             ax2.legend(fontsize=5.5, loc="upper left")
     ax2.set_title("新增财政成本 extra cost, 亿元/年", fontsize=9)
-    ax2.set_xlim(PLAN_START - 0.6, END_YEAR + 0.6)
+    ax2.set_xlim(PLAN_YEARS[0] - 0.6, FINAL_YEAR + 0.6)
     ax2.tick_params(labelsize=7)
     ax2.grid(alpha=0.3, axis="y")
     return fig
@@ -375,7 +373,7 @@ def SummaryCard(model: DashboardModel):
             solara.v.Html(tag="span", children=[f" · scale {model.scale:g} · seed {model.seed}"])
         rows = [("常住人口城镇化率 resident rate, %", s["resident"], s["base_resident"], 2, "resident"),
                 ("户籍人口城镇化率 hukou rate, %", s["hukou"], s["base_hukou"], 2, "hukou"),
-                (f"落户人数 settled since {PLAN_START}, 万", s["settled"] / 1e4,
+                (f"落户人数 settled since {PLAN_YEARS[0]}, 万", s["settled"] / 1e4,
                  s["base_settled"] / 1e4 if np.isfinite(s["base_settled"]) else np.nan, 1, "settled")]
         with solara.v.Html(tag="table", class_="kpi"):
             with solara.v.Html(tag="tr"):
@@ -388,12 +386,12 @@ def SummaryCard(model: DashboardModel):
                     solara.v.Html(tag="td", class_=f"kpi-{key}-baseline", children=[_fmt(b, d)])
                     solara.v.Html(tag="td", class_=f"kpi-{key}-delta", children=[_fmt(v - b, d, sign=True)])
             with solara.v.Html(tag="tr"):
-                solara.v.Html(tag="td", children=[f"新增财政成本 extra cost since {PLAN_START}, 亿元"])
+                solara.v.Html(tag="td", children=[f"新增财政成本 extra cost since {PLAN_YEARS[0]}, 亿元"])
                 solara.v.Html(tag="td", class_="kpi-cost", children=[_fmt(s["cost_yi"], 1)])
                 solara.v.Html(tag="td", children=["0.0"])
                 solara.v.Html(tag="td", children=[_fmt(s["cost_yi"], 1, sign=True)])
         moved = ", ".join(f"{k}={v}" for k, v in model.overrides.items()) or "无 none (scenario as defined)"
-        solara.v.Html(tag="div", class_="kpi-levers", children=[f"已生效杠杆 sliders in force (from {PLAN_START}): {moved}"])
+        solara.v.Html(tag="div", class_="kpi-levers", children=[f"已生效杠杆 sliders in force (from {PLAN_YEARS[0]}): {moved}"])
         if base.error:
             solara.Error(f"baseline run failed: {base.error}")
         elif not base.get(0):

@@ -1,7 +1,8 @@
 """Indicators by province, city and county from the monthly counts (tidy rows)."""
 import numpy as np
 
-from sim.kernels import Counts
+from sim.kernel import Counts
+from sim.places import OUT_OF_PROVINCE
 
 INDICATORS = ("resident_urbanization_rate_pct", "hukou_urbanization_rate_pct", "population", "households",
               "migrants_settled", "out_of_province", "births", "deaths", "moved_in", "returned_home",
@@ -13,7 +14,7 @@ class Regions:
 
     def __init__(self, geo):
         n_units = len(geo.unit_name_en)
-        oop = geo.n_places - 1
+        oop = OUT_OF_PROVINCE
         self.names, self.levels, masks, unit_masks = [], [], [], []
         place_unit = np.asarray(geo.place_unit)
         unit_city = np.asarray(geo.unit_city)

@@ -1,6 +1,6 @@
 """ShanxiModel: every household of Shanxi, stepped month by month from the 2020 census to 2029.
 
-Household state lives in arrays (sim.state) stepped by numba kernels (sim.kernels). With a small
+Household state lives in arrays (sim.state) stepped by numba kernels (sim.kernel). With a small
 sample (`population.max_agents`), the households are also real Mesa agents (agents.Household)
 in `model.agents`, each a view over its row; `agent_stepping=True` steps them through
 `Household.step()`, which runs the same compiled rule as the kernel.
@@ -17,33 +17,21 @@ import numpy as np
 
 from agents import CountyUnit, Household
 from scenarios.compile import compile_policy, delay, load_levers
-from sim import costs
+from sim.economy import costs
 from sim import indicators as ind
-from sim import kernels as K
-from sim import markets
+from sim import kernel as K
+from sim.economy import markets
 from sim.config import compose, to_dict
-from sim.geography import province_geography
-from sim.guard import check_config_memory
-from sim.population import synthesize
-from sim.schema import validate_config
+from sim.places import CENSUS_MONTH, month_calendar, months_until
+from sim.world.geography import province_geography
+from sim.config.guard import check_config_memory
+from sim.world.population import synthesize
+from sim.config.schema import validate_config
 
 logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
 
-CENSUS_MONTH = (2020, 11)
-
-
-def month_calendar(month: int) -> tuple[int, int]:
-    """(year, month of year) of model month `month` (0 = November 2020, the census month)."""
-    m = month + CENSUS_MONTH[1] - 1
-    return CENSUS_MONTH[0] + m // 12, m % 12 + 1
-
-
-def months_until(end_year: int) -> int:
-    return (end_year - CENSUS_MONTH[0]) * 12 + (12 - CENSUS_MONTH[1]) + 1
-
-
 def _read_csv(name):
-    with resources.files("sim").joinpath(f"data/{name}").open(encoding="utf-8") as f:
+    with resources.files("sim.world").joinpath(f"data/{name}").open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 

@@ -1,7 +1,7 @@
 """Household state: one row per household, held as a structure of plain numpy arrays.
 
 14 bytes per household. Every field is in domain units; `place` and `hukou` index the place
-table of `sim.geography` (urban part of unit u = 2u, rural part = 2u+1, out of province = 234).
+table of `sim.world.geography` (urban part of unit u = 2u, rural part = 2u+1, out of province = 234).
 """
 from typing import NamedTuple
 

@@ -1,7 +1,7 @@
 """Hard to misuse: every bad input is refused before anything runs, with a message naming the key,
 the value and what is allowed, and no run folder is left looking complete.
 
-Most inputs go in-process through `sim.run.run_to_folder` (what `python -m sim` calls) with the
+Most inputs go in-process through `sim.runs.run.run_to_folder` (what `python -m sim` calls) with the
 model replaced by a trap; a subset goes through the real CLI as a subprocess. The table in
 docs/bad-inputs.md is generated from CASES:
 
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from sim import outputs
+from sim.runs import outputs
 from sim.config import compose, to_dict
-from sim.guard import (BYTES_PER_HOUSEHOLD, MemoryGuardError, check_config_memory, check_memory, estimate_bytes,
+from sim.config.guard import (BYTES_PER_HOUSEHOLD, MemoryGuardError, check_config_memory, check_memory, estimate_bytes,
                        expected_households)
-from sim.schema import SCHEMA, ConfigError, default_leaves, validate_config
+from sim.config.schema import SCHEMA, ConfigError, default_leaves, validate_config
 from tests.conftest import ROOT, run_cli
 
 DOC = ROOT / "docs" / "bad-inputs.md"
@@ -131,7 +131,7 @@ def model_trap(monkeypatch):
 
 def refusal_in_process(overrides: list[str], run_dir: Path) -> str:
     """The message run_to_folder (what `python -m sim` calls) refuses these overrides with."""
-    from sim.run import run_to_folder
+    from sim.runs.run import run_to_folder
     cfg = to_dict(compose(overrides))
     with pytest.raises(ConfigError) as err:
         run_to_folder(cfg, run_dir)
@@ -214,7 +214,7 @@ def test_every_config_key_has_a_range():
     """The schema is the one place of the ranges: every leaf of conf/ has an entry, and its default passes."""
     leaves = default_leaves()
     missing = [k for k in leaves if k not in SCHEMA]
-    assert not missing, f"keys of conf/ without a range in sim/schema.py SCHEMA: {missing}"
+    assert not missing, f"keys of conf/ without a range in sim/config/schema.py SCHEMA: {missing}"
     for key, default in leaves.items():
         assert SCHEMA[key].check(key, default) == [], key
 
@@ -248,8 +248,8 @@ def test_memory_estimate_and_refusal():
 
 
 def test_households_are_estimated_from_the_census_before_sampling():
-    from sim.geography import load_geography
-    from sim.population import synthesize
+    from sim.world.geography import load_geography
+    from sim.world.population import synthesize
     geo = load_geography()
     pop = to_dict(compose([]))["population"]
     full = expected_households(pop, 1.0, geo)
@@ -265,9 +265,9 @@ def test_full_scale_refused_when_memory_is_short(monkeypatch):
     msg = str(err.value)
     assert "population.scale = 1:" in msg and "1.00 GiB is available" in msg and "at most about" in msg
     # the model refuses before any household is allocated
-    import sim.guard
+    import sim.config.guard
     import sim.model
-    monkeypatch.setattr(sim.guard, "available_memory", lambda: 50 * 2**20)
+    monkeypatch.setattr(sim.config.guard, "available_memory", lambda: 50 * 2**20)
     monkeypatch.setattr(sim.model, "synthesize", lambda *a, **k: (_ for _ in ()).throw(ModelBuilt("synthesized")))
     with pytest.raises(MemoryGuardError, match="0.05 GiB is available"):
         sim.model.ShanxiModel(scale=0.001)
@@ -306,16 +306,16 @@ def write_doc(path: Path = DOC) -> None:
         "cases of tests/test_bad_input.py (do not edit by hand). Every input below makes",
         "`python -m sim <overrides>` exit with a non-zero status before any household is built, and",
         "leaves no `manifest.json` (the run folder is not complete). Ranges and units: `SCHEMA` in",
-        "sim/schema.py; lever ranges: scenarios/levers.yaml.",
+        "sim/config/schema.py; lever ranges: scenarios/levers.yaml.",
         "",
         "Notes:",
         "",
         "- A key that is not in the config needs `+` on the command line (Hydra refuses it otherwise, see",
-        "  the last rows); with `+` it reaches sim/schema.py, which refuses unknown keys with a suggestion.",
+        "  the last rows); with `+` it reaches sim/config/schema.py, which refuses unknown keys with a suggestion.",
         "- Scenario levers are added with `+scenario.levers.<lever>=...` (the baseline has `levers: {}`).",
         "- `via`: *CLI* rows ran `python -m sim ... hydra.run.dir=<tmp>` as a subprocess; the message is",
         "  the last line the user sees. *run_to_folder* rows ran the function the CLI calls, in-process.",
-        "- Resource guard: a scale that does not fit in memory is refused by sim/guard.py with",
+        "- Resource guard: a scale that does not fit in memory is refused by sim/config/guard.py with",
         "  `MemoryGuardError`, e.g. `population.scale = 1: about 17,222,389 households need an estimated",
         "  4.20 GiB (...) but only 1.00 GiB is available; lower population.scale (at most about 0.175 fits)`.",
         "",

@@ -1,5 +1,5 @@
 """Sweeps without Slurm: a tiny joblib sweep, gathered; incomplete jobs skipped and reported; a rerun
-of the same sweep computes only what is missing (sim/gather.py, sim/sweep.py, python -m sim)."""
+of the same sweep computes only what is missing (sim/runs/gather.py, sim/runs/sweep.py, python -m sim)."""
 import json
 import shutil
 
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import gather as G
-from sim import sweep as S
+from sim.runs import gather as G
+from sim.runs import sweep as S
 from tests.conftest import run_cli
 
 SWEEP = ["scenario=baseline,plan", "seed=0,1", "population.scale=0.002", "run.end_year=2021", "run.progress=log"]
@@ -38,7 +38,7 @@ def test_sweep_writes_one_folder_per_job(sweep_dir):
 
 def test_gather_table_and_ensemble_summary(sweep_dir, tmp_path):
     d = _copy(sweep_dir, tmp_path)
-    proc = run_cli("sim.gather", str(d))
+    proc = run_cli("sim", "gather", str(d))
     assert "gathered 4 complete jobs (0 incomplete skipped)" in proc.stderr
     t = pd.read_parquet(d / "gathered.parquet")
     for col in ["scenario", "seed", "year", "level", "region", "indicator", "value", "job", "job_num",
@@ -69,19 +69,19 @@ def test_gather_table_and_ensemble_summary(sweep_dir, tmp_path):
 def test_incomplete_job_is_skipped_and_reported(sweep_dir, tmp_path):
     d = _copy(sweep_dir, tmp_path)
     (d / JOBS[2] / "manifest.json").unlink()
-    proc = run_cli("sim.gather", str(d))
+    proc = run_cli("sim", "gather", str(d))
     assert "skipping incomplete job" in proc.stderr and JOBS[2] in proc.stderr
     assert "gathered 3 complete jobs (1 incomplete skipped)" in proc.stderr
     t = pd.read_parquet(d / "gathered.parquet")
     assert sorted(t.job.unique()) == [JOBS[0], JOBS[1], JOBS[3]]
-    assert run_cli("sim.gather", str(d), "--strict", check=False).returncode == 1
-    st = run_cli("sim.sweep", "status", str(d), check=False)
+    assert run_cli("sim", "gather", str(d), "--strict", check=False).returncode == 1
+    st = run_cli("sim", "sweep", "status", str(d), check=False)
     assert st.returncode == 1
     assert f" incomplete {JOBS[2]}" in st.stdout and st.stdout.count(" complete ") == 3, st.stdout
     assert f"--- {JOBS[2]}: incomplete" in st.stdout and "__main__.log" in st.stdout
     # a job that never started (no folder) is listed as missing, from multirun.yaml
     shutil.rmtree(d / JOBS[3])
-    st = run_cli("sim.sweep", "status", str(d), check=False)
+    st = run_cli("sim", "sweep", "status", str(d), check=False)
     assert "missing" in st.stdout and "scenario=plan seed=1" in st.stdout, st.stdout
 
 
@@ -89,7 +89,7 @@ def test_gather_fails_when_nothing_is_complete(sweep_dir, tmp_path):
     d = _copy(sweep_dir, tmp_path)
     for j in JOBS:
         (d / j / "manifest.json").unlink()
-    proc = run_cli("sim.gather", str(d), check=False)
+    proc = run_cli("sim", "gather", str(d), check=False)
     assert proc.returncode != 0 and "no complete job" in proc.stderr
     assert not (d / "gathered.parquet").exists()
 

@@ -1,13 +1,14 @@
-"""The Geography built from sim/data: counts, census totals, urban shares, distances, metro."""
+"""The Geography built from sim/world/data: counts, census totals, urban shares, distances, metro."""
 
 import shutil
 
 import numpy as np
 import pytest
 
-from sim import geography
-from sim.geography import OUT_OF_PROVINCE, load_geography
-from sim.inputs import DATA_DIR, load_counties, load_province_series, load_assumptions
+from sim.world import geography
+from sim.places import N_PLACES, OUT_OF_PROVINCE
+from sim.world.geography import load_geography
+from sim.world.inputs import DATA_DIR, load_counties, load_province_series, load_assumptions
 
 PROVINCE_POP = 34_915_616
 PROVINCE_URBAN = 21_831_494
@@ -25,7 +26,7 @@ def unit(geo, name_en):
 def test_counts(geo):
     assert geo.n_units == 117 and len(geo.unit_name_zh) == 117
     assert geo.n_cities == 11
-    assert geo.n_places == geography.N_PLACES == 235 and OUT_OF_PROVINCE == 234
+    assert geo.n_places == N_PLACES == 235 and OUT_OF_PROVINCE == 234
     assert np.bincount(geo.unit_type).tolist() == [26, 11, 80]  # district, county-level city, county
     assert geo.city_name_en[geo.taiyuan_city] == "Taiyuan"
     assert geo.city_name_en[:3] == ["Taiyuan", "Datong", "Yangquan"]

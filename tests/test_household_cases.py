@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sim import kernels as K
+from sim import kernel as K
 from sim import state as S
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "household_choice.yaml").read_text(encoding="utf-8"))

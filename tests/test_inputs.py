@@ -1,4 +1,4 @@
-"""Loaders in sim/inputs.py: the real data loads, corrupted copies raise DataError."""
+"""Loaders in sim/world/inputs.py: the real data loads, corrupted copies raise DataError."""
 
 import shutil
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import inputs
-from sim.inputs import DATA_DIR, DataError
+from sim.world import inputs
+from sim.world.inputs import DATA_DIR, DataError
 
 PROVINCE_CENSUS_2020 = 34_915_616
 
@@ -24,7 +24,7 @@ def city_series():
 
 @pytest.fixture
 def data_copy(tmp_path):
-    """A writable copy of sim/data to corrupt."""
+    """A writable copy of sim/world/data to corrupt."""
     for path in DATA_DIR.iterdir():
         if path.is_file():
             shutil.copyfile(path, tmp_path / path.name)

@@ -1,7 +1,7 @@
 """Atomic, complete outputs: an interrupted run never looks complete; a complete run says what made it.
 
 Three real runs of `python -m sim population.scale=0.01` are stopped while they step, by SIGINT
-(Ctrl-C), SIGTERM and SIGKILL. None may leave a manifest.json, `sim.outputs.is_complete` must be
+(Ctrl-C), SIGTERM and SIGKILL. None may leave a manifest.json, `sim.runs.outputs.is_complete` must be
 False, and every visible output file must be either absent or whole (outputs are written to a
 hidden `.<name>.<random>.part` file and renamed into place; the manifest is written last).
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim import outputs
+from sim.runs import outputs
 from tests.conftest import ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -130,7 +130,7 @@ def test_provenance_in_the_manifest(runs):
     # the resolved config, complete enough to rerun: it passes the schema and names the overrides
     cfg = man["config"]
     assert cfg["seed"] == 5 and cfg["population"]["scale"] == 0.002 and cfg["run"]["end_year"] == 2021
-    from sim.schema import validate_config
+    from sim.config.schema import validate_config
     validate_config(cfg, with_geography=False)
     # code: git commit and dirty flag (None outside a git checkout)
     git = man["git"]
@@ -201,9 +201,9 @@ def test_a_write_that_fails_half_way_leaves_nothing(tmp_path):
 
 
 def test_a_run_that_fails_after_its_tables_is_not_complete(tmp_path, monkeypatch):
-    from sim import plots
+    from sim.reporting import plots
     from sim.config import compose, to_dict
-    from sim.run import run_to_folder
+    from sim.runs.run import run_to_folder
 
     def broken(*a, **k):
         raise OSError("no space left on device")

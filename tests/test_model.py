@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from agents import CountyUnit, Household
-from sim import kernels as K
-from sim.model import ShanxiModel, month_calendar, months_until
+from sim import kernel as K
+from sim.model import ShanxiModel
+from sim.places import month_calendar, months_until
 from tests.conftest import run_cli
 
 

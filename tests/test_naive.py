@@ -1,8 +1,8 @@
-"""The naive benchmarks in sim/naive.py: URGD and logistic fits on exact and real series."""
+"""The naive benchmarks in sim/analysis/naive.py: URGD and logistic fits on exact and real series."""
 import numpy as np
 import pytest
 
-from sim import naive
+from sim.analysis import naive
 
 
 def exact_urgd_series(s0=-0.4, d=0.045, t0=2000.0, times=None):

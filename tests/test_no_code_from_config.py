@@ -1,6 +1,6 @@
 """No code from configs: a config cannot make the model run code (Hydra `_target_` and friends).
 
-The project never calls hydra.utils.instantiate; sim/schema.py still refuses any instantiation
+The project never calls hydra.utils.instantiate; sim/config/schema.py still refuses any instantiation
 key anywhere in a config unless it names a module, class or function of the project's own
 packages, before anything runs.
 """
@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from sim import outputs
+from sim.runs import outputs
 from sim.config import compose, to_dict
-from sim.schema import ConfigError, refuse_code_targets, validate_config
+from sim.config.schema import ConfigError, refuse_code_targets, validate_config
 from tests.conftest import ROOT, run_cli
 
 MESSAGE = "names code outside the project"
@@ -21,8 +21,8 @@ MESSAGE = "names code outside the project"
     ({"a": [{"b": {"_target_": "subprocess.run"}}]}, "a[0].b._target_ = 'subprocess.run'"),
     ({"_target_": "builtins.eval"}, "_target_ = 'builtins.eval'"),
     # inside a project package but resolving to foreign code
-    ({"x": {"_target_": "sim.outputs.subprocess.run"}}, "x._target_ = 'sim.outputs.subprocess.run'"),
-    ({"x": {"_target_": "sim.outputs.os.system"}}, "x._target_ = 'sim.outputs.os.system'"),
+    ({"x": {"_target_": "sim.runs.outputs.subprocess.run"}}, "x._target_ = 'sim.runs.outputs.subprocess.run'"),
+    ({"x": {"_target_": "sim.runs.outputs.os.system"}}, "x._target_ = 'sim.runs.outputs.os.system'"),
     ({"x": {"_target_": "simulator.evil"}}, "x._target_ = 'simulator.evil'"),
     ({"x": {"_target_": "sim.no_such_module.f"}}, "x._target_ = 'sim.no_such_module.f'"),
     ({"x": {"_target_": 42}}, "x._target_ = 42"),
@@ -48,7 +48,7 @@ def test_project_targets_pass_the_guard():
 
 def test_a_target_in_a_composed_config_is_refused_before_anything_runs(tmp_path, monkeypatch):
     import sim.model
-    from sim.run import run_to_folder
+    from sim.runs.run import run_to_folder
     built = []
     monkeypatch.setattr(sim.model, "ShanxiModel", lambda *a, **k: built.append(1))
     cfg = to_dict(compose(["+scenario._target_=os.system", f"+scenario._args_=[touch {tmp_path / 'pwned'}]"]))
@@ -74,4 +74,4 @@ def test_the_project_never_instantiates_from_configs():
     pattern = re.compile(r"\binstantiate\s*\(|hydra\.utils\b|call\(\s*cfg")
     offenders = [str(p.relative_to(ROOT)) for pkg in ("sim", "agents", "scenarios")
                  for p in (ROOT / pkg).rglob("*.py") if pattern.search(p.read_text(encoding="utf-8"))]
-    assert not offenders, f"instantiation from configs in {offenders}: extend sim/schema.py refuse_code_targets first"
+    assert not offenders, f"instantiation from configs in {offenders}: extend sim/config/schema.py refuse_code_targets first"

@@ -4,8 +4,8 @@ import pytest
 
 from sim import state as S
 from sim.config import compose, to_dict
-from sim.geography import load_geography
-from sim.population import (OTHER_PROVINCE, OUT_OF_PROVINCE, POOL, RURAL_MIGRANT, URBAN_MIGRANT, build_cells,
+from sim.world.geography import load_geography
+from sim.world.population import (Kind, build_cells,
                             load_census, synthesize)
 
 CENSUS = load_census()
@@ -23,14 +23,14 @@ def test_cells_reproduce_every_county_total_exactly():
     cfg = to_dict(compose([]))
     geo = load_geography()
     cells = build_cells(geo, CENSUS, cfg["population"])
-    resident = ~np.isin(cells.kind, (OUT_OF_PROVINCE, POOL))
+    resident = ~np.isin(cells.kind, (Kind.SHANXI_OUT_OF_PROVINCE, Kind.IN_MIGRANT_POOL))
     by_unit = np.bincount(geo.place_unit[cells.place[resident]], weights=cells.people[resident], minlength=117)
     np.testing.assert_allclose(by_unit, geo.unit_pop_2020, rtol=1e-9)
     urban = resident & geo.place_is_urban[cells.place]
     assert cells.people[urban].sum() == pytest.approx(CENSUS["urban_population"], rel=1e-9)
-    floating = np.isin(cells.kind, (RURAL_MIGRANT, URBAN_MIGRANT, OTHER_PROVINCE))
+    floating = np.isin(cells.kind, (Kind.RURAL_HUKOU_MIGRANT, Kind.URBAN_HUKOU_MIGRANT, Kind.OTHER_PROVINCE_RESIDENT))
     assert cells.people[floating].sum() == pytest.approx(CENSUS["floating_population"], rel=1e-9)
-    assert cells.people[cells.kind == OTHER_PROVINCE].sum() == pytest.approx(CENSUS["from_other_provinces"], rel=1e-9)
+    assert cells.people[cells.kind == Kind.OTHER_PROVINCE_RESIDENT].sum() == pytest.approx(CENSUS["from_other_provinces"], rel=1e-9)
 
 
 def test_sample_matches_census_marginals(pop):
@@ -73,7 +73,7 @@ def test_households_have_consistent_attributes(pop):
     assert ((h.head_age >= 18) & (h.head_age <= 95)).all()
     urban_hukou = geo.place_is_urban[h.hukou]
     assert not (urban_hukou & ((h.flags & (S.CONTRACT_LAND | S.HOMESTEAD)) > 0)).any(), "land rights need rural hukou"
-    assert (h.place[kind == POOL] == geo.n_places - 1).all()
+    assert (h.place[kind == Kind.IN_MIGRANT_POOL] == geo.n_places - 1).all()
 
 
 def test_same_seed_same_population():
@@ -88,7 +88,7 @@ def test_same_seed_same_population():
 def test_same_population_whatever_the_number_of_threads(monkeypatch):
     """Blocks of households are generated on threads; each block has its own random stream, so one
     or three workers give the same households."""
-    import sim.population as P
+    import sim.world.population as P
     monkeypatch.setattr(P, "BLOCK", 4096)     # many small blocks at a small scale
     cfg = to_dict(compose([]))
     geo = load_geography()

@@ -13,7 +13,7 @@ import pandas as pd
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from sim.config import compose, to_dict
-from sim.schema import validate_config
+from sim.config.schema import validate_config
 from tests.conftest import run_cli
 
 RATE_INDICATORS = ("resident_urbanization_rate_pct", "hukou_urbanization_rate_pct", "employment_rate_pct")

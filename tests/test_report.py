@@ -1,4 +1,4 @@
-"""The evaluation report (sim/report.py) and the CJK font (sim/fonts.py), without a browser."""
+"""The evaluation report (sim/reporting/report.py) and the CJK font (sim/reporting/fonts.py), without a browser."""
 import json
 import re
 import shutil
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import report
-from sim.fonts import cjk_font_path, font_face_css, use_cjk_font
+from sim.reporting import report
+from sim.reporting.fonts import cjk_font_path, font_face_css, use_cjk_font
 
 
 # ----------------------------------------------------------------------------- the font
@@ -83,7 +83,7 @@ def test_gap_county_metro_and_national_lights():
 
 
 def test_national_projection_extends_the_observed_series():
-    from sim.inputs import load_province_series
+    from sim.world.inputs import load_province_series
     values, slope = report.national_projection(load_province_series())
     assert 0 < slope < 2
     assert values[2027] < values[2029]
@@ -106,7 +106,7 @@ def test_command_line_parsing():
 def tiny_run(tmp_path_factory):
     """One complete run folder of the plan at scale 0.002 (about 15 s)."""
     from sim.config import compose, to_dict
-    from sim.run import run_to_folder
+    from sim.runs.run import run_to_folder
     root = tmp_path_factory.mktemp("report")
     cfg = to_dict(compose(["population.scale=0.002", "seed=42", "scenario=plan", "run.progress=none"]))
     run_to_folder(cfg, root / "sweep" / "plan_seed42")
@@ -138,7 +138,7 @@ def test_report_of_one_run_is_self_contained_and_chinese(tiny_run):
     assert "<html lang=\"zh-CN\">" in html
     text = _html_text(html)
     for words in ("中期与总结评估", "常住人口城镇化率接近70%", "太原都市圈", "县域城镇化率", "政策成本",
-                  "单一随机种子", "未找到验证运行", "python -m sim.validate", "数据来源与可追溯信息"):
+                  "单一随机种子", "未找到验证运行", "python -m sim validate", "数据来源与可追溯信息"):
         assert words in text, words
     # self-contained: no external resource, every image embedded, the CJK glyphs embedded
     assert not re.search(r"""(src|href)=["']https?://""", html)
@@ -195,15 +195,15 @@ def test_report_in_english_with_seeds_scenarios_and_validation(tiny_run, tmp_pat
 def test_command_line_writes_report_html(tiny_run, tmp_path):
     from tests.conftest import run_cli
     out = tmp_path / "r.html"
-    proc = run_cli("sim.report", str(tiny_run), "lang=en", f"out={out}", timeout=300)
+    proc = run_cli("sim", "report", str(tiny_run), "lang=en", f"out={out}", timeout=300)
     assert out.exists() and "Shanxi new-type urbanization plan" in out.read_text(encoding="utf-8")
     assert "2027/2029" in proc.stdout
-    bad = run_cli("sim.report", str(tmp_path / "nothing_here"), check=False, timeout=120)
+    bad = run_cli("sim", "report", str(tmp_path / "nothing_here"), check=False, timeout=120)
     assert bad.returncode != 0 and "not a folder" in bad.stderr
 
 
 def test_derived_county_and_metro_indicators(tiny_run):
-    from sim.geography import load_geography
+    from sim.world.geography import load_geography
     geo = load_geography()
     t = pd.read_parquet(tiny_run / "indicators.parquet")
     d = report.derived(t, geo).xs("plan", level="scenario").xs(42, level="seed")

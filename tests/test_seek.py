@@ -1,4 +1,4 @@
-"""python -m sim.seek: the decision variables, the probability rule, and a small search with its
+"""python -m sim seek: the decision variables, the probability rule, and a small search with its
 confirmation (reduced scale) written to a run folder."""
 import json
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from sim import outputs
-from sim import seek as K
+from sim.runs import outputs
+from sim.analysis import seek as K
 from tests.conftest import run_cli
 
 
@@ -48,7 +48,7 @@ def test_default_levers_exist():
 
 def test_small_seek_end_to_end(tmp_path):
     out = tmp_path / "seek"
-    run_cli("sim.seek", "--quick", "target.resident_rate_2029=67", "seek.levers=[rent_subsidy_yuan_month,amenity_index]",
+    run_cli("sim", "seek", "--quick", "target.resident_rate_2029=67", "seek.levers=[rent_subsidy_yuan_month,amenity_index]",
             "seek.seeds=[1,2]", "seek.scale=0.0005", "seek.max_evaluations=3", "seek.confirm_scale=0.0005",
             "seek.confirm_seeds=[3]", f"hydra.run.dir={out}", timeout=900)
     assert outputs.is_complete(out)

@@ -1,4 +1,4 @@
-"""python -m sim.sensitivity: the design hook, the factors, and a quick end-to-end run (reduced scale,
+"""python -m sim sensitivity: the design hook, the factors, and a quick end-to-end run (reduced scale,
 three factors) through the Hydra sweep machinery."""
 import json
 
@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from scenarios.compile import compile_policy, load_levers
-from sim import outputs
-from sim import sensitivity as S
+from sim.runs import outputs
+from sim.analysis import sensitivity as S
+from sim.runs.design import apply_design
 from sim.config import compose, to_dict
 from tests.conftest import run_cli
 
@@ -22,7 +23,7 @@ def cfg():
 
 @pytest.fixture(scope="module")
 def geo():
-    from sim.geography import load_geography
+    from sim.world.geography import load_geography
     return load_geography()
 
 
@@ -49,17 +50,17 @@ def test_apply_design_sets_levers_and_behaviour(tmp_path, cfg):
     pts = S.design_points([f, g], np.array([[300.0, 1.2]]), 2025, "morris") + [{"group": "nominal", "set": {}}]
     path = tmp_path / "d.json"
     sha = S.write_design(path, "morris", [f, g], pts, 2025)
-    c = S.apply_design({**cfg, "design": {"file": str(path), "point": 0, "sha256": sha}})
+    c = apply_design({**cfg, "design": {"file": str(path), "point": 0, "sha256": sha}})
     assert c["scenario"]["levers"]["rent_subsidy_yuan_month"] == {"all": {"2025": 300.0}}
     assert c["behaviour"]["beta_income"] == 1.2 and c["scenario"]["name"] == "baseline_morris0"
     assert cfg["behaviour"]["beta_income"] == 1.0                      # the input is not modified
-    nominal = S.apply_design({**cfg, "design": {"file": str(path), "point": 1}})
+    nominal = apply_design({**cfg, "design": {"file": str(path), "point": 1}})
     assert nominal["scenario"]["levers"] == cfg["scenario"]["levers"]
     with pytest.raises(ValueError, match="outside"):
-        S.apply_design({**cfg, "design": {"file": str(path), "point": 2}})
+        apply_design({**cfg, "design": {"file": str(path), "point": 2}})
     with pytest.raises(ValueError, match="has changed"):
-        S.apply_design({**cfg, "design": {"file": str(path), "point": 0, "sha256": "0" * 64}})
-    assert S.apply_design(cfg) is cfg
+        apply_design({**cfg, "design": {"file": str(path), "point": 0, "sha256": "0" * 64}})
+    assert apply_design(cfg) is cfg
 
 
 def test_model_overrides_pass_through_but_not_the_apps():
@@ -81,7 +82,7 @@ def yaml_default():
 
 def test_quick_sensitivity_end_to_end(tmp_path):
     out = tmp_path / "sens"
-    run_cli("sim.sensitivity", "--quick", f"sensitivity.factors=[{','.join(FACTORS)}]", "sensitivity.sobol.top_k=2",
+    run_cli("sim", "sensitivity", "--quick", f"sensitivity.factors=[{','.join(FACTORS)}]", "sensitivity.sobol.top_k=2",
             "sensitivity.sobol.n=2", "sensitivity.noise_seeds=[2]", "population.scale=0.0005",
             f"hydra.run.dir={out}", timeout=900)
     assert outputs.is_complete(out)

@@ -1,4 +1,4 @@
-"""The hindcast validation (sim/validate.py): the Hydra app end to end at a tiny scale, its pieces,
+"""The hindcast validation (sim/analysis/validate.py): the Hydra app end to end at a tiny scale, its pieces,
 and the CI guard on the province resident rate (issue "Earned trust")."""
 import json
 import re
@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import outputs, validate
+from sim.runs import outputs
+from sim.analysis import validate
 from sim.config import compose, to_dict
-from sim.inputs import DATA_DIR
+from sim.world.inputs import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_FILES = ["validation.md", "validation.html", "validation_metrics.csv", "ensemble.parquet",
@@ -25,9 +26,9 @@ GUARD_MAE_PP = 0.3
 
 @pytest.fixture(scope="module")
 def validation_dir(tmp_path_factory):
-    """`python -m sim.validate` at scale 0.002 with 2 seeds, into a temporary folder."""
+    """`python -m sim validate` at scale 0.002 with 2 seeds, into a temporary folder."""
     run_dir = tmp_path_factory.mktemp("validation")
-    cmd = [sys.executable, "-m", "sim.validate", "population.scale=0.002", "validation.seeds=2", "run.progress=none",
+    cmd = [sys.executable, "-m", "sim", "validate", "population.scale=0.002", "validation.seeds=2", "run.progress=none",
            f"hydra.run.dir={run_dir}"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -76,7 +77,7 @@ def test_report_has_the_tables_patterns_and_forecast(validation_dir):
     assert "| window | model MAE pp | model ARD % |" in md
     assert "## Out-of-sample result" in md and "## Naive benchmarks" in md
     assert "## Forecast for 2024" in md
-    assert "adding one row to sim/data/shanxi_province.csv" in md
+    assert "adding one row to sim/world/data/shanxi_province.csv" in md
     assert "Migrant workers, 2023" in md and "293.2" in md
     found = dict(PATTERN_LINE.findall(md))
     assert sorted(found) == ["a", "b", "c", "d", "e"]
@@ -212,5 +213,5 @@ def test_out_of_sample_statement():
     assert "cannot be stated" in validate.out_of_sample_statement({"behaviour": {}}, windows)
     used_2023 = {"behaviour": {"fit": {"resident_rate_error_pp": {2021: 0.1, 2022: -0.1, 2023: 0.0}}}}
     assert validate.out_of_sample_statement(used_2023, windows).startswith("NOT out of sample")
-    calibration_only = {"behaviour": {"fit": {"years": [2021, 2022], "command": "python -m sim.calibrate"}}}
+    calibration_only = {"behaviour": {"fit": {"years": [2021, 2022], "command": "python -m sim calibrate"}}}
     assert validate.out_of_sample_statement(calibration_only, windows).startswith("Out of sample")

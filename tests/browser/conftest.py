@@ -6,7 +6,7 @@ are skipped with the reason; under CI=true they fail instead, so a green CI alwa
 were really rendered.
 
 `dashboard_url` starts `solara run sim/app.py` on a free localhost port (the asset cache filled
-from the npm registry first, tests/browser/fill_solara_cache.py) and stops it afterwards.
+from the npm registry first, sim/reporting/dashboard_assets.py) and stops it afterwards.
 """
 from __future__ import annotations
 
@@ -111,14 +111,11 @@ def dashboard_url(tmp_path_factory):
         import mesa.visualization  # noqa: F401
     except ImportError as e:
         unavailable(f"the dashboard extra is not installed ({e}); pip install -e '.[dashboard]'")
-    sys.path.insert(0, str(Path(__file__).parent))
     try:
-        from fill_solara_cache import fill
+        from sim.reporting.dashboard_assets import fill
         fill()
     except (SystemExit, Exception) as e:  # no npm, or no registry: the page would stay blank
         unavailable(f"Solara's asset cache could not be filled from the npm registry: {e}")
-    finally:
-        sys.path.remove(str(Path(__file__).parent))
     port = free_port()
     log = tmp_path_factory.mktemp("dashboard") / "solara.log"
     env = {**os.environ, "SHANXI_DASHBOARD_SCALE": "0.002", "SHANXI_DASHBOARD_SEED": "42", "PYTHONUNBUFFERED": "1"}

@@ -15,9 +15,9 @@ A4_AT_1100 = (1100, 1556)       # the A4 proportions at the page's width
 
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory):
-    from sim import report
+    from sim.reporting import report
     from sim.config import compose, to_dict
-    from sim.run import run_to_folder
+    from sim.runs.run import run_to_folder
     root = tmp_path_factory.mktemp("report_render")
     cfg = to_dict(compose(["population.scale=0.002", "seed=42", "scenario=plan", "run.progress=none"]))
     run_to_folder(cfg, root / "plan_seed42")

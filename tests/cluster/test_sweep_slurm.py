@@ -4,9 +4,9 @@
    every job folder complete with its indicators, every array task COMPLETED in sacct.
 2. The same sweep with one task killed mid-run (`scancel --signal=KILL <task>.0`, SIGKILL to its job
    step, once its log shows the model stepping): the launcher fails within a bounded time instead of hanging, the killed job has no
-   manifest, `python -m sim.sweep status` reports it incomplete with its Slurm state; the same sweep
+   manifest, `python -m sim sweep status` reports it incomplete with its Slurm state; the same sweep
    command again reruns only that job ("already complete, skipping" for the others, their manifests
-   untouched), and `python -m sim.gather` then gathers all four jobs.
+   untouched), and `python -m sim gather` then gathers all four jobs.
 """
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_sweep_on_slurm_all_jobs_complete(slurm_cluster, tmp_path):
     assert sorted(ids) == [f"{array}_{i}" for i in range(4)]   # one job array, one task per job
     states = _sacct(array, expect=4)
     assert {jid: s for jid, (s, _) in states.items()} == {i: "COMPLETED" for i in ids}, states
-    status = _run([sys.executable, "-m", "sim.sweep", "status", str(sweep)], timeout=120)
+    status = _run([sys.executable, "-m", "sim", "sweep", "status", str(sweep)], timeout=120)
     assert status.returncode == 0, status.stdout + status.stderr
     assert status.stdout.count(" complete ") == 4 and status.stdout.count("COMPLETED") == 4, status.stdout
     print(f"\n4-job Slurm sweep: {wall:.1f} s wall (launcher incl. Python start); "
@@ -136,7 +136,7 @@ def test_killed_job_is_reported_and_rerun_alone(slurm_cluster, launched, tmp_pat
     done_before = {j: (sweep / j / "manifest.json").stat().st_mtime_ns for j in JOBS if j != victim.name}
 
     # status: the killed job is incomplete, with its Slurm state and the tail of its logs
-    status = _run([sys.executable, "-m", "sim.sweep", "status", str(sweep)], timeout=120)
+    status = _run([sys.executable, "-m", "sim", "sweep", "status", str(sweep)], timeout=120)
     assert status.returncode == 1, status.stdout + status.stderr
     line = next(s for s in status.stdout.splitlines() if victim.name in s and task in s)
     assert " incomplete " in line and states[task][0] in line, status.stdout
@@ -157,7 +157,7 @@ def test_killed_job_is_reported_and_rerun_alone(slurm_cluster, launched, tmp_pat
     assert new_task.split("_")[0] != array
     assert _sacct(new_task.split("_")[0], expect=4).get(new_task, ("?",))[0] == "COMPLETED"
 
-    g = _run([sys.executable, "-m", "sim.gather", str(sweep)], timeout=120)
+    g = _run([sys.executable, "-m", "sim", "gather", str(sweep)], timeout=120)
     assert g.returncode == 0, g.stdout + g.stderr
     assert "0 incomplete skipped" in g.stderr, g.stderr
     table = pd.read_parquet(sweep / "gathered.parquet")

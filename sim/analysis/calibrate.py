@@ -1,0 +1,154 @@
+"""Fit the behaviour constants to what was observed after the 2020 census.
+
+    python -m sim calibrate                       # fit at scale 0.05, seed 42, write conf/behaviour/fitted.yaml
+    python -m sim calibrate --scale 0.02 --dry-run
+
+Fitted: the county-seat and out-of-province utility constants, the inertia of staying, and the
+intercept of the monthly hukou-settlement hazard (`behaviour.fitted`). Targets (sim/world/data/shanxi_province.csv): year-end
+resident urbanization rates 2021-2023 (63.42, 63.96, 64.97), resident population 2021-2023, and
+the hukou rate continuing its 2017-2020 trend (no hukou rate was published after 2020, so that
+target is an extrapolation, weighted lower), and migrants leaving their place at about 20% a year
+(average residence duration about 5 years). Least squares (scipy) with common random numbers, so
+the objective is a smooth function of the parameters at a fixed seed.
+"""
+import argparse
+import logging
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.optimize import least_squares
+
+from sim.config import CONF_DIR, compose, to_dict
+from sim.world.inputs import load_province_series
+
+log = logging.getLogger("sim.analysis.calibrate")
+FITTED = ("asc_county_seat", "asc_out_of_province", "settle_intercept", "asc_stay")
+YEARS = (2021, 2022, 2023)
+RESIDENT_TOL_PP = 0.1      # residual scale: 0.1 pp of resident rate
+HUKOU_TOL_PP = 0.5         # 0.5 pp of the extrapolated hukou rate
+POPULATION_TOL = 50_000    # persons
+LEAVING_TOL_PCT = 5.0      # percent per year of the migrant leaving rate (weak evidence: a stock's mean duration)
+# average residence duration of migrants in their current city is about 5 years (刘涛, 彭荣熙 & 曹广忠 2021,
+# docs/BEHAVIOUR-EVIDENCE.md 1.5): about 20% of migrants leave their place each year
+MIGRANT_LEAVING_RATE_PCT = 20.0
+
+
+def targets(years=YEARS) -> dict:
+    prov = load_province_series().set_index("year")
+    hukou = prov["hukou_urbanization_rate_pct"].dropna()
+    hukou = hukou[hukou.index >= 2017]
+    slope, intercept = np.polyfit(hukou.index.values.astype(float), hukou.values, 1)
+    return {
+        "years": tuple(years),
+        "resident_rate": {y: float(prov.loc[y, "urbanization_rate_pct"]) for y in years},
+        "population": {y: float(prov.loc[y, "resident_pop_10k"]) * 1e4 for y in years},
+        "hukou_rate_trend": {y: float(intercept + slope * y) for y in years},
+        "hukou_trend_pp_per_year": float(slope),
+    }
+
+
+def simulate(params: np.ndarray, scale: float, seed: int, overrides=(), end_year: int = max(YEARS)) -> pd.DataFrame:
+    from sim.model import ShanxiModel
+    ov = [f"population.scale={scale}", f"seed={seed}", f"run.end_year={end_year}", *overrides]
+    ov += [f"behaviour.fitted.{k}={float(v)!r}" for k, v in zip(FITTED, params)]
+    m = ShanxiModel(config=to_dict(compose(ov)))
+    m.run()
+    df = pd.DataFrame(m.indicator_rows())
+    return df[df.level == "province"].pivot(index="year", columns="indicator", values="value")
+
+
+def residuals(sim: pd.DataFrame, tg: dict) -> np.ndarray:
+    years = tg["years"]
+    r = [(sim.loc[y, "resident_urbanization_rate_pct"] - tg["resident_rate"][y]) / RESIDENT_TOL_PP for y in years]
+    r += [(sim.loc[y, "hukou_urbanization_rate_pct"] - tg["hukou_rate_trend"][y]) / HUKOU_TOL_PP for y in years]
+    r += [(sim.loc[y, "population"] - tg["population"][y]) / POPULATION_TOL for y in years]
+    r += [(sim.loc[y, "migrant_leaving_rate_pct"] - MIGRANT_LEAVING_RATE_PCT) / LEAVING_TOL_PCT for y in years]
+    return np.asarray(r)
+
+
+def fit(scale: float, seed: int, x0: np.ndarray, years=YEARS, max_evaluations: int = 25) -> dict:
+    """Least-squares fit of `FITTED` to the targets of `years` (a calibration window)."""
+    tg = targets(years)
+    end = max(years)
+    cache = {}
+
+    def fun(x):
+        key = tuple(np.round(x, 10))
+        if key not in cache:
+            t = time.perf_counter()
+            cache[key] = residuals(simulate(x, scale, seed, end_year=end), tg)
+            log.info("x=%s  |r|=%.3f  (%.1f s)", np.round(x, 4), np.linalg.norm(cache[key]), time.perf_counter() - t)
+        return cache[key]
+
+    res = least_squares(fun, x0, diff_step=0.02, xtol=1e-3, ftol=1e-3, max_nfev=max_evaluations)
+    sim = simulate(res.x, scale, seed, end_year=end)
+    resid = residuals(sim, tg)
+    dof = max(1, len(resid) - len(res.x))
+    s2 = float(resid @ resid) / dof
+    try:
+        cov = np.linalg.inv(res.jac.T @ res.jac) * s2
+    except np.linalg.LinAlgError:
+        cov = np.full((len(res.x), len(res.x)), np.nan)
+    errors = {y: round(float(sim.loc[y, "resident_urbanization_rate_pct"] - tg["resident_rate"][y]), 3) for y in years}
+    return {"x": res.x, "cov": cov, "errors_pp": errors, "sim": sim, "targets": tg, "evaluations": len(cache)}
+
+
+def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str) -> None:
+    """Replace the `fitted:` block (and `fit:`) at the end of the behaviour config, keeping the rest."""
+    text = path.read_text(encoding="utf-8")
+    head = re.split(r"^fitted:\s*$", text, flags=re.M)[0]
+    sim, tg = result["sim"], result["targets"]
+    years = tg["years"]
+    fitted = {k: round(float(v), 4) for k, v in zip(FITTED, result["x"])}
+    fit_block = {
+        "command": command,
+        "scale": scale,
+        "seed": seed,
+        "date": time.strftime("%Y-%m-%d"),
+        "evaluations": result["evaluations"],
+        "years": [int(y) for y in years],
+        "resident_rate_error_pp": {int(y): e for y, e in result["errors_pp"].items()},
+        "resident_rate_mae_pp": round(float(np.mean(np.abs(list(result["errors_pp"].values())))), 3),
+        "hukou_rate_sim_pct": {int(y): round(float(sim.loc[y, "hukou_urbanization_rate_pct"]), 2) for y in years},
+        "hukou_rate_trend_target_pct": {int(y): round(v, 2) for y, v in tg["hukou_rate_trend"].items()},
+        "population_error": {int(y): round(float(sim.loc[y, "population"] - tg["population"][y])) for y in years},
+        "migrant_leaving_rate_pct": {int(y): round(float(sim.loc[y, "migrant_leaving_rate_pct"]), 2) for y in years},
+        "names": list(FITTED),
+        "covariance": [[round(float(c), 6) for c in row] for row in result["cov"]],
+    }
+    notes = {"asc_county_seat": "utility constant of a county seat (fitted)",
+             "asc_out_of_province": "utility constant of out of province (fitted)",
+             "settle_intercept": "monthly log-odds of taking local hukou (fitted)",
+             "asc_stay": "utility of staying put, inertia (fitted)"}
+    body = "fitted:\n" + "".join(f"  {k}: {v}   # {notes[k]}\n" for k, v in fitted.items())
+    body += "# written by sim.analysis.calibrate: the fit's error, its command and the parameters' covariance\n"
+    body += yaml.safe_dump({"fit": fit_block}, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    path.write_text(head + body, encoding="utf-8")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=0.05)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--years", default=",".join(map(str, YEARS)), help="calibration window, e.g. 2021,2022")
+    ap.add_argument("--dry-run", action="store_true", help="report the fit without writing conf/behaviour/fitted.yaml")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    cfg = to_dict(compose([]))
+    x0 = np.array([cfg["behaviour"]["fitted"][k] for k in FITTED], float)
+    years = tuple(int(y) for y in args.years.split(","))
+    result = fit(args.scale, args.seed, x0, years)
+    log.info("fitted %s", dict(zip(FITTED, np.round(result["x"], 4))))
+    log.info("resident-rate errors (pp): %s", result["errors_pp"])
+    if not args.dry_run:
+        command = f"python -m sim calibrate --scale {args.scale} --seed {args.seed} --years {args.years}"
+        write_fitted(CONF_DIR / "behaviour" / "fitted.yaml", result, args.scale, args.seed, command)
+        log.info("wrote %s", CONF_DIR / "behaviour" / "fitted.yaml")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Where a household reconsidering its place goes: the options, their utility and the logit choice."""
+import math
+
+import numba as nb
+import numpy as np
+
+from sim.kernel.types import Behaviour, Conditions, N_OPTIONS, Static
+from sim.rng import S_CHOICE, S_LOT, draw_key, uniform
+from sim.state import CONTRACT_LAND, DORM, EMPLOYED, HOMESTEAD, OWN, PUBLIC_RENTAL, TRAINED
+from sim.places import rural_place, urban_place
+
+@nb.njit(inline="always", cache=True)
+def _earners(n_adult):
+    return 2.0 if n_adult >= 2 else 1.0
+
+
+@nb.njit(inline="always", cache=True)
+def option_places(i, origin, hukou, place, st, seed, opts):
+    """Fill `opts` with the 7 places a household can choose among (index 0 = stay); duplicates are -1."""
+    lot = uniform(draw_key(seed, i, -1), S_LOT)
+    city = st.unit_city[origin]
+    opts[0] = place
+    opts[1] = st.oop if hukou == st.oop else rural_place(origin)
+    opts[2] = urban_place(origin)
+    j = 0
+    while j < st.core_cum.shape[1] - 1 and lot >= st.core_cum[city, j]:
+        j += 1
+    opts[3] = urban_place(st.core_units[city, j])
+    j = 0
+    while j < st.core_cum.shape[1] - 1 and lot >= st.core_cum[st.taiyuan_city, j]:
+        j += 1
+    opts[4] = urban_place(st.core_units[st.taiyuan_city, j])
+    opts[5] = urban_place(st.nearest_cluster_unit[origin])
+    opts[6] = st.oop
+    for a in range(1, N_OPTIONS):
+        for b in range(a):
+            if opts[a] == opts[b]:
+                opts[a] = -1
+                break
+
+
+@nb.njit(inline="always", cache=True)
+def place_utility(here, local, at_home, at_home_seat, at, hh, bh):
+    """The part of a household's utility of living at a place that the place gives: income, housing
+    cost burden, school access (households with children), public services and social insurance.
+
+    `at`: the place's values (wage at the household's skill, employment probability, rent, public
+    rental share, rent subsidy, permit service share, school access, service level, insurance rate,
+    wage arrears, urban?, in the metro area?, out of province?); `hh`: the household's (see
+    fill_choice_weights). Tuples of numbers, not arrays: arrays passed to an inlined function cost a
+    reference-count update each per call, which doubled the time of the choice."""
+    wage_skill, emp, rent, public, subsidy, permit, school_access, service, insurance_rate, arrears, urban, metro, is_oop = at
+    trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou = hh
+    wage = (wage_skill * (1.0 + bh.training_wage_uplift * (trained and (urban or is_oop)))
+            * (1.0 - arrears * (urban and not local)))   # training pays in towns and cities
+    income = wage * (stay_income if here else emp)
+    mover_cost = 0.0 if at_home and (keeps_homestead or local) else rent * (1.0 - public * (1.0 - bh.public_rent_factor))
+    cost = max((rent * stay_cost if here else mover_cost) - subsidy * (not local), 0.0)
+    income += (bh.land_income_yuan_month * (at_home and contract_land)
+               + bh.returnee_support * (at_home_seat and not local and not oop_hukou))
+    household_income = max(income * earners, 1.0)  # guard: log and burden need income > 0
+    v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
+    access = permit
+    if metro_member and metro:
+        access = max(access, bh.metro_portability)
+    if urban:
+        school = 1.0 if local else school_access
+        services = service * (1.0 if local else access)
+        insurance = 1.0 if local else insurance_rate
+    elif is_oop:
+        school, services, insurance = bh.oop_school_access, bh.oop_service_access, insurance_rate
+    else:
+        school, services, insurance = bh.rural_service_level, bh.rural_service_level, bh.rural_insurance
+    v += bh.beta_school * school * has_children
+    v += bh.beta_services * services + bh.beta_insurance * insurance
+    return v
+
+
+# columns of Conditions.mover_utility: a household type of the choice, x 2 for local hukou at the place
+N_MOVER_TYPES = 96   # skill 3 x trained 2 x two earners 2 x children 2 x metro hukou 2, x local hukou 2
+
+
+@nb.njit(inline="always", cache=True)
+def mover_column(skill, trained, two_earners, has_children, metro_member):
+    """Column of `Conditions.mover_utility` for a household moving to a place where it has no local
+    hukou (the next column: where it has)."""
+    return ((((skill * 2 + trained) * 2 + two_earners) * 2 + has_children) * 2 + metro_member) * 2
+
+
+@nb.njit(cache=True)
+def _mover_utilities(st, bh, c, out):
+    wage_of, emp_of, rent_of, public_of = c.wage, c.emp_prob, c.rent, c.public_rental_share
+    subsidy_of, school_of, service_of, permit_of = c.rent_subsidy, c.school_access, c.service_level, c.permit_share
+    insurance_of, arrears_of, is_urban, in_metro = c.insurance_rate, c.wage_arrears, st.place_is_urban, st.place_in_metro
+    for d in range(out.shape[0]):
+        for skill in range(3):
+            at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d], permit_of[d], school_of[d],
+                  service_of[d], insurance_of[d], arrears_of[d], is_urban[d], in_metro[d], d == st.oop)
+            for trained in (False, True):
+                for two in (False, True):
+                    for children in (False, True):
+                        for metro in (False, True):
+                            col = mover_column(skill, trained, two, children, metro)
+                            hh = (trained, 2.0 if two else 1.0, 0.0, 0.0, False, False, children, metro, False)
+                            for local in (False, True):
+                                out[d, col + local] = place_utility(False, local, False, False, at, hh, bh)
+
+
+def mover_utilities(st: Static, bh: Behaviour, c: Conditions) -> np.ndarray:
+    """(n_places, N_MOVER_TYPES): `place_utility` of moving to each place, by household type, for a
+    move that is not home (no land income, no homestead, no returnee support). The options past the
+    home county seat (the prefecture city, Taiyuan, the metro-area town, out of province) are always
+    such moves, so the choice looks their utility up here, tabulated once a month with the same
+    arithmetic: the same value, without its logarithm, for most of the options."""
+    out = np.empty((len(c.rent), N_MOVER_TYPES))
+    _mover_utilities(st, bh, c, out)
+    return out
+
+
+@nb.njit(inline="always", cache=True)
+def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
+    """Fill `opts` with the option places (index 0 = stay; -1 = not an option) and `prob` with their
+    logit weights exp(v - max v) (0 for no option); returns the weights' sum, by which they divide into
+    choice probabilities. `opts` and `prob` are scratch arrays allocated once per chunk.
+
+    Utility of living at place d (plus inertia for staying, minus moving cost otherwise):
+      beta_income ln(expected household income) - beta_housing rent burden
+      + beta_school school access (households with children) + beta_services services
+      + beta_insurance insurance + beta_network (home county's people at d) + place constant
+      + beta_land (land rights held, at the home village) - beta_age (decades over 45, elsewhere).
+    The first line and the next (`place_utility`) are computed for staying, the home village and the
+    home county seat, where the household's own tenure, land and returnee support count; for the
+    other options they are looked up in `Conditions.mover_utility`. A household displaced by a shock
+    has no inertia bonus for staying. The arrays are taken out of their tuples once per call (see
+    step_households).
+    """
+    place = np.int64(h.place[i])
+    origin = np.int64(h.origin[i])
+    hukou = np.int64(h.hukou[i])
+    n_child, n_adult, age = h.n_child[i], h.n_adult[i], np.int64(h.head_age[i])
+    skill, flags, tenure = np.int64(h.skill[i]), np.int64(h.flags[i]), h.tenure[i]
+    wage_of, emp_of, rent_of, public_of = c.wage, c.emp_prob, c.rent, c.public_rental_share
+    subsidy_of, school_of, service_of, permit_of = c.rent_subsidy, c.school_access, c.service_level, c.permit_share
+    insurance_of, network, asc_of, arrears_of = c.insurance_rate, c.network, c.asc_place, c.wage_arrears
+    mover_utility = c.mover_utility
+    is_urban, in_metro, distance, oop = st.place_is_urban, st.place_in_metro, st.distance_term, st.oop
+    oop_hukou = hukou == oop
+    net_row = st.place_unit.shape[0] // 2 if oop_hukou else origin
+    earners = _earners(n_adult)
+    land_rights = ((flags & CONTRACT_LAND) > 0) + ((flags & HOMESTEAD) > 0)
+    trained, contract_land = (flags & TRAINED) > 0, (flags & CONTRACT_LAND) > 0
+    keeps_homestead = (flags & HOMESTEAD) > 0
+    # the household's own income and housing cost factors at the place it lives now
+    stay_income = 1.0 if flags & EMPLOYED else emp_of[place] * bh.unemployed_income_factor
+    stay_cost = 0.0 if tenure == OWN or tenure == DORM else (bh.public_rent_factor if tenure == PUBLIC_RENTAL else 1.0)
+    age_cost = bh.beta_age * (age - 45) / 10.0 if age > 45 else 0.0
+    home_village = -1 if oop_hukou else rural_place(origin)
+    home_seat = urban_place(origin)
+    has_children = n_child > 0
+    metro_member = not oop_hukou and in_metro[hukou]
+    column = mover_column(skill, trained, n_adult >= 2, has_children, metro_member)
+    hh = (trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou)
+    option_places(i, origin, hukou, place, st, seed, opts)
+    vmax = -1e300
+    # stay, home village, home county seat: the household's own tenure, land and support count
+    for k in range(3):
+        d = opts[k]
+        if d < 0:
+            continue
+        local = hukou == d
+        at_home = d == home_village
+        at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d], permit_of[d], school_of[d],
+              service_of[d], insurance_of[d], arrears_of[d], is_urban[d], in_metro[d], d == oop)
+        v = place_utility(k == 0, local, at_home, d == home_seat, at, hh, bh)
+        v += bh.beta_network * network[net_row, d] + asc_of[d]
+        v += bh.beta_land * land_rights if at_home else -age_cost
+        v += bh.asc_stay * (not displaced) if k == 0 else -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
+        prob[k] = v
+        vmax = max(vmax, v)
+    # the prefecture city, Taiyuan, the metro-area town, out of province: never here nor home (see
+    # option_places), so their place part is tabulated
+    for k in range(3, N_OPTIONS):
+        d = opts[k]
+        if d < 0:
+            continue
+        v = mover_utility[d, column + (hukou == d)]
+        v += bh.beta_network * network[net_row, d] + asc_of[d]
+        v += -age_cost
+        v += -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
+        prob[k] = v
+        vmax = max(vmax, v)
+    total = 0.0
+    for k in range(N_OPTIONS):
+        weight = math.exp(prob[k] - vmax) if opts[k] >= 0 else 0.0
+        prob[k] = weight
+        total += weight
+    return total
+
+
+@nb.njit(cache=True)
+def choice_probabilities(i, h, st, bh, c, seed, displaced=False):
+    """The option places and their choice probabilities for household i (for tests and inspection)."""
+    opts = np.empty(N_OPTIONS, dtype=np.int64)
+    prob = np.empty(N_OPTIONS)
+    total = fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob)
+    return opts, prob / total
+
+
+@nb.njit(inline="always", cache=True)
+def choose_place(i, h, st, bh, c, seed, key, displaced, opts, weight):
+    """Discrete choice among the option places (multinomial logit). Returns the chosen place."""
+    u = uniform(key, S_CHOICE) * fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, weight)
+    acc = 0.0
+    for k in range(N_OPTIONS):
+        acc += weight[k]
+        if u < acc:
+            return opts[k]
+    return h.place[i]

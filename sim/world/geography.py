@@ -1,0 +1,405 @@
+"""Shanxi's geography for the model: county-level units, cities, places, distances, metro.
+
+``load_geography()`` reads the validated data (sim/world/inputs.py) and the rules in
+``sim/world/data/assumptions_geography.yaml`` and returns a frozen :class:`Geography` of numpy
+arrays. Nothing numeric about the rules lives in this file.
+
+Indexing
+--------
+* unit u = 0..116: the county-level units in the order of shanxi_counties.csv.
+* city c = 0..10: the prefecture-level cities in order of first appearance in that file.
+* place p = 0..234: p = 2u is the urban part of unit u (the district core or the county
+  seat), p = 2u + 1 its rural part, p = OUT_OF_PROVINCE = 234 everywhere outside Shanxi.
+
+Urban shares (census, 1 Nov 2020)
+---------------------------------
+The census gives urban population for only 7 units and an urban rate for 3 cities, so the
+other shares follow a stated rule (urban_share_2020 in the YAML): observed shares are kept;
+each city gets a 2020 rate (observed, or moved back from 2021-2023 at the province's pace, or
+for Linfen and Shuozhou a common rate that closes the province total); inside a city the
+remaining units get logistic(theta_city + type offset), theta_city solved so the city total
+matches. The province urban total then equals the census count, 21,831,494.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit
+
+from sim.places import (COUNTY_SEAT, N_UNITS, OUTSIDE, PREFECTURE_CORE,
+                        TAIYUAN_CORE, VILLAGE, rural_place, urban_place)
+from sim.world.inputs import (
+    GEOGRAPHY_ASSUMPTIONS_FILE,
+    DataError,
+    UNIT_TYPES,
+    load_assumptions,
+    load_city_series,
+    load_counties,
+    load_province_series,
+)
+
+
+# unit_type codes, in the order of sim.world.inputs.UNIT_TYPES
+DISTRICT, COUNTY_LEVEL_CITY, COUNTY = 0, 1, 2
+UNIT_TYPE_CODE = {name: code for code, name in enumerate(UNIT_TYPES)}
+assert UNIT_TYPE_CODE == {"district": DISTRICT, "county-level city": COUNTY_LEVEL_CITY, "county": COUNTY}
+
+
+@dataclass(frozen=True)
+class Geography:
+    """Shanxi's units, cities, places and distances; arrays are read-only.
+
+    Populations in persons (census, 1 Nov 2020), shares in (0, 1], distances in km,
+    coordinates in degrees (GCJ-02).
+    """
+
+    # --- county-level units (117, file order)
+    unit_name_en: list[str]
+    unit_name_zh: list[str]
+    unit_city: np.ndarray             # int16 city index
+    unit_type: np.ndarray             # int8: 0 district, 1 county-level city, 2 county
+    unit_pop_2020: np.ndarray         # int64 persons, census (5 filled, 8 rounding-adjusted)
+    unit_urban_share_2020: np.ndarray  # float64 urban / total population
+    unit_lat: np.ndarray              # float64 degrees north, seat
+    unit_lon: np.ndarray              # float64 degrees east, seat
+    unit_cluster: np.ndarray          # int8: -1 none, 0..4 metro cluster
+    unit_in_metro: np.ndarray         # bool: in the Taiyuan metropolitan area
+    unit_is_observed_urban: np.ndarray  # bool: urban share from the data, not the rule
+
+    # --- prefecture-level cities (11, order of first appearance)
+    city_name_en: list[str]
+    city_name_zh: list[str]
+    city_pop_2020: np.ndarray         # int64 persons, census
+    city_urban_share_2020: np.ndarray  # float64, 2020 urban rate after the rule
+    city_urban_rate_basis: list[str]  # how each city's rate was obtained
+    city_core_units: list[np.ndarray]   # int arrays: the city's district units
+    city_core_weights: list[np.ndarray]  # float arrays: share of the districts' urban pop, sum 1
+    taiyuan_city: int
+
+    # --- places (235)
+    place_unit: np.ndarray            # int16, -1 for out of province
+    place_is_urban: np.ndarray        # bool; False for out of province (not a Shanxi place)
+    place_in_shanxi: np.ndarray       # bool; False only for OUT_OF_PROVINCE
+    place_city: np.ndarray            # int16, -1 for out of province
+
+    # --- distances
+    unit_distance_km: np.ndarray      # (117, 117) float64 road km between seats
+    oop_distance_km: float            # representative road km to any out-of-province place
+
+    # --- Taiyuan metropolitan area
+    cluster_names: list[str]          # Chinese names, e.g. '交汾文孝'
+    cluster_names_en: list[str]       # English labels
+    cluster_units: list[np.ndarray]   # int arrays of unit indices
+    nearest_cluster_unit: np.ndarray  # int16 (117,): nearest cluster unit to each origin
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_name_en)
+
+    @property
+    def n_cities(self) -> int:
+        return len(self.city_name_en)
+
+    @property
+    def n_places(self) -> int:
+        return len(self.place_unit)
+
+    @property
+    def unit_urban_pop_2020(self) -> np.ndarray:
+        """Urban population of each unit, float64 persons (not rounded)."""
+        return self.unit_pop_2020 * self.unit_urban_share_2020
+
+
+@functools.lru_cache(maxsize=1)
+def province_geography() -> Geography:
+    """The Geography of sim/world/data, built once per process (its arrays are read-only), so that checking a
+    config and building its model read the data files once."""
+    return load_geography()
+
+
+def load_geography(data_dir: str | Path | None = None) -> Geography:
+    """Build the Geography from the files in data_dir (default sim/world/data)."""
+    assumptions = load_assumptions(data_dir)
+    counties = load_counties(data_dir)
+    city_series = load_city_series(data_dir)
+    province = load_province_series(data_dir)
+    if len(counties) != N_UNITS:
+        raise DataError(f"{len(counties)} county-level units, geography expects {N_UNITS}")
+
+    city_name_en = list(pd.unique(counties["city_en"]))
+    city_name_zh = [counties.loc[counties["city_en"] == c, "city_zh"].iloc[0] for c in city_name_en]
+    unit_city = counties["city_en"].map({c: i for i, c in enumerate(city_name_en)}).to_numpy(np.int16)
+    unit_type = counties["type"].map(UNIT_TYPE_CODE).to_numpy(np.int8)
+    unit_pop = counties["pop_2020_census"].to_numpy(np.int64)
+    city_pop = np.bincount(unit_city, weights=unit_pop, minlength=len(city_name_en)).round().astype(np.int64)
+
+    census = assumptions["census_2020"]
+    urban_target = census["province_urban_population"]["value"]
+    _check_province_rate(province, census)
+
+    city_rate, basis = city_urban_rates_2020(city_name_en, city_pop, city_series, province, assumptions)
+    observed = counties["urban_pop_2020"].notna().to_numpy()
+    observed_share = counties["urban_pop_2020"].to_numpy(dtype=float, na_value=np.nan) / unit_pop
+    unit_share = unit_urban_shares_2020(unit_city, unit_type, unit_pop, observed, observed_share, city_rate, assumptions)
+    _check_province_urban(unit_pop, unit_share, urban_target, assumptions)
+
+    district = unit_type == DISTRICT
+    core_units, core_weights = [], []
+    for c in range(len(city_name_en)):
+        units = np.flatnonzero((unit_city == c) & district)
+        if len(units) == 0:
+            raise DataError(f"city {city_name_en[c]} has no district: no urban core")
+        urban = unit_pop[units] * unit_share[units]
+        core_units.append(units)
+        core_weights.append(urban / urban.sum())
+
+    distance = assumptions["distance"]
+    lat = counties["lat"].to_numpy(float)
+    lon = counties["lon"].to_numpy(float)
+    unit_distance = road_distance_km(lat, lon, distance["earth_radius"]["value"], distance["road_circuity"]["value"])
+
+    names_en = counties["county_en"].tolist()
+    clusters = assumptions["metro"]["clusters"]
+    cluster_units = [_unit_indices(names_en, cl["units"]["value"], f"cluster {cl['name_zh']}") for cl in clusters]
+    unit_cluster = np.full(N_UNITS, -1, dtype=np.int8)
+    for k, units in enumerate(cluster_units):
+        if (unit_cluster[units] >= 0).any():
+            raise DataError(f"{GEOGRAPHY_ASSUMPTIONS_FILE}: a unit of cluster {clusters[k]['name_zh']} is in two clusters")
+        unit_cluster[units] = k
+    in_metro = metro_membership(counties, unit_cluster, assumptions)
+
+    place_unit = np.append(np.repeat(np.arange(N_UNITS), 2), -1).astype(np.int16)
+    place_is_urban = np.append(np.tile([True, False], N_UNITS), False)
+    place_in_shanxi = place_unit >= 0
+    place_city = np.where(place_in_shanxi, unit_city[np.maximum(place_unit, 0)], -1).astype(np.int16)
+
+    return Geography(
+        unit_name_en=names_en,
+        unit_name_zh=counties["county_zh"].tolist(),
+        unit_city=_frozen(unit_city),
+        unit_type=_frozen(unit_type),
+        unit_pop_2020=_frozen(unit_pop),
+        unit_urban_share_2020=_frozen(unit_share),
+        unit_lat=_frozen(lat),
+        unit_lon=_frozen(lon),
+        unit_cluster=_frozen(unit_cluster),
+        unit_in_metro=_frozen(in_metro),
+        unit_is_observed_urban=_frozen(observed),
+        city_name_en=city_name_en,
+        city_name_zh=city_name_zh,
+        city_pop_2020=_frozen(city_pop),
+        city_urban_share_2020=_frozen(city_rate),
+        city_urban_rate_basis=basis,
+        city_core_units=[_frozen(u) for u in core_units],
+        city_core_weights=[_frozen(w) for w in core_weights],
+        taiyuan_city=city_name_en.index("Taiyuan"),
+        place_unit=_frozen(place_unit),
+        place_is_urban=_frozen(place_is_urban),
+        place_in_shanxi=_frozen(place_in_shanxi),
+        place_city=_frozen(place_city),
+        unit_distance_km=_frozen(unit_distance),
+        oop_distance_km=float(distance["out_of_province"]["value"]),
+        cluster_names=[cl["name_zh"] for cl in clusters],
+        cluster_names_en=[cl["name_en"] for cl in clusters],
+        cluster_units=[_frozen(u) for u in cluster_units],
+        nearest_cluster_unit=_frozen(nearest_member(unit_distance, np.concatenate(cluster_units))),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# urban shares
+
+
+def province_pace_pp_per_year(province: pd.DataFrame, assumptions: dict) -> float:
+    """Average change of the province's urban rate, percentage points per year.
+
+    From the census value (2020, dated at the census) to the latest year-end value
+    (2023, dated 31 Dec): (64.97 - 62.53) / 3.17 with today's data.
+    """
+    census = assumptions["census_2020"]
+    pace = assumptions["urban_share_2020"]["province_pace"]
+    rate = province.set_index("year")["urbanization_rate_pct"]
+    year_from, year_to = pace["from_year"]["value"], pace["to_year"]["value"]
+    for year in (year_from, year_to):
+        if year not in rate.index or np.isnan(rate[year]):
+            raise DataError(f"shanxi_province.csv: no urbanization rate for {year}, needed for the province pace")
+    time_from = census["reference_time"]["value"]
+    time_to = year_to + census["year_end_offset"]["value"]
+    return float((rate[year_to] - rate[year_from]) / (time_to - time_from))
+
+
+def city_urban_rates_2020(
+    city_names: list[str],
+    city_pop: np.ndarray,
+    city_series: pd.DataFrame,
+    province: pd.DataFrame,
+    assumptions: dict,
+) -> tuple[np.ndarray, list[str]]:
+    """Each city's urban share at the 2020 census (0-1) and a note on how it was obtained.
+
+    Observed 2020 value (census preferred to year-end) if any; else the earliest year-end
+    value in the fallback years moved back to the census date at the province's pace; the
+    remaining cities share the rate that makes the province urban total the census count.
+    """
+    census = assumptions["census_2020"]
+    rule = assumptions["urban_share_2020"]
+    first_year, last_year = rule["fallback_years"]["value"]
+    pace = province_pace_pp_per_year(province, assumptions)
+    census_time = census["reference_time"]["value"]
+    year_end_offset = census["year_end_offset"]["value"]
+
+    rates = np.full(len(city_names), np.nan)
+    basis = [""] * len(city_names)
+    for c, city in enumerate(city_names):
+        known = city_series[(city_series["city_en"] == city) & city_series["urbanization_rate_pct"].notna()]
+        in_2020 = known[known["year"] == 2020].sort_values("kind")  # 'census' before 'year_end'
+        later = known[(known["year"] >= first_year) & (known["year"] <= last_year) & (known["kind"] == "year_end")]
+        if len(in_2020):
+            rates[c] = in_2020["urbanization_rate_pct"].iloc[0]
+            basis[c] = f"observed 2020 ({in_2020['kind'].iloc[0]})"
+        elif len(later):
+            row = later.sort_values("year").iloc[0]
+            years_back = row["year"] + year_end_offset - census_time
+            rates[c] = row["urbanization_rate_pct"] - pace * years_back
+            basis[c] = f"{row['year']} year-end {row['urbanization_rate_pct']:g} moved back {years_back:.2f} y at {pace:.3f} pp/y"
+
+    residual = np.isnan(rates)
+    residual_names = [city for city, r in zip(city_names, residual) if r]
+    if sorted(residual_names) != sorted(rule["residual_cities"]["value"]):
+        raise DataError(
+            f"{GEOGRAPHY_ASSUMPTIONS_FILE}: residual_cities {rule['residual_cities']['value']} but the data "
+            f"leave {residual_names} without a post-2019 rate"
+        )
+    shares = rates / 100.0
+    known_urban = float((shares[~residual] * city_pop[~residual]).sum())
+    common = (census["province_urban_population"]["value"] - known_urban) / city_pop[residual].sum()
+    if not 0.0 < common < 1.0:
+        raise DataError(f"the common urban share of {residual_names} would be {common:.4f}, outside (0, 1)")
+    shares[residual] = common
+    for c in np.flatnonzero(residual):
+        basis[c] = "common rate closing the province census urban total"
+    return shares, basis
+
+
+def unit_urban_shares_2020(
+    unit_city: np.ndarray,
+    unit_type: np.ndarray,
+    unit_pop: np.ndarray,
+    observed: np.ndarray,
+    observed_share: np.ndarray,
+    city_share: np.ndarray,
+    assumptions: dict,
+) -> np.ndarray:
+    """Urban share (0-1] of every unit: observed where known, else the logistic rule.
+
+    For each city, theta solves  sum_free pop * logistic(theta + offset[type])
+    = city_share * city_pop - urban population of its observed units.
+    """
+    rule = assumptions["urban_share_2020"]
+    offsets = np.array([rule["type_offset"][name]["value"] for name in UNIT_TYPES])[unit_type]
+    low, high = rule["theta_bracket"]["value"]
+    shares = np.where(observed, observed_share, np.nan)
+    for c in range(len(city_share)):
+        in_city = unit_city == c
+        free = in_city & ~observed
+        target = city_share[c] * unit_pop[in_city].sum() - (unit_pop * np.nan_to_num(shares))[in_city & observed].sum()
+        capacity = unit_pop[free].sum()
+        if not 0.0 < target < capacity:
+            raise DataError(
+                f"city index {c}: its other units would need {target:,.0f} urban persons out of {capacity:,}; "
+                "the urban-share rule has no solution"
+            )
+
+        def gap(theta: float) -> float:
+            return float((unit_pop[free] * expit(theta + offsets[free])).sum() - target)
+
+        theta = brentq(gap, low, high, xtol=1e-13, rtol=1e-15)
+        shares[free] = expit(theta + offsets[free])
+    if not ((shares > 0.0) & (shares <= 1.0)).all():
+        raise DataError("an urban share is outside (0, 1]")
+    return shares
+
+
+def _check_province_rate(province: pd.DataFrame, census: dict) -> None:
+    """The census counts in the YAML must reproduce the province series' 2020 rate."""
+    rate_2020 = province.set_index("year")["urbanization_rate_pct"].get(2020, np.nan)
+    implied = 100.0 * census["province_urban_population"]["value"] / census["province_population"]["value"]
+    if round(implied, 2) != rate_2020:
+        raise DataError(
+            f"shanxi_province.csv: 2020 urbanization rate {rate_2020} but the census counts in "
+            f"{GEOGRAPHY_ASSUMPTIONS_FILE} give {implied:.4f}%"
+        )
+
+
+def _check_province_urban(unit_pop, unit_share, target, assumptions) -> None:
+    tolerance = assumptions["urban_share_2020"]["province_check_tolerance"]["value"] * len(unit_pop)
+    total = np.round(unit_pop * unit_share).sum()
+    if abs(total - target) > tolerance:
+        raise DataError(f"province urban population {total:,.0f} differs from the census {target:,} by more than {tolerance}")
+
+
+# --------------------------------------------------------------------------------------
+# distances and the metro area
+
+
+def road_distance_km(lat: np.ndarray, lon: np.ndarray, earth_radius_km: float, circuity: float) -> np.ndarray:
+    """Road distance between every pair of points: haversine great-circle km x circuity."""
+    phi, lam = np.radians(lat), np.radians(lon)
+    d_phi = phi[:, None] - phi[None, :]
+    d_lam = lam[:, None] - lam[None, :]
+    h = np.sin(d_phi / 2) ** 2 + np.cos(phi)[:, None] * np.cos(phi)[None, :] * np.sin(d_lam / 2) ** 2
+    great_circle = 2.0 * earth_radius_km * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return circuity * great_circle
+
+
+def nearest_member(distance: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """For each origin, the member with the smallest distance, not the origin itself
+    unless it is the only member. int16 unit indices."""
+    to_members = distance[:, members].copy()
+    if len(members) > 1:
+        to_members[members, np.arange(len(members))] = np.inf
+    return members[np.argmin(to_members, axis=1)].astype(np.int16)
+
+
+def metro_membership(counties: pd.DataFrame, unit_cluster: np.ndarray, assumptions: dict) -> np.ndarray:
+    """Metro area = all units of the metro cities + the extra units + every cluster unit."""
+    metro = assumptions["metro"]
+    in_metro = counties["city_en"].isin(metro["metro_cities"]["value"]).to_numpy().copy()
+    for city in metro["metro_cities"]["value"]:
+        if city not in set(counties["city_en"]):
+            raise DataError(f"{GEOGRAPHY_ASSUMPTIONS_FILE}: metro city {city!r} has no units")
+    extra = _unit_indices(counties["county_en"].tolist(), metro["metro_extra_units"]["value"], "metro_extra_units")
+    in_metro[extra] = True
+    return in_metro | (unit_cluster >= 0)
+
+
+def _unit_indices(names_en: list[str], wanted: list[str], what: str) -> np.ndarray:
+    missing = [name for name in wanted if name not in names_en]
+    if missing:
+        raise DataError(f"{GEOGRAPHY_ASSUMPTIONS_FILE}: {what} names {missing}, not found in shanxi_counties.csv")
+    return np.array([names_en.index(name) for name in wanted], dtype=np.int64)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.flags.writeable = False
+    return array
+
+
+def place_tiers(geo: Geography) -> np.ndarray:
+    """Tier of every place (sim.places: TAIYUAN_CORE, PREFECTURE_CORE, COUNTY_SEAT, VILLAGE; OUTSIDE for out
+    of province): districts are their city's core, counties and county-level cities have a county seat."""
+    tier = np.full(geo.n_places, OUTSIDE)
+    for u in range(len(geo.unit_name_en)):
+        if geo.unit_type[u] == DISTRICT:
+            tier[urban_place(u)] = TAIYUAN_CORE if geo.unit_city[u] == geo.taiyuan_city else PREFECTURE_CORE
+        else:
+            tier[urban_place(u)] = COUNTY_SEAT
+        tier[rural_place(u)] = VILLAGE
+    return tier
