@@ -5,8 +5,9 @@
 the tests are skipped - except under CI (``CI=true``), where that is a failure,
 so a broken cluster can never make CI green by skipping.
 
-The cluster is deliberately left running at the end of the session (other
-tests, and the next session, reuse it; ``slurm_down.sh`` stops it).  Every test
+At the end of the session ``slurm_down.sh`` stops the daemons that ``slurm_up.sh``
+started (a daemon that was running before is left alone); set SLURM_TEST_KEEP=1 to keep
+the cluster up between sessions of the edit loop.  Every test
 collected from this folder gets the ``cluster`` marker, so ``-m "not cluster"``
 deselects them.
 """
@@ -102,7 +103,9 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
         cluster_name=os.environ.get("SLURM_TEST_CLUSTER", "shanxi"),
         up_seconds=seconds,
     )
-    # no teardown: the cluster stays up for later tests and sessions
+    if os.environ.get("SLURM_TEST_KEEP", "").strip() not in ("1", "true"):
+        subprocess.run(["bash", str(HERE / "slurm_down.sh")], stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=120, check=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
