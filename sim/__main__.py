@@ -34,6 +34,7 @@ TOOLS = {
     "report": "sim.reporting.report",           # the policy report of a run or sweep
     "sweep": "sim.runs.sweep",                  # state of a sweep's jobs
     "gather": "sim.runs.gather",                # a sweep into one table and its ensemble summary
+    "docs": "sim.reporting.docs",               # regenerate docs/levers.md and docs/parameters.md
 }
 
 

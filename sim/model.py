@@ -22,6 +22,7 @@ from sim import indicators as ind
 from sim import kernel as K
 from sim.economy import markets
 from sim.config import compose, to_dict
+from sim.config.parameters import kernel_values
 from sim.places import CENSUS_MONTH, month_calendar, months_until
 from sim.world.geography import province_geography
 from sim.config.guard import check_config_memory
@@ -166,15 +167,7 @@ class ShanxiModel(mesa.Model):
         births = cbr / 1000 / 12 * people.sum()
         f = births / max(float((c.birth_exposure * w).sum()), 1.0)
         return K.Behaviour(
-            review_rate=b["review_rate"], beta_income=b["beta_income"], beta_distance=b["beta_distance"],
-            move_fixed_cost=b["move_fixed_cost"], asc_stay=b["fitted"]["asc_stay"], beta_housing=b["beta_housing"],
-            beta_school=b["beta_school"], beta_services=b["beta_services"], beta_insurance=b["beta_insurance"],
-            beta_network=b["beta_network"], beta_land=b["beta_land"], beta_age=b["beta_age"],
-            unemployed_income_factor=b["unemployed_income_factor"], public_rent_factor=b["public_rent_factor"],
-            land_income_yuan_month=self.econ["land_income_yuan_month"], own_home_if_local=b["own_home_if_local"],
-            insured_if_local=b["insured_if_local"], oop_school_access=b["oop_school_access"],
-            oop_service_access=b["oop_service_access"], rural_insurance=b["rural_insurance"],
-            insurance_uptake_month=b["insurance_uptake_month"], job_separation=b["job_separation"],
+            **kernel_values(self.cfg),
             death_child=d_child, death_adult=d_adult, death_old=d_old,
             birth_20s=min(1.0, w[0] * f), birth_30s=min(1.0, w[1] * f), birth_40s=min(1.0, w[2] * f),
             child_to_adult=b["child_to_adult_year"] / 12, adult_to_old=b["adult_to_old_year"] / 12,

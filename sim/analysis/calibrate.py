@@ -23,6 +23,7 @@ import yaml
 from scipy.optimize import least_squares
 
 from sim.config import CONF_DIR, compose, to_dict
+from sim.config.parameters import declarations
 from sim.world.inputs import load_province_series
 
 log = logging.getLogger("sim.analysis.calibrate")
@@ -120,10 +121,8 @@ def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str
         "names": list(FITTED),
         "covariance": [[round(float(c), 6) for c in row] for row in result["cov"]],
     }
-    notes = {"asc_county_seat": "utility constant of a county seat (fitted)",
-             "asc_out_of_province": "utility constant of out of province (fitted)",
-             "settle_intercept": "monthly log-odds of taking local hukou (fitted)",
-             "asc_stay": "utility of staying put, inertia (fitted)"}
+    declared = declarations()
+    notes = {k: declared[f"behaviour.fitted.{k}"]["description"] + " (fitted)" for k in fitted}
     body = "fitted:\n" + "".join(f"  {k}: {v}   # {notes[k]}\n" for k, v in fitted.items())
     body += "# written by sim.analysis.calibrate: the fit's error, its command and the parameters' covariance\n"
     body += yaml.safe_dump({"fit": fit_block}, sort_keys=False, allow_unicode=True, default_flow_style=None)

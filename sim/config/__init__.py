@@ -7,6 +7,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]   # the checkout: conf/, outp
 CONF_DIR = PROJECT_ROOT / "conf"
 
 
+def _register():   # the declared parameter values are config options (sim/config/parameters.py)
+    from sim.config.parameters import register_defaults
+    register_defaults()
+
+
 def compose(overrides: list[str] | None = None) -> DictConfig:
     """The same config `python -m sim` would run with these overrides (without Hydra's run dir)."""
     from hydra import compose as hydra_compose, initialize_config_dir
@@ -20,3 +25,6 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
 
 def to_dict(cfg) -> dict:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+_register()

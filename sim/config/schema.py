@@ -15,8 +15,8 @@ What it checks, in this order:
    project never instantiates from configs; this keeps it that way when configs come from others.
 2. Every key is one of the default tree composed from conf/ (all options of every group), with a
    "did you mean" suggestion for a typo; no required key is missing.
-3. Every value has its type and lies in its range (`SCHEMA` below: the ONE place of the ranges;
-   units as in sim/world/data/parameters.csv where that exists).
+3. Every value has its type and lies in its range (`SCHEMA` below; the population, economy and
+   behaviour parameters' ranges and units come from their declarations in conf/parameters.yaml).
 4. Rules linking several keys (`RULES`): tenure shares of one kind sum to at most 1, the
    out-of-province assumptions are consistent with the census, numba's thread limit.
 5. The scenario's levers: known lever names (with a suggestion), regions, years and values in
@@ -32,8 +32,6 @@ import functools
 import importlib
 import inspect
 import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,7 +40,6 @@ import yaml
 from sim.config import CONF_DIR
 PROJECT_PACKAGES = ("sim", "agents", "scenarios")
 INSTANTIATE_KEYS = ("_target_", "_partial_", "_args_", "_recursive_", "_convert_")
-SUM_TOLERANCE = 1e-6
 
 
 class ConfigError(ValueError):
@@ -57,183 +54,15 @@ class ConfigError(ValueError):
         super().__init__(text)
 
 
-def _fmt(x) -> str:
-    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    return f"{x:g}" if isinstance(x, float) else str(x)
-
-
-def _show(value, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-# --------------------------------------------------------------------------------------
-# value specs
-
-
-@dataclass(frozen=True)
-class Number:
-    """A number (or an integer) in [lo, hi]; `lo_open`/`hi_open` exclude the bound."""
-    lo: float | None
-    hi: float | None
-    unit: str = ""
-    lo_open: bool = False
-    hi_open: bool = False
-    integer: bool = False
-
-    def interval(self) -> str:
-        if self.lo is None and self.hi is None:
-            return "any value"
-        if self.hi is None:
-            return f"{'>' if self.lo_open else '>='} {_fmt(self.lo)}"
-        if self.lo is None:
-            return f"{'<' if self.hi_open else '<='} {_fmt(self.hi)}"
-        return f"{'(' if self.lo_open else '['}{_fmt(self.lo)}, {_fmt(self.hi)}{')' if self.hi_open else ']'}"
-
-    def allowed(self) -> str:
-        what = "an integer" if self.integer else "a number"
-        unit = f" ({self.unit})" if self.unit else ""
-        return f"{what} in {self.interval()}{unit}" if self.lo is not None and self.hi is not None \
-            else f"{what} {self.interval()}{unit}"
-
-    def check(self, key: str, value) -> list[str]:
-        unit = f" ({self.unit})" if self.unit else ""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return [f"{key} = {_show(value)} is not {'an integer' if self.integer else 'a number'}; "
-                    f"allowed: {self.allowed()}"]
-        if self.integer and not isinstance(value, int):
-            return [f"{key} = {_show(value)} is not an integer; allowed: {self.allowed()}"]
-        if not math.isfinite(value):
-            return [f"{key} = {_show(value)} is not a finite number; allowed: {self.allowed()}"]
-        below = self.lo is not None and (value < self.lo or (self.lo_open and value == self.lo))
-        above = self.hi is not None and (value > self.hi or (self.hi_open and value == self.hi))
-        if below or above:
-            return [f"{key} = {_show(value)} is outside {self.interval()}{unit}"]
-        return []
-
-
-@dataclass(frozen=True)
-class Vector:
-    """A list: `length` entries of `item` (or one spec per entry in `items`), optionally summing to `total`."""
-    item: Any = None
-    length: int | None = None
-    total: float | None = None
-    labels: str = ""
-    items: tuple = ()
-    min_length: int = 0
-
-    def allowed(self) -> str:
-        n = len(self.items) if self.items else self.length
-        count = f"{n} " if n is not None else ""
-        labels = f" ({self.labels})" if self.labels else ""
-        if self.items:
-            parts = "; ".join(f"{i + 1}: {s.allowed()}" for i, s in enumerate(self.items))
-            text = f"a list of {count}entries{labels}: {parts}"
-        else:
-            text = f"a list of {count}entries{labels}, each {self.item.allowed()}"
-        if self.total is not None:
-            text += f", summing to {_fmt(float(self.total))}"
-        return text
-
-    def check(self, key: str, value) -> list[str]:
-        if not isinstance(value, (list, tuple)):
-            return [f"{key} = {_show(value)} is not a list; allowed: {self.allowed()}"]
-        n = len(self.items) if self.items else self.length
-        if n is not None and len(value) != n:
-            return [f"{key} = {_show(value)} has {len(value)} entries; allowed: {self.allowed()}"]
-        if len(value) < self.min_length:
-            return [f"{key} = {_show(value)} has {len(value)} entries; allowed: {self.allowed()} "
-                    f"(at least {self.min_length})"]
-        problems = []
-        for i, v in enumerate(value):
-            spec = self.items[i] if self.items else self.item
-            problems += spec.check(f"{key}[{i}]", v)
-        if not problems and self.total is not None:
-            s = float(sum(value))
-            if abs(s - self.total) > SUM_TOLERANCE:
-                problems.append(f"{key} = {_show(value)} sums to {s:g}; allowed: {self.allowed()}")
-        return problems
-
-
-@dataclass(frozen=True)
-class Choice:
-    choices: tuple
-    unit: str = ""
-
-    def allowed(self) -> str:
-        return "one of " + " | ".join(map(str, self.choices)) + (f" ({self.unit})" if self.unit else "")
-
-    def check(self, key: str, value) -> list[str]:
-        if value not in self.choices or isinstance(value, bool):
-            return [f"{key} = {_show(value)} is not allowed; allowed: {self.allowed()}"]
-        return []
-
-
-@dataclass(frozen=True)
-class Text:
-    pattern: str | None = None
-    unit: str = ""
-
-    def allowed(self) -> str:
-        return "a string" + (f" matching {self.pattern}" if self.pattern else "") + (f" ({self.unit})" if self.unit else "")
-
-    def check(self, key: str, value) -> list[str]:
-        if not isinstance(value, str) or (self.pattern and not re.fullmatch(self.pattern, value)):
-            return [f"{key} = {_show(value)} is not allowed; allowed: {self.allowed()}"]
-        return []
-
-
-@dataclass(frozen=True)
-class Levers:
-    """scenario.levers: a mapping lever -> value, checked against scenarios/levers.yaml (see check_levers)."""
-
-    def allowed(self) -> str:
-        return "a mapping of lever name -> value | {region: value} | {year: value} (scenarios/levers.yaml)"
-
-    def check(self, key: str, value) -> list[str]:
-        if value is None:
-            return []
-        if not isinstance(value, dict):
-            return [f"{key} = {_show(value)} is not a mapping; allowed: {self.allowed()}"]
-        return []
-
-
-@dataclass(frozen=True)
-class Free:
-    """Anything (records written by tools, e.g. behaviour.fit by sim.analysis.calibrate)."""
-    unit: str = ""
-
-    def allowed(self) -> str:
-        return "anything" + (f" ({self.unit})" if self.unit else "")
-
-    def check(self, key: str, value) -> list[str]:
-        return []
-
-
-def share(unit: str = "share") -> Number:
-    return Number(0, 1, unit)
-
-
-def per_month(unit: str = "probability per month") -> Number:
-    return Number(0, 1, unit)
-
-
-def yuan_month(hi: float, unit: str = "yuan/month") -> Number:
-    return Number(0, hi, unit)
-
-
-def utility(lo: float = 0, hi: float = 20, unit: str = "utility units") -> Number:
-    return Number(lo, hi, unit)
+from sim.config.parameters import GROUPS, defaults as declared_defaults  # noqa: E402
+from sim.config.parameters import specs as parameter_specs  # noqa: E402
+from sim.config.specs import SUM_TOLERANCE, Choice, Free, Levers, Number, Text, Vector, _fmt, _show  # noqa: E402,F401
 
 
 def integer(lo, hi, unit: str = "") -> Number:
     return Number(lo, hi, unit, integer=True)
 
 
-SKILLS = "low / middle / high skill"
-SHARES3 = Vector(share(), 3, total=1.0, labels=SKILLS)
-HEAD_AGE = Vector(items=(Number(0, 120, "years, mean of the head's age"), Number(0, 60, "years, standard deviation")))
 YEARS = Vector(integer(2021, 2029, "year"))
 
 # The ranges: ONE place. Every leaf key of conf/ has an entry (tests/test_bad_input.py checks it).
@@ -243,102 +72,6 @@ SCHEMA: dict[str, Any] = {
     "run.end_year": integer(2021, 2029, "last simulated year; the data start at the 2020 census, the plan ends 2029"),
     "run.threads": integer(0, 4096, "numba threads, 0 = all cores"),
     "run.progress": Choice(("auto", "bar", "log", "none")),
-    # population
-    "population.scale": Number(0, 1, "sampling fraction of households", lo_open=True),
-    "population.max_agents": integer(0, 10**9, "households"),
-    "population.shanxi_hukou_out_of_province": Number(0, 10_000_000, "persons"),
-    "population.out_of_province_urban_hukou_share": share(),
-    "population.other_province_in_urban_share": share(),
-    "population.in_migrant_pool_ratio": Number(0, 100, "pool households per in-migrant household"),
-    "population.gravity_km": Number(0, 10_000, "km", lo_open=True),
-    "population.own_county_bonus": Number(0, 1000, "weight multiplier"),
-    "population.taiyuan_pull": Number(0, 100, "relative density", lo_open=True),
-    "population.size_rural_local": Number(1, 8, "persons per household", lo_open=True),
-    "population.size_urban_local": Number(1, 8, "persons per household", lo_open=True),
-    "population.size_migrant": Number(1, 8, "persons per household", lo_open=True),
-    "population.size_out_of_province": Number(1, 8, "persons per household", lo_open=True),
-    "population.head_age_rural_local": HEAD_AGE,
-    "population.head_age_urban_local": HEAD_AGE,
-    "population.head_age_migrant": HEAD_AGE,
-    "population.head_age_collective": HEAD_AGE,
-    "population.member_age_mix": Vector(Vector(share(), 3, total=1.0, labels="ages 0-14 / 15-59 / 60+"), 4,
-                                        labels="heads aged <30 / 30-44 / 45-59 / 60+"),
-    "population.skill_rural_local": SHARES3,
-    "population.skill_migrant": SHARES3,
-    "population.skill_urban_local": SHARES3,
-    "population.contract_land_rural_hukou": share(),
-    "population.homestead_rural_hukou": share(),
-    "population.own_home_urban_local": share(),
-    "population.public_rental_urban_local": share(),
-    "population.own_home_migrant": share(),
-    "population.public_rental_migrant": share(),
-    "population.insured_urban_local": share(),
-    "population.insured_migrant": share(),
-    "population.months_here_max_migrant": integer(0, 255, "months, held in one byte"),
-    # economy
-    "economy.migrant_wage_share_of_city_average": Number(0, 2, "ratio to the city average wage", lo_open=True),
-    "economy.county_seat_wage_factor": Number(0, 2, "ratio to the city wage", lo_open=True),
-    "economy.rural_wage_yuan_month": yuan_month(100_000),
-    "economy.out_of_province_wage_yuan_month": yuan_month(100_000),
-    "economy.skill_wage_factor": Vector(Number(0, 10, "wage factor", lo_open=True), 3, labels=SKILLS),
-    "economy.rent_taiyuan_yuan_month": yuan_month(20_000),
-    "economy.rent_prefecture_yuan_month": yuan_month(20_000),
-    "economy.rent_county_seat_yuan_month": yuan_month(20_000),
-    "economy.rent_village_yuan_month": yuan_month(20_000),
-    "economy.rent_out_of_province_yuan_month": yuan_month(20_000),
-    "economy.employment_rate_urban": share("probability"),
-    "economy.employment_rate_rural": share("probability"),
-    "economy.employment_rate_out_of_province": share("probability"),
-    "economy.employment_rate_max": share("probability"),
-    "economy.rent_population_elasticity": Number(0, 10, "elasticity"),
-    "economy.service_level_taiyuan": share("index 0-1"),
-    "economy.service_level_prefecture": share("index 0-1"),
-    "economy.service_level_county_seat": share("index 0-1"),
-    "economy.within_county_move_km": Number(0, 500, "km"),
-    "economy.land_income_yuan_month": yuan_month(100_000),
-    "economy.urban_village_rent_elasticity": Number(0, 10, "rent rise per unit share removed"),
-    "economy.amenity_per_renovated_share": utility(),
-    # behaviour
-    "behaviour.review_rate": per_month(),
-    "behaviour.beta_income": Number(0, 20, "utility per unit ln(income)", lo_open=True),
-    "behaviour.beta_distance": utility(unit="utility per unit ln(1 + km / distance_scale_km)"),
-    "behaviour.distance_scale_km": Number(0, 10_000, "km", lo_open=True),
-    "behaviour.move_fixed_cost": utility(),
-    "behaviour.beta_housing": utility(unit="utility per unit rent burden"),
-    "behaviour.beta_school": utility(),
-    "behaviour.beta_services": utility(),
-    "behaviour.beta_insurance": utility(),
-    "behaviour.beta_network": utility(hi=50),
-    "behaviour.beta_land": utility(),
-    "behaviour.beta_age": utility(unit="utility per decade of age"),
-    "behaviour.unemployed_income_factor": share("ratio to the employed income"),
-    "behaviour.public_rent_factor": share("ratio to the market rent"),
-    "behaviour.own_home_if_local": share(),
-    "behaviour.insured_if_local": share(),
-    "behaviour.oop_school_access": share(),
-    "behaviour.oop_service_access": share(),
-    "behaviour.rural_insurance": share(),
-    "behaviour.insurance_uptake_month": per_month(),
-    "behaviour.job_separation": per_month(),
-    "behaviour.death_rate_child": share("per person-year"),
-    "behaviour.death_rate_adult": share("per person-year"),
-    "behaviour.birth_weights": Vector(Number(0, 100, "relative birth rate"), 3,
-                                      labels="heads aged 20-29 / 30-39 / 40-49"),
-    "behaviour.child_to_adult_year": share("per person-year"),
-    "behaviour.adult_to_old_year": share("per person-year"),
-    "behaviour.asc_prefecture_extra": utility(-20, 20),
-    "behaviour.asc_taiyuan_extra": utility(-20, 20),
-    "behaviour.settle_children": utility(-20, 20, "log-odds"),
-    "behaviour.settle_own_home": utility(-20, 20, "log-odds"),
-    "behaviour.settle_insured": utility(-20, 20, "log-odds"),
-    "behaviour.settle_land": utility(-20, 20, "log-odds"),
-    "behaviour.settle_public_rental": utility(-20, 20, "log-odds"),
-    "behaviour.buy_rate_year": Vector(share("probability per household-year"), 3, labels=SKILLS),
-    "behaviour.fitted.asc_county_seat": utility(-20, 20),
-    "behaviour.fitted.asc_out_of_province": utility(-20, 20),
-    "behaviour.fitted.settle_intercept": utility(-30, 10, "monthly log-odds"),
-    "behaviour.fitted.asc_stay": utility(-20, 20),
-    "behaviour.fit": Free("record of the fit, written by sim.analysis.calibrate"),
     # scenario
     "scenario.name": Text(r"[A-Za-z0-9_.-]+", "letters, digits, _ . - (it names the run folder)"),
     "scenario.description": Text(),
@@ -352,6 +85,9 @@ SCHEMA: dict[str, Any] = {
     "validation.band": Vector(Number(0, 100, "percentile"), 2, labels="lower / upper"),
     # a point of a sensitivity design (python -m sim sensitivity; applied by sim.runs.design.apply_design)
     "design": Free("file, point and sha256 of a design point written by python -m sim sensitivity"),
+    "behaviour.fit": Free("record of the fit, written by sim.analysis.calibrate"),
+    # population, economy, behaviour: from their declarations (conf/parameters.yaml)
+    **parameter_specs(),
 }
 
 # keys (or subtrees) a config may leave out
@@ -442,7 +178,7 @@ def _merge(into: dict, other: dict) -> dict:
 
 def _group_tree(group: str, selected: str | None) -> dict:
     """Union of every option of a config group (the selected one last, so its values win)."""
-    tree: dict = {}
+    tree: dict = declared_defaults(group) if group in GROUPS else {}
     folder = CONF_DIR / group
     files = sorted(folder.glob("*.yaml"))
     selected = selected if isinstance(selected, str) else None

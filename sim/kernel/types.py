@@ -4,6 +4,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sim.config.parameters import kernel_fields
+
 N_OPTIONS = 7  # stay, home village, home county seat, prefecture city, Taiyuan, metro cluster town, out of province
 N_SETTLE_COMBOS = 32
 N_CHUNKS = 64   # work split of a large population; counts are integers, so the split never changes a result
@@ -26,43 +28,26 @@ class Static(NamedTuple):
     place_in_metro: np.ndarray   # bool (n_places): in the Taiyuan metropolitan area
 
 
-class Behaviour(NamedTuple):
-    """Coefficients of the household rule (values and sources: conf/behaviour, sim/world/data/parameters.csv)."""
-    review_rate: float          # per month: chance a household reconsiders where to live
-    beta_income: float          # utility per unit of ln(expected household income, yuan/month)
-    beta_distance: float        # utility cost per unit of ln(1 + km moved)
-    move_fixed_cost: float      # utility cost of any move
-    asc_stay: float             # utility bonus of staying put (inertia)
-    beta_housing: float         # utility cost per unit of rent burden (rent / income)
-    beta_school: float          # utility per unit of school access, households with children
-    beta_services: float        # utility per unit of public-service access
-    beta_insurance: float       # utility per unit of social-insurance coverage
-    beta_network: float         # utility per unit share of the home county's people living there
-    beta_land: float            # utility of the home village per rural land right held
-    beta_age: float             # utility cost of leaving home per decade of head's age above 45
-    unemployed_income_factor: float  # expected income of the unemployed relative to employed
-    public_rent_factor: float   # rent paid in public rental housing relative to market rent
-    land_income_yuan_month: float    # farm income of a household holding contract land
-    own_home_if_local: float    # share of returning hukou holders who move into an owned home
-    insured_if_local: float     # employee-insurance enrolment of local-hukou urban workers
-    oop_school_access: float    # school access of Shanxi children out of province
-    oop_service_access: float   # public-service access of Shanxi migrants out of province
-    rural_insurance: float      # insurance coverage value in villages
-    insurance_uptake_month: float  # monthly enrolment chance of an uninsured urban worker, x enrolment rate
-    job_separation: float       # monthly chance an employed head loses the job
-    death_child: float          # monthly death probability per person aged 0-14
-    death_adult: float          # ... aged 15-59
-    death_old: float            # ... aged 60+
-    birth_20s: float            # monthly birth probability of a household whose head is 20-29
-    birth_30s: float
-    birth_40s: float
-    child_to_adult: float       # monthly chance that one child turns 15, per child
-    adult_to_old: float         # monthly chance that one adult turns 60, per adult
-    land_protection: float      # chance a settling household keeps its land rights (lever A1.7)
-    rural_service_level: float  # public-service and school level in villages, 0-1 (lever A2.6)
-    training_wage_uplift: float  # wage premium of trained workers (lever A1.3a)
-    returnee_support: float     # yuan/month for rural-hukou households at their home county seat (lever A2.4)
-    metro_portability: float    # services share portable within the metro for metro-hukou residents (lever A3.4)
+# Coefficients of the household rule for one month. The first fields are the parameters declared
+# `kernel: true` in conf/parameters.yaml (value, unit and source there; docs/parameters.md), in that
+# order and by the last part of their key (behaviour.fitted.asc_stay -> asc_stay); ShanxiModel._behaviour
+# computes the rest each month from the vital rates, the demographic parameters and the levers:
+MONTHLY_FIELDS = (
+    "death_child",           # monthly death probability per person aged 0-14
+    "death_adult",           # ... aged 15-59
+    "death_old",             # ... aged 60+ (scaled so deaths meet the observed crude death rate)
+    "birth_20s",             # monthly birth probability of a household whose head is 20-29
+    "birth_30s",             # ... 30-39
+    "birth_40s",             # ... 40-49 (scaled so births meet the observed crude birth rate)
+    "child_to_adult",        # monthly chance that one child turns 15, per child
+    "adult_to_old",          # monthly chance that one adult turns 60, per adult
+    "land_protection",       # chance a settling household keeps its land rights (lever A1.7)
+    "rural_service_level",   # public-service and school level in villages, 0-1 (lever A2.6)
+    "training_wage_uplift",  # wage premium of trained workers (lever A1.3a)
+    "returnee_support",      # yuan/month for rural-hukou households at their home county seat (lever A2.4)
+    "metro_portability",     # services share portable within the metro for metro-hukou residents (lever A3.4)
+)
+Behaviour = NamedTuple("Behaviour", [(name, float) for name in (*kernel_fields(), *MONTHLY_FIELDS)])
 
 
 class Conditions(NamedTuple):
