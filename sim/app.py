@@ -43,8 +43,8 @@ from scenarios.compile import load_levers  # noqa: E402
 from sim.config import compose, to_dict  # noqa: E402
 from sim.reporting.fonts import CSS_FAMILY, font_face_css, use_cjk_font  # noqa: E402
 from sim.model import ShanxiModel  # noqa: E402
+from sim.world.geography import province_geography  # noqa: E402
 from sim.places import FINAL_YEAR, PLAN_YEARS, TARGET_RESIDENT_RATE_PCT, month_calendar  # noqa: E402
-from sim.reporting.report import LEVER_LABELS  # noqa: E402
 
 log = logging.getLogger("sim.app")
 logging.getLogger("MESA").setLevel(logging.WARNING)
@@ -63,37 +63,39 @@ def _baseline_value(lever: str) -> float:
     return float(b if not isinstance(b, dict) else b.get("county_seat", next(iter(b.values()))))
 
 
-# (keyword, lever, label, min, max, step, how the slider value becomes a lever override from 2025)
+# (keyword, lever, region or None for a province-wide lever, slider maximum, step); a slider moved off
+# the lever's baseline sets the lever in that region from the plan's first year on
 SLIDERS = [
-    ("rent_subsidy", "rent_subsidy_yuan_month", "租房补贴 rent subsidy ¥/month", 0, 1000, 50,
-     lambda v: {"all": {PLAN_YEARS[0]: v}}),
-    ("taiyuan_public_rental", "public_rental_units_per_year", "太原公租房 Taiyuan rental units/yr",
-     0, 50000, 2500, lambda v: {"Taiyuan": {PLAN_YEARS[0]: v}}),
-    ("land_protection", "land_protection_share", "土地权益保障 land rights kept", 0.0, 1.0, 0.05,
-     lambda v: {PLAN_YEARS[0]: v}),
-    ("school_access", "school_access_migrant_children", "随迁子女入学 school access", 0.0, 1.0,
-     0.05, lambda v: {"all": {PLAN_YEARS[0]: v}}),
-    ("county_seat_service", "county_seat_service_level", "县城服务 county-seat services", 0.0, 1.0, 0.05,
-     lambda v: {PLAN_YEARS[0]: v}),
-    ("rural_service", "rural_service_level", "乡村服务 rural services", 0.0, 1.0, 0.05,
-     lambda v: {PLAN_YEARS[0]: v}),
+    ("rent_subsidy", "rent_subsidy_yuan_month", "all", 1000, 50),
+    ("taiyuan_public_rental", "public_rental_units_per_year", "Taiyuan", 50000, 2500),
+    ("land_protection", "land_protection_share", None, 1.0, 0.05),
+    ("school_access", "school_access_migrant_children", "all", 1.0, 0.05),
+    ("county_seat_service", "county_seat_service_level", None, 1.0, 0.05),
+    ("rural_service", "rural_service_level", None, 1.0, 0.05),
 ]
 SLIDER_DEFAULTS = {kw: _baseline_value(lever) for kw, lever, *_ in SLIDERS}
 
-CITY_ZH = {"Taiyuan": "太原", "Datong": "大同", "Yangquan": "阳泉", "Changzhi": "长治", "Jincheng": "晋城",
-           "Shuozhou": "朔州", "Jinzhong": "晋中", "Yuncheng": "运城", "Xinzhou": "忻州", "Linfen": "临汾",
-           "Lüliang": "吕梁"}
+CITY_ZH = dict(zip(province_geography().city_name_en, province_geography().city_name_zh))   # city names, zh
+
+
+def slider_label(lever: str, region: str | None) -> str:
+    """The lever's own label (scenarios/levers.yaml), zh and en, with its region and unit."""
+    label, unit = LEVERS[lever]["label"], LEVERS[lever]["unit"]
+    if region in (None, "all"):
+        return f"{label['zh']} {label['en']} ({unit})"
+    return f"{CITY_ZH[region]}{label['zh']} {region} {label['en']} ({unit})"
 
 
 def lever_overrides(**sliders) -> dict:
     """Lever overrides (the model's `levers=` format) of the sliders moved off their baseline value."""
     out = {}
-    for kw, lever, _label, lo, hi, _step, to_lever in SLIDERS:
+    for kw, lever, region, hi, _step in SLIDERS:
         v = sliders.get(kw)
         if v is None or abs(float(v) - SLIDER_DEFAULTS[kw]) < 1e-9:
             continue
-        v = float(min(max(float(v), lo), hi))
-        out[lever] = to_lever(int(v) if float(v).is_integer() and hi > 1 else v)
+        v = float(min(max(float(v), LEVERS[lever]["range"][0]), hi))
+        v = int(v) if v.is_integer() and hi > 1 else v
+        out[lever] = {PLAN_YEARS[0]: v} if region is None else {region: {PLAN_YEARS[0]: v}}
     return out
 
 
@@ -300,7 +302,7 @@ def settled_cost_figure(model: DashboardModel) -> Figure:
         bottom = np.zeros(len(plan_years))
         for col in costs.columns:
             lever = col[5:-5]
-            ax2.bar(plan_years, costs[col].to_numpy(), bottom=bottom, label=LEVER_LABELS.get(lever, (lever,))[0],
+            ax2.bar(plan_years, costs[col].to_numpy(), bottom=bottom, label=LEVERS[lever]["label"]["zh"] if lever in LEVERS else lever,
                     width=0.6)
             bottom += costs[col].to_numpy()
         if len(costs.columns):
@@ -321,7 +323,7 @@ def _ui_text() -> str:
     except (NameError, OSError):
         src = ""
     return "".join(sorted(set(re.findall(r"[\u2e80-\u9fff\u3000-\u30ff\uff00-\uffef]", src)))) + \
-        "".join(CITY_ZH.values()) + "".join(zh for zh, _ in LEVER_LABELS.values())
+        "".join(CITY_ZH.values()) + "".join(v["label"]["zh"] for v in LEVERS.values())
 
 
 UI_TEXT = _ui_text()
@@ -432,10 +434,11 @@ def dashboard_layout(n: int) -> list[dict]:
 def model_params() -> dict:
     params = {"scenario_name": {"type": "Select", "value": "baseline", "values": SCENARIOS,
                                 "label": "情景 scenario"}}
-    for kw, lever, label, lo, hi, step, _ in SLIDERS:
+    for kw, lever, region, hi, step in SLIDERS:
+        lo = LEVERS[lever]["range"][0]
         is_int = all(float(x).is_integer() for x in (lo, hi, step))
         params[kw] = {"type": "SliderInt" if is_int else "SliderFloat", "value": SLIDER_DEFAULTS[kw],
-                      "min": lo, "max": hi, "step": step, "label": label}
+                      "min": lo, "max": hi, "step": step, "label": slider_label(lever, region)}
         if is_int:
             params[kw]["value"] = int(SLIDER_DEFAULTS[kw])
     params["scale"] = SCALE

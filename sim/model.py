@@ -196,12 +196,11 @@ class ShanxiModel(mesa.Model):
 
     def _record_costs(self, year: int) -> None:
         """Spending above the baseline policy, per lever, for the province and the cities."""
-        place, prov = self.policy.at(year)
-        bplace, bprov = self.base_policy.at(year)
-        last_place, last_prov = self.policy.at(year - 1) if year > CENSUS_MONTH[0] else (bplace, bprov)
-        per_place, lump = costs.yearly_costs(self.levers, place, prov, bplace, bprov, last_place, last_prov, self.counts,
-                                             self._flows, self.economy, self.economy.tier,
-                                             self.static.place_in_metro, self.weight)
+        now, base = self.policy.at(year), self.base_policy.at(year)
+        last = self.policy.at(year - 1) if year > CENSUS_MONTH[0] else base
+        masks = costs.place_masks(self.economy.tier, self.static.place_in_metro, self.economy.cluster_seat)
+        per_place, lump = costs.yearly_costs(self.levers, now, base, last, self.counts, self._flows, self.economy,
+                                             masks, self.weight)
         n_city = 1 + len(self.geo.city_name_en)
         masks = self.regions.place_mask[:n_city].astype(float)
         total = np.zeros(n_city)

@@ -146,3 +146,14 @@ def test_every_spending_lever_is_costed_by_the_model():
     base.run()
     bdf = pd.DataFrame(base.indicator_rows())
     assert (bdf[bdf.indicator.str.startswith("cost_")].value == 0).all(), "the baseline spends nothing extra"
+
+
+def test_every_cost_says_what_it_multiplies():
+    """A costed lever names how much of it is paid for, per what amount, of which quantity, where."""
+    from sim.economy.costs import OF, QUANTITIES, WHERE
+    for name, spec in load_levers().items():
+        assert {"zh", "en"} <= set(spec["label"]), name
+        cost = spec.get("cost")
+        if cost:
+            assert cost["of"] in OF and cost["quantity"] in QUANTITIES and cost["where"] in WHERE, name
+            assert float(cost["per"]) > 0 and float(cost["unit_cost_yuan"]) > 0 and cost["source"], name

@@ -1,89 +1,118 @@
 """Yearly public spending of each lever above the baseline policy, in yuan.
 
-Unit costs (yuan, with source or "assumption") live in scenarios/levers.yaml under `cost`; this
-module only says what each unit cost multiplies: the extra amount of the lever over its baseline
-value times the quantity it applies to (people, households, jobs or units in that year). Costs are
-computed per place and summed to cities and the province; levers set province-wide with a lump
-cost (rail, resilience) are charged to the province only.
+Every costed lever says in scenarios/levers.yaml what its unit cost multiplies:
+
+    cost: {unit_cost_yuan: 1500, of: increase, per: 1.0, quantity: migrants, where: all, source: ...}
+
+    spending at a place = unit_cost_yuan x (`of` of the lever) / `per` x `quantity` at the place, at the
+                          `where` places only
+
+`of`: how much of the lever is paid for (OF below); `per`: the amount of the lever that one unit cost
+pays for one `quantity` (0.01 = one percentage point of a share, 100 = a percent lever in shares);
+`quantity`: what it applies to that year (QUANTITIES below, people and households weighted to the
+province); `where`: the places it applies to (WHERE below). A lever with quantity `province` is a
+province-wide lump sum, charged to the province only. Costs are summed from places to cities and
+the province by the model.
 """
 import numpy as np
 
 from sim.kernel import Counts
 from sim.places import COUNTY_SEAT, PREFECTURE_CORE, TAIYUAN_CORE, VILLAGE
 
+# what of a lever's value is paid for, in a year (value, baseline, last year's value)
+OF = {
+    "increase": "the lever above its baseline",
+    "reduction": "the lever below its baseline (a reduction paid for)",
+    "new": "the rise of the lever since last year (a one-off investment)",
+    "new_above_baseline": "the rise of the lever since last year, above its baseline",
+}
+QUANTITIES = {     # name: what one unit is, for the docs
+    "migrants": "non-hukou resident-year",
+    "migrant_children": "non-hukou child-year",
+    "migrant_workers": "non-hukou worker-year",
+    "migrant_renters": "renting non-hukou household-year",
+    "trainable": "rural-hukou worker household not yet trained",
+    "settled": "migrant taking local hukou",
+    "returnee_households": "rural-hukou household-year at its home county seat",
+    "workers": "worker-year",
+    "jobs": "job",
+    "people": "resident-year",
+    "households": "household",
+    "people_share": "share of the `where` places' residents (a province total spread by population)",
+    "city": "city (a count given per city, charged once)",
+    "province": "province (a lump sum)",
+}
+WHERE = ("all", "urban", "county_seat", "village", "prefecture_core", "metro", "cluster_seats", "metro_centres")
 
-def _delta(v, b):
-    return np.maximum(np.asarray(v, float) - np.asarray(b, float), 0.0)
+
+def _amount(of: str, value, base, last) -> np.ndarray:
+    value, base, last = (np.asarray(x, float) for x in (value, base, last))
+    if of == "increase":
+        return np.maximum(value - base, 0.0)
+    if of == "reduction":
+        return np.maximum(base - value, 0.0)
+    if of == "new":
+        return np.maximum(value - last, 0.0)
+    if of == "new_above_baseline":
+        return np.maximum(value - np.maximum(last, base), 0.0)
+    raise ValueError(f"cost.of = {of!r}; allowed: {', '.join(OF)}")
 
 
-def yearly_costs(levers: dict, place: dict, prov: dict, base_place: dict, base_prov: dict, last_place: dict,
-                 last_prov: dict,
-                 counts: Counts, flows: dict, eco, tier: np.ndarray, in_metro: np.ndarray, weight: float
-                 ) -> tuple[dict, dict]:
-    """(per-place costs {lever: array}, province lump costs {lever: yuan}) for one year."""
+def place_masks(tier: np.ndarray, in_metro: np.ndarray, cluster_seat: np.ndarray) -> dict[str, np.ndarray]:
+    """The `where` places of the cost rules, as boolean masks over places."""
+    return {"all": np.ones(len(tier), bool), "urban": tier < VILLAGE, "county_seat": tier == COUNTY_SEAT,
+            "village": tier == VILLAGE, "prefecture_core": tier == PREFECTURE_CORE, "metro": np.asarray(in_metro),
+            "cluster_seats": np.asarray(cluster_seat), "metro_centres": cluster_seat | (tier == TAIYUAN_CORE)}
+
+
+def quantities(counts: Counts, flows: dict, eco, weight: float) -> dict[str, np.ndarray]:
+    """Every quantity a unit cost can multiply, per place, for the province (weighted)."""
     c = counts
-    people = c.people_by_home_place.sum(axis=0).astype(float) * weight
-    migrants = c.migrants * weight
-    urban = tier < VILLAGE
-    seat = tier == COUNTY_SEAT
-    village = tier == VILLAGE
-    jobs = eco.jobs * weight
-    unit = {k: float(v["cost"]["unit_cost_yuan"]) for k, v in levers.items() if "cost" in v}
-    P, B = place, base_place
-    per_place = {
-        "permit_service_share": _delta(P["permit_service_share"], B["permit_service_share"]) * migrants,
-        "school_access_migrant_children": _delta(P["school_access_migrant_children"], B["school_access_migrant_children"])
-        * c.migrant_children * weight,
-        "training_rate_per_year": _delta(P["training_rate_per_year"], B["training_rate_per_year"]) * c.trainable * weight,
-        "wage_arrears_share": _delta(B["wage_arrears_share"], P["wage_arrears_share"]) * 100 * c.migrant_workers * weight,
-        "public_rental_units_per_year": _city_total(P["public_rental_units_per_year"], eco.city, urban),
-        "rent_subsidy_yuan_month": P["rent_subsidy_yuan_month"] * c.migrant_renters * weight,
-        "insurance_enrolment_migrants": _delta(P["insurance_enrolment_migrants"], B["insurance_enrolment_migrants"])
-        * c.migrant_workers * weight,
-        "fiscal_transfer_yuan_per_settler": np.where(urban, prov["fiscal_transfer_yuan_per_settler"], 0.0)
-        * flows["settled"] * weight,
-        "jobs_growth_pct_year": _delta(P["jobs_growth_pct_year"], B["jobs_growth_pct_year"]) / 100 * jobs,
-        "specialized_town_jobs_per_year": np.where(seat, prov["specialized_town_jobs_per_year"], 0.0)
-        * people / max(people[seat].sum(), 1.0),
-        "park_wage_premium": P["park_wage_premium"] * 100 * c.workers * weight,
-        "returnee_support_yuan_month": np.where(seat, prov["returnee_support_yuan_month"], 0.0)
-        * c.returnee_households * weight,
-        "county_seat_service_level": np.where(seat, _delta(prov["county_seat_service_level"],
-                                                           base_prov["county_seat_service_level"]), 0.0) * people,
-        "rural_service_level": np.where(village, _delta(prov["rural_service_level"], base_prov["rural_service_level"]),
-                                        0.0) * people,
-        "standard_land_jobs_pct_year": P["standard_land_jobs_pct_year"] / 100 * jobs,
-        "job_relocation_pct_year": np.where(tier == PREFECTURE_CORE, prov["job_relocation_pct_year"], 0.0) / 100 * jobs,
-        "metro_jobs_growth_pct_year": np.where(eco.cluster_seat | (tier == TAIYUAN_CORE), prov["metro_jobs_growth_pct_year"], 0.0)
-        / 100 * jobs,
-        "metro_service_portability": np.where(in_metro, prov["metro_service_portability"], 0.0) * migrants,
-        "metro_wage_convergence_pct_year": np.where(eco.cluster_seat, prov["metro_wage_convergence_pct_year"], 0.0)
-        * c.workers * weight,
-        "old_compound_renovated_share": np.where(urban, _delta(P["old_compound_renovated_share"],
-                                                               last_place["old_compound_renovated_share"]), 0.0)
-        * c.households * weight,
-        "affordable_sale_units_per_year": _city_total(P["affordable_sale_units_per_year"], eco.city, urban),
-        "urban_village_units_per_year": _city_total(P["urban_village_units_per_year"], eco.city, urban),
-        "amenity_index": P["amenity_index"] / 0.1 * np.where(urban, people, 0.0),
-        "governance_service_bonus": np.where(urban, prov["governance_service_bonus"], 0.0) / 0.1 * people,
+    return {
+        "migrants": c.migrants * weight, "migrant_children": c.migrant_children * weight,
+        "migrant_workers": c.migrant_workers * weight, "migrant_renters": c.migrant_renters * weight,
+        "trainable": c.trainable * weight, "settled": flows["settled"] * weight,
+        "returnee_households": c.returnee_households * weight, "workers": c.workers * weight,
+        "jobs": eco.jobs * weight, "people": c.people_by_home_place.sum(axis=0).astype(float) * weight,
+        "households": c.households * weight,
     }
-    per_place = {k: v * unit[k] for k, v in per_place.items()}
-    lump = {
-        "metro_travel_time_cut": _delta(prov["metro_travel_time_cut"], last_prov["metro_travel_time_cut"]),
-        "dual_use_resilience": _delta(prov["dual_use_resilience"], last_prov["dual_use_resilience"]),
-        "flood_resilience": _delta(prov["flood_resilience"], max(last_prov["flood_resilience"],
-                                                                 base_prov["flood_resilience"])),
-        "smart_city_efficiency": _delta(prov["smart_city_efficiency"], last_prov["smart_city_efficiency"]) / 0.1,
-    }
-    lump = {k: float(v) * unit[k] for k, v in lump.items()}
-    return per_place, lump
 
 
-def _city_total(per_city: np.ndarray, city: np.ndarray, urban: np.ndarray) -> np.ndarray:
-    """A count given per city (same value at each of its urban places) charged once per city."""
+def _city_total(per_city: np.ndarray, city: np.ndarray, places: np.ndarray) -> np.ndarray:
+    """A count given per city (the same value at each of its places) charged once per city."""
     out = np.zeros(len(per_city))
-    for c in np.unique(city[urban]):
-        m = urban & (city == c)
-        first = np.flatnonzero(m)[0]
-        out[first] = per_city[m].max()
+    for c in np.unique(city[places]):
+        m = places & (city == c)
+        out[np.flatnonzero(m)[0]] = per_city[m].max()
     return out
+
+
+def yearly_costs(levers: dict, policy: tuple[dict, dict], baseline: tuple[dict, dict], last: tuple[dict, dict],
+                 counts: Counts, flows: dict, eco, masks: dict, weight: float) -> tuple[dict, dict]:
+    """(per-place costs {lever: yuan array}, province lump sums {lever: yuan}) of one year.
+
+    `policy`, `baseline`, `last`: (place levers, province levers) of this year's scenario, the baseline
+    policy and last year's scenario (Policy.at)."""
+    q = quantities(counts, flows, eco, weight)
+    n_places = len(q["people"])
+    per_place, lump = {}, {}
+    for name, spec in levers.items():
+        cost = spec.get("cost")
+        if not cost:
+            continue
+        table = 0 if name in policy[0] else 1
+        amount = _amount(cost["of"], policy[table][name], baseline[table][name], last[table][name]) / cost["per"]
+        unit = float(cost["unit_cost_yuan"])
+        if cost["quantity"] == "province":
+            lump[name] = float(amount) * unit
+            continue
+        where = masks[cost["where"]]
+        amount = np.broadcast_to(amount, (n_places,))
+        if cost["quantity"] == "city":
+            applied = _city_total(amount, eco.city, where)
+        elif cost["quantity"] == "people_share":
+            applied = np.where(where, amount, 0.0) * q["people"] / max(q["people"][where].sum(), 1.0)
+        else:
+            applied = np.where(where, amount, 0.0) * q[cost["quantity"]]
+        per_place[name] = applied * unit
+    return per_place, lump

@@ -76,38 +76,6 @@ RULES = {
 }
 NATIONAL_FIT_FROM = 2020        # national rate projected linearly from the census year to the last observation
 
-# short names of the levers that cost money (cost_<lever>_yuan), zh and en
-LEVER_LABELS = {
-    "permit_service_share": ("居住证基本公共服务", "residence-permit public services"),
-    "school_access_migrant_children": ("随迁子女入学", "school places for migrant children"),
-    "training_rate_per_year": ("职业技能培训", "vocational training"),
-    "wage_arrears_share": ("农民工欠薪治理", "wage-arrears enforcement"),
-    "public_rental_units_per_year": ("公共租赁住房", "public rental housing"),
-    "rent_subsidy_yuan_month": ("租赁补贴", "rent subsidy"),
-    "insurance_enrolment_migrants": ("就业地参保", "social insurance where working"),
-    "fiscal_transfer_yuan_per_settler": ("市民化挂钩转移支付", "transfers per settled migrant"),
-    "jobs_growth_pct_year": ("特色产业集群就业", "industrial-cluster jobs"),
-    "specialized_town_jobs_per_year": ("特色专业镇", "specialised towns"),
-    "park_wage_premium": ("产业园区提级扩能", "industrial-park upgrades"),
-    "returnee_support_yuan_month": ("返乡就业创业支持", "returnee support"),
-    "county_seat_service_level": ("县城公共服务", "county-seat public services"),
-    "rural_service_level": ("乡村公共服务", "rural public services"),
-    "standard_land_jobs_pct_year": ("“标准地”改革", "standard-land reform"),
-    "job_relocation_pct_year": ("产业跨区域布局", "job relocation to county seats"),
-    "metro_jobs_growth_pct_year": ("都市圈产业", "metro-area jobs"),
-    "metro_travel_time_cut": ("都市圈通勤圈(高铁、公路)", "metro commuting circle (rail, roads)"),
-    "metro_service_portability": ("都市圈公共服务共享", "metro-wide public services"),
-    "metro_wage_convergence_pct_year": ("都市圈市场一体化", "metro market integration"),
-    "old_compound_renovated_share": ("老旧小区改造", "old-compound renovation"),
-    "affordable_sale_units_per_year": ("配售型保障性住房", "affordable homes for sale"),
-    "urban_village_units_per_year": ("城中村改造", "urban-village redevelopment"),
-    "dual_use_resilience": ("“平急两用”设施", "dual-use public facilities"),
-    "flood_resilience": ("防洪排涝与生命线工程", "flood and lifeline resilience"),
-    "smart_city_efficiency": ("智慧城市", "smart city"),
-    "amenity_index": ("绿色人文城市", "green and cultural cities"),
-    "governance_service_bonus": ("城市治理", "urban governance"),
-}
-
 TEXT = {
     "zh": {
         "title": "山西省新型城镇化实施方案(2025—2029年)中期与总结评估(模型推演)",
@@ -690,8 +658,10 @@ def fig_costs(costs: pd.DataFrame, lang, tx, top: int = 10) -> str:
 
 def _lever_label(col: str, lang: str) -> str:
     lever = col.removeprefix("cost_").removesuffix("_yuan")
-    zh, en = LEVER_LABELS.get(lever, ("其他", "other") if lever == "other" else (lever, lever))
-    return zh if lang == "zh" else en
+    if lever == "other":
+        return "其他" if lang == "zh" else "other"
+    label = _levers().get(lever, {}).get("label", {})
+    return label.get(lang, lever)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -790,6 +760,12 @@ def _scale(folder: Folder) -> float:
     scales = {float(m["config"]["population"]["scale"]) for m in folder.manifests
               if m.get("scenario") == folder.scenario}
     return min(scales) if scales else float(folder.manifests[0]["config"]["population"]["scale"])
+
+
+@functools.lru_cache(maxsize=1)
+def _levers() -> dict:
+    from scenarios.compile import load_levers
+    return load_levers()
 
 
 @functools.lru_cache(maxsize=1)

@@ -57,7 +57,7 @@ def test_dashboard_levers_move_the_curves(browser, dashboard_url):
     before = _province_chart_src(page)
 
     # move the rent-subsidy slider to its maximum (keyboard on the slider's thumb, as a user can)
-    slider = page.locator(".v-input", has_text="租房补贴").get_by_role("slider")
+    slider = page.locator(".v-input", has_text="租赁补贴").get_by_role("slider")
     slider.focus()
     slider.press("End")
     assert slider.get_attribute("aria-valuenow") == "1000"
