@@ -20,6 +20,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from sim.runs.logs import quiet_libraries
 from sim.config import CONF_DIR, to_dict
 
 log = logging.getLogger("sim")
@@ -40,8 +41,7 @@ TOOLS = {
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    logging.getLogger("MESA").setLevel(logging.WARNING)
-    logging.getLogger("mesa").setLevel(logging.WARNING)
+    quiet_libraries()
     from sim.config.guard import MemoryGuardError
     from sim.runs.run import run_to_folder
     from sim.config.schema import ConfigError

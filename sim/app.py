@@ -40,6 +40,8 @@ from mesa.visualization import SolaraViz, solara_viz  # noqa: E402
 from mesa.visualization.utils import force_update, update_counter  # noqa: E402
 
 from scenarios.compile import load_levers  # noqa: E402
+from sim.runs.logs import quiet_libraries  # noqa: E402
+from sim.reporting.tables import number  # noqa: E402
 from sim.config import compose, to_dict  # noqa: E402
 from sim.reporting.fonts import CSS_FAMILY, font_face_css, use_cjk_font  # noqa: E402
 from sim.model import ShanxiModel  # noqa: E402
@@ -47,8 +49,7 @@ from sim.world.geography import province_geography  # noqa: E402
 from sim.places import FINAL_YEAR, PLAN_YEARS, TARGET_RESIDENT_RATE_PCT, month_calendar  # noqa: E402
 
 log = logging.getLogger("sim.app")
-logging.getLogger("MESA").setLevel(logging.WARNING)
-logging.getLogger("mesa").setLevel(logging.WARNING)
+quiet_libraries()
 
 SCALE = float(os.environ.get("SHANXI_DASHBOARD_SCALE", "0.002"))
 SEED = int(os.environ.get("SHANXI_DASHBOARD_SEED", "42"))
@@ -339,12 +340,6 @@ CSS = font_face_css(UI_TEXT) + font_face_css(UI_TEXT, family="Roboto", unicode_r
 """
 
 
-def _fmt(x, digits=2, sign=False):
-    if x is None or not np.isfinite(x):
-        return "…"
-    return f"{x:+,.{digits}f}" if sign else f"{x:,.{digits}f}"
-
-
 @solara.component
 def SummaryCard(model: DashboardModel):
     update_counter.get()
@@ -384,14 +379,14 @@ def SummaryCard(model: DashboardModel):
             for label, v, b, d, key in rows:
                 with solara.v.Html(tag="tr"):
                     solara.v.Html(tag="td", children=[label])
-                    solara.v.Html(tag="td", class_=f"kpi-{key}", children=[_fmt(v, d)])
-                    solara.v.Html(tag="td", class_=f"kpi-{key}-baseline", children=[_fmt(b, d)])
-                    solara.v.Html(tag="td", class_=f"kpi-{key}-delta", children=[_fmt(v - b, d, sign=True)])
+                    solara.v.Html(tag="td", class_=f"kpi-{key}", children=[number(v, d)])
+                    solara.v.Html(tag="td", class_=f"kpi-{key}-baseline", children=[number(b, d)])
+                    solara.v.Html(tag="td", class_=f"kpi-{key}-delta", children=[number(v - b, d, sign=True)])
             with solara.v.Html(tag="tr"):
                 solara.v.Html(tag="td", children=[f"新增财政成本 extra cost since {PLAN_YEARS[0]}, 亿元"])
-                solara.v.Html(tag="td", class_="kpi-cost", children=[_fmt(s["cost_yi"], 1)])
+                solara.v.Html(tag="td", class_="kpi-cost", children=[number(s["cost_yi"], 1)])
                 solara.v.Html(tag="td", children=["0.0"])
-                solara.v.Html(tag="td", children=[_fmt(s["cost_yi"], 1, sign=True)])
+                solara.v.Html(tag="td", children=[number(s["cost_yi"], 1, sign=True)])
         moved = ", ".join(f"{k}={v}" for k, v in model.overrides.items()) or "无 none (scenario as defined)"
         solara.v.Html(tag="div", class_="kpi-levers", children=[f"已生效杠杆 sliders in force (from {PLAN_YEARS[0]}): {moved}"])
         if base.error:

@@ -21,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sim.runs.logs import quiet_libraries  # noqa: E402
+from sim.reporting.tables import markdown_table, number  # noqa: E402
 from sim.places import PLAN_YEARS, TARGET_RESIDENT_RATE_PCT  # noqa: E402
 from sim.runs import outputs  # noqa: E402
 from sim.world.inputs import load_province_series  # noqa: E402
@@ -95,31 +97,29 @@ def summary_table(table: pd.DataFrame, reference: str = "baseline") -> pd.DataFr
     return out.reindex([s for s in order if s in out.index])
 
 
+# columns of the comparison table: summary column -> header
+COLUMNS = {"seeds": "seeds", "resident_2027_pct": "resident 2027 %", "resident_2029_pct": "resident 2029 %",
+           "d_resident_2029_pp": "Δ resident 2029 pp", "hukou_2027_pct": "hukou 2027 %",
+           "hukou_2029_pct": "hukou 2029 %", "d_hukou_2029_pp": "Δ hukou 2029 pp", "gap_2029_pp": "gap 2029 pp",
+           "cost_2025_2029_yuan": "cost 2025-29 (亿 yuan)",
+           "yuan_per_extra_urban_resident": "yuan per extra urban resident",
+           "yuan_per_extra_settled_migrant": "yuan per extra settled migrant"}
+
+
+def _cell(column: str, v) -> str:
+    if column == "seeds":
+        return f"{int(v)}"
+    if column == "cost_2025_2029_yuan":
+        return number(v / 1e8, 1)
+    if column.startswith("yuan_per"):
+        return number(v, 0)
+    return number(v, 2, sign=column.startswith("d_"))
+
+
 def to_markdown(summary: pd.DataFrame) -> str:
-    cols = [c for c in ("seeds", "resident_2027_pct", "resident_2029_pct", "d_resident_2029_pp", "hukou_2027_pct",
-                        "hukou_2029_pct", "d_hukou_2029_pp", "gap_2029_pp", "cost_2025_2029_yuan",
-                        "yuan_per_extra_urban_resident", "yuan_per_extra_settled_migrant") if c in summary]
-    head = ["scenario", "seeds", "resident 2027 %", "resident 2029 %", "Δ resident 2029 pp", "hukou 2027 %",
-            "hukou 2029 %", "Δ hukou 2029 pp", "gap 2029 pp", "cost 2025-29 (亿 yuan)",
-            "yuan per extra urban resident", "yuan per extra settled migrant"]
-    names = dict(zip(["seeds", "resident_2027_pct", "resident_2029_pct", "d_resident_2029_pp", "hukou_2027_pct",
-                      "hukou_2029_pct", "d_hukou_2029_pp", "gap_2029_pp", "cost_2025_2029_yuan",
-                      "yuan_per_extra_urban_resident", "yuan_per_extra_settled_migrant"], head[1:]))
-    lines = ["| scenario | " + " | ".join(names[c] for c in cols) + " |", "|" + "---|" * (len(cols) + 1)]
-    for scen, row in summary.iterrows():
-        cells = []
-        for c in cols:
-            v = row[c]
-            if c == "seeds":
-                cells.append(f"{int(v)}")
-            elif c == "cost_2025_2029_yuan":
-                cells.append(f"{v / 1e8:,.1f}")
-            elif c.startswith("yuan_per"):
-                cells.append("—" if not np.isfinite(v) else f"{v:,.0f}")
-            else:
-                cells.append(f"{v:+.2f}" if c.startswith("d_") else f"{v:.2f}")
-        lines.append(f"| {scen} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    cols = [c for c in COLUMNS if c in summary]
+    return markdown_table(["scenario", *(COLUMNS[c] for c in cols)],
+                          [[scen, *(_cell(c, row[c]) for c in cols)] for scen, row in summary.iterrows()])
 
 
 def plot_province(table: pd.DataFrame, path: Path, foot: str) -> None:
@@ -222,7 +222,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=Path("outputs/compare"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    logging.getLogger("MESA").setLevel(logging.WARNING)
+    quiet_libraries()
     paths = list(args.runs)
     if args.scenarios:
         paths += run_scenarios(args.scenarios.split(","), args.scale, args.seed, args.out / "runs")

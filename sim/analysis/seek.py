@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim.runs.logs import quiet_libraries
+from sim.reporting.tables import number
 from sim.places import FINAL_YEAR, PLAN_YEARS, TIER_NAMES
 from sim.config import CONF_DIR
 from sim.runs import outputs
@@ -210,7 +212,7 @@ def summarise_rows(rows) -> dict:
 
 def simulate(cfg: dict, levers: dict | None) -> dict:
     """One model run (in this process) of a config with lever overrides; its summary."""
-    logging.getLogger("MESA").setLevel(logging.WARNING)
+    quiet_libraries()
     from sim.model import ShanxiModel
     m = ShanxiModel(config=cfg, levers=levers or None, threads=1)
     m.run()
@@ -374,7 +376,7 @@ def greedy_start(ev: Evaluator, base: dict, margin_pp: float) -> tuple[np.ndarra
 # ============================================================================ confirmation
 
 def _confirm_one(cfg: dict, levers: dict | None, run_dir: str) -> dict:
-    logging.getLogger("MESA").setLevel(logging.WARNING)
+    quiet_libraries()
     from sim.runs.run import run_to_folder
     run_to_folder(cfg, Path(run_dir))
     return summarise_rows(pd.read_parquet(Path(run_dir) / "indicators.parquet"))
@@ -414,12 +416,6 @@ def spread(values: list[float]) -> dict:
 
 
 # ============================================================================ report
-
-def _f(x, d=2, sign=False):
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "—"
-    return f"{x:+,.{d}f}" if sign else f"{x:,.{d}f}"
-
 
 def scenario_yaml(var: Variables, u, name: str, result_note: str) -> str:
     levers = {}
@@ -462,8 +458,8 @@ def result_markdown(r: dict) -> str:
     lines.append("")
     rows = []
     for x in r["schedule"]:
-        rows.append(f"| {x['lever']} | {x['clause']} | {_f(x['value'], 4)} {x['unit']} | {_f(x['baseline'], 4)} | "
-                    f"{_f(x['low'], 4)}–{_f(x['high'], 4)} | {x['regions']} | {_f(x['cost_yi'], 1)} |")
+        rows.append(f"| {x['lever']} | {x['clause']} | {number(x['value'], 4)} {x['unit']} | {number(x['baseline'], 4)} | "
+                    f"{number(x['low'], 4)}–{number(x['high'], 4)} | {x['regions']} | {number(x['cost_yi'], 1)} |")
     lines += ["| lever | clause | value | baseline | search range | regions | cost 2025-29 (亿 yuan) |",
               "|---|---|---|---|---|---|---|", *rows, ""]
     lines.append("## Cost and achieved rates")
@@ -472,21 +468,21 @@ def result_markdown(r: dict) -> str:
     lines.append("| | search (scale %g, %d seeds) | confirmation (scale %g, %d seeds) |" %
                  (s["scale"], len(s["seeds"]), s["confirm_scale"], len(s["confirm_seeds"])))
     lines.append("|---|---|---|")
-    lines.append(f"| public cost 2025-2029 above baseline | {_f(sc['cost_yuan'] / YI, 1)} 亿 yuan "
-                 f"({sc['cost_yuan']:,.0f} yuan) | {_f(cs['cost_yuan']['mean'] / YI, 1)} 亿 yuan "
+    lines.append(f"| public cost 2025-2029 above baseline | {number(sc['cost_yuan'] / YI, 1)} 亿 yuan "
+                 f"({sc['cost_yuan']:,.0f} yuan) | {number(cs['cost_yuan']['mean'] / YI, 1)} 亿 yuan "
                  f"({cs['cost_yuan']['mean']:,.0f} yuan) |")
     for k in TARGETS:
         label = "2029 resident rate %" if k.startswith("resident") else "2029 hukou rate %"
         a = cs[k]
-        lines.append(f"| {label} | mean {_f(sc[k + '_mean'])}, range {_f(sc[k + '_min'])}–{_f(sc[k + '_max'])} | "
-                     f"mean {_f(a['mean'])}, range {_f(a['min'])}–{_f(a['max'])} "
-                     f"(P5–P95 {_f(a['p5'])}–{_f(a['p95'])}) |")
+        lines.append(f"| {label} | mean {number(sc[k + '_mean'])}, range {number(sc[k + '_min'])}–{number(sc[k + '_max'])} | "
+                     f"mean {number(a['mean'])}, range {number(a['min'])}–{number(a['max'])} "
+                     f"(P5–P95 {number(a['p5'])}–{number(a['p95'])}) |")
     b = r["search_baseline"]
-    lines.append(f"| baseline 2029 resident rate % (search scale) | mean {_f(b['resident_rate_2029_mean'])} | "
-                 + (f"mean {_f(cs['baseline_resident_rate_2029']['mean'])} |" if cs.get("baseline_resident_rate_2029")
+    lines.append(f"| baseline 2029 resident rate % (search scale) | mean {number(b['resident_rate_2029_mean'])} | "
+                 + (f"mean {number(cs['baseline_resident_rate_2029']['mean'])} |" if cs.get("baseline_resident_rate_2029")
                     else "— |"))
     lines.append("")
-    lines.append(f"In 亿 yuan a year: about {_f(cs['cost_yuan']['mean'] / YI / len(PLAN_YEARS), 1)} on average over "
+    lines.append(f"In 亿 yuan a year: about {number(cs['cost_yuan']['mean'] / YI / len(PLAN_YEARS), 1)} on average over "
                  f"{PLAN_YEARS[0]}-{PLAN_YEARS[-1]}.")
     lines.append("")
     if r.get("singles"):
@@ -496,8 +492,8 @@ def result_markdown(r: dict) -> str:
                      f"{100 * s['probability']:.0f}% of seeds (pp) | pp per billion yuan |")
         lines.append("|---|---|---|---|---|")
         for x in sorted(r["singles"], key=lambda x: -x["pp_per_billion"]):
-            lines.append(f"| {x['lever']} | {_f(x['value'], 4)} | {_f(x['cost_yuan'] / YI, 1)} | "
-                         f"{_f(x[f'gain_{first}_pp'], 2, True)} | {_f(x['pp_per_billion'], 3, True)} |")
+            lines.append(f"| {x['lever']} | {number(x['value'], 4)} | {number(x['cost_yuan'] / YI, 1)} | "
+                         f"{number(x[f'gain_{first}_pp'], 2, True)} | {number(x['pp_per_billion'], 3, True)} |")
         lines.append("")
         lines.append("The effects do not add up exactly (the levers interact, and seed noise of a few tenths of a "
                      "point enters every gain).")
@@ -607,8 +603,7 @@ def _main(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from sim.config import to_dict
-    for n in ("MESA", "mesa", "matplotlib", "numba"):
-        logging.getLogger(n).setLevel(logging.WARNING)
+    quiet_libraries()
     run_dir = HydraConfig.get().runtime.output_dir
     r = seek_to_folder(to_dict(cfg), Path(run_dir))
     first = next(iter(r["targets"]))

@@ -51,6 +51,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim.runs.logs import quiet_libraries
+from sim.reporting.tables import markdown_table, number
 from sim.places import FINAL_YEAR, PLAN_YEARS
 from sim.config import CONF_DIR, PROJECT_ROOT
 from sim.runs import outputs
@@ -566,17 +568,6 @@ def sobol_indices(factors, Y_by_output: dict, s: dict) -> pd.DataFrame:
 GROUP_COLOURS = {"A1": "tab:blue", "A2": "tab:green", "A3": "tab:orange", "A4": "tab:purple", "behaviour": "0.55"}
 
 
-def _f(x, d=2, sign=False):
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "—"
-    return f"{x:+,.{d}f}" if sign else f"{x:,.{d}f}"
-
-
-def _md_table(head: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] +
-                     ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
-
-
 def indices_table(factors, morris: pd.DataFrame, sobol: pd.DataFrame | None) -> pd.DataFrame:
     """Wide table: one row per factor, mu*, sigma (and S1, ST with intervals) per output."""
     base = pd.DataFrame([{"factor": f.name, "kind": f.kind, "group": f.group, "unit": f.unit, "low": f.lo,
@@ -608,10 +599,10 @@ def indices_markdown(table: pd.DataFrame, noise: dict) -> str:
                 f"{r[f'{key}.ST']:.2f} [{r[f'{key}.ST'] - r[f'{key}.ST_conf']:.2f}, "
                 f"{r[f'{key}.ST'] + r[f'{key}.ST_conf']:.2f}]")
             below = r[f"{key}.mu_star"] < 2 * noise[key]["ee_noise"] if np.isfinite(noise[key]["ee_noise"]) else False
-            rows.append([name + (" °" if below else ""), r["group"], _f(r[f"{key}.mu_star"], d),
-                         "± " + _f(r[f"{key}.mu_star_conf"], d), _f(r[f"{key}.mu"], d, sign=True),
-                         _f(r[f"{key}.sigma"], d), *sob])
-        parts.append(f"### {label} ({unit})\n\n" + _md_table(
+            rows.append([name + (" °" if below else ""), r["group"], number(r[f"{key}.mu_star"], d),
+                         "± " + number(r[f"{key}.mu_star_conf"], d), number(r[f"{key}.mu"], d, sign=True),
+                         number(r[f"{key}.sigma"], d), *sob])
+        parts.append(f"### {label} ({unit})\n\n" + markdown_table(
             ["factor", "group", "μ*", "μ* CI", "μ", "σ", "S1 [CI]", "ST [CI]"], rows))
     return "\n".join(parts)
 
@@ -686,15 +677,15 @@ def lever_paragraph(f: Factor, table: pd.DataFrame, ce: pd.DataFrame, oat: pd.Da
              else "its effect is fairly steady across the design (σ ≤ μ*)")
     where = "every region" if f.by == "province" or f.regions == ["all"] else ", ".join(f.regions)
     text = [f"**{f.name}** ({spec.get('clause', '')}, {spec.get('clause_zh', '')}; {f.unit}, sampled "
-            f"{_f(f.lo, 3)}–{_f(f.hi, 3)} from {PLAN_YEARS[0]} in {where}; baseline {f.nominal}). "
+            f"{number(f.lo, 3)}–{number(f.hi, 3)} from {PLAN_YEARS[0]} in {where}; baseline {f.nominal}). "
             f"Mechanism: {str(spec.get('mechanism', '')).rstrip('.')}. "
             f"Over that range it {direction} the 2029 resident rate: "
-            f"μ* = {_f(mu_s, 2)} ± {_f(r[f'{key}.mu_star_conf'], 2)} pp (μ = {_f(mu, 2, True)}, σ = {_f(sig, 2)}); "
-            f"{shape}. Hukou rate: μ* = {_f(r['hukou_rate_2029.mu_star'], 2)} pp "
-            f"(μ = {_f(r['hukou_rate_2029.mu'], 2, True)})."]
+            f"μ* = {number(mu_s, 2)} ± {number(r[f'{key}.mu_star_conf'], 2)} pp (μ = {number(mu, 2, True)}, σ = {number(sig, 2)}); "
+            f"{shape}. Hukou rate: μ* = {number(r['hukou_rate_2029.mu_star'], 2)} pp "
+            f"(μ = {number(r['hukou_rate_2029.mu'], 2, True)})."]
     nz = noise[key]["ee_noise"]
     if np.isfinite(nz) and mu_s < 2 * nz:
-        text.append(f"This is within twice the seed-noise level of an elementary effect ({_f(nz, 2)} pp): "
+        text.append(f"This is within twice the seed-noise level of an elementary effect ({number(nz, 2)} pp): "
                     "not distinguishable from noise with this design.")
     if np.isfinite(r[f"{key}.S1"]):
         text.append(f"Sobol: S1 = {r[f'{key}.S1']:.2f} ± {r[f'{key}.S1_conf']:.2f}, ST = {r[f'{key}.ST']:.2f} ± "
@@ -703,21 +694,21 @@ def lever_paragraph(f: Factor, table: pd.DataFrame, ce: pd.DataFrame, oat: pd.Da
     if len(c):
         c = c.iloc[0]
         if np.isfinite(c.resident_pp_per_billion):
-            text.append(f"Its own cost over its range: {_f(c.d_direct_cost_yi_per_range, 0)} 亿 yuan 2025-2029 "
-                        f"(total cost change {_f(c.d_cost_yi_per_range, 0)} 亿), i.e. "
-                        f"{_f(c.resident_pp_per_billion, 3, True)} resident-rate points per billion yuan of its own "
+            text.append(f"Its own cost over its range: {number(c.d_direct_cost_yi_per_range, 0)} 亿 yuan 2025-2029 "
+                        f"(total cost change {number(c.d_cost_yi_per_range, 0)} 亿), i.e. "
+                        f"{number(c.resident_pp_per_billion, 3, True)} resident-rate points per billion yuan of its own "
                         f"cost (Morris steps).")
         elif not f.costly:
             text.append(f"It has no unit cost in the model (a rule, not spending); the total cost changes by "
-                        f"{_f(c.d_cost_yi_per_range, 0)} 亿 yuan over its range through other levers' spending.")
+                        f"{number(c.d_cost_yi_per_range, 0)} 亿 yuan over its range through other levers' spending.")
         else:
             text.append("Its own cost over the design is negligible (under half a 亿 yuan over its range: the "
                         "design's steps stayed on the side of its baseline that costs nothing).")
     if oat is not None and len(oat) and f.name in set(oat.lever):
         o = oat[oat.lever == f.name].iloc[0]
-        text.append(f"Alone at the plan's schedule: {_f(o.d_resident_pp, 2, True)} pp resident "
-                    f"({_f(o.d_resident_pp_min, 2, True)} to {_f(o.d_resident_pp_max, 2, True)} over seeds) for "
-                    f"{_f(o.d_direct_cost_yi, 1)} 亿 yuan of its own cost ({_f(o.d_cost_yi, 1)} 亿 in all).")
+        text.append(f"Alone at the plan's schedule: {number(o.d_resident_pp, 2, True)} pp resident "
+                    f"({number(o.d_resident_pp_min, 2, True)} to {number(o.d_resident_pp_max, 2, True)} over seeds) for "
+                    f"{number(o.d_direct_cost_yi, 1)} 亿 yuan of its own cost ({number(o.d_cost_yi, 1)} 亿 in all).")
     return " ".join(text)
 
 
@@ -742,10 +733,10 @@ def report_markdown(ctx: dict) -> str:
         lines.append("")
     lines.append("## Seed noise")
     lines.append("")
-    lines.append(_md_table(["output", "runs at the nominal point", "sd over seeds", "sd of a point mean",
+    lines.append(markdown_table(["output", "runs at the nominal point", "sd over seeds", "sd of a point mean",
                             "noise of one elementary effect"],
-                           [[OUTPUTS[k][1] + f" ({OUTPUTS[k][2]})", str(v["runs"]), _f(v["sd"], 3),
-                             _f(v["sd_point_mean"], 3), _f(v["ee_noise"], 3)] for k, v in noise.items()]))
+                           [[OUTPUTS[k][1] + f" ({OUTPUTS[k][2]})", str(v["runs"]), number(v["sd"], 3),
+                             number(v["sd_point_mean"], 3), number(v["ee_noise"], 3)] for k, v in noise.items()]))
     lines.append("Factors marked ° have μ* below twice the noise of one elementary effect: with this design they "
                  "cannot be told apart from seed noise (the bound is conservative: common random numbers make "
                  "the noise of differences smaller).")
@@ -766,7 +757,7 @@ def report_markdown(ctx: dict) -> str:
                  f"{so.loc[n, 'S1'] + so.loc[n, 'S1_conf']:.2f}]", f"{so.loc[n, 'ST']:.2f}",
                  f"[{so.loc[n, 'ST'] - so.loc[n, 'ST_conf']:.2f}, {so.loc[n, 'ST'] + so.loc[n, 'ST_conf']:.2f}]"]
                 for n in top]
-        lines.append(_md_table(["factor", "S1", "S1 95% CI", "ST", "ST 95% CI"], rows))
+        lines.append(markdown_table(["factor", "S1", "S1 95% CI", "ST", "ST 95% CI"], rows))
         sh = ctx.get("sobol_noise_share")
         if sh is not None and np.isfinite(sh):
             lines.append(f"Seed noise is about {100 * sh:.1f}% of the variance of the 2029 resident rate over the "
@@ -798,22 +789,22 @@ def report_markdown(ctx: dict) -> str:
     lines.append("")
     c = ce.sort_values("resident_pp_per_billion", ascending=False, na_position="last")
     rows = [[r.lever + (" °" if getattr(r, "resident_within_noise", False) else ""), r.action,
-             _f(r.d_resident_pp_per_range, 2, True), _f(r.d_hukou_pp_per_range, 2, True),
-             _f(r.d_direct_cost_yi_per_range, 0), _f(r.d_cost_yi_per_range, 0), _f(r.resident_pp_per_billion, 4, True),
-             _f(r.hukou_pp_per_billion, 4, True), _f(r.resident_pp_per_billion_total_cost, 4, True)]
+             number(r.d_resident_pp_per_range, 2, True), number(r.d_hukou_pp_per_range, 2, True),
+             number(r.d_direct_cost_yi_per_range, 0), number(r.d_cost_yi_per_range, 0), number(r.resident_pp_per_billion, 4, True),
+             number(r.hukou_pp_per_billion, 4, True), number(r.resident_pp_per_billion_total_cost, 4, True)]
             for r in c.itertuples()]
-    lines.append(_md_table(["lever", "action", "Δ resident pp over range", "Δ hukou pp over range",
+    lines.append(markdown_table(["lever", "action", "Δ resident pp over range", "Δ hukou pp over range",
                             "own cost 亿 over range", "total Δ cost 亿 over range", "resident pp per billion (own)",
                             "hukou pp per billion (own)", "resident pp per billion (total)"], rows))
     if oat is not None and len(oat):
         lines.append("### Each lever of the plan alone, at the plan's schedule (vs the nominal point, seed by seed)")
         lines.append("")
         o = oat.sort_values("resident_pp_per_billion", ascending=False, na_position="last")
-        rows = [[r.lever, _f(r.d_resident_pp, 2, True), f"{_f(r.d_resident_pp_min, 2, True)} to "
-                 f"{_f(r.d_resident_pp_max, 2, True)}", _f(r.d_hukou_pp, 2, True), _f(r.d_direct_cost_yi, 1),
-                 _f(r.d_cost_yi, 1), _f(r.resident_pp_per_billion, 4, True),
-                 _f(r.resident_pp_per_billion_total_cost, 4, True)] for r in o.itertuples()]
-        lines.append(_md_table(["lever", "Δ resident pp", "over seeds", "Δ hukou pp", "own cost 亿 yuan",
+        rows = [[r.lever, number(r.d_resident_pp, 2, True), f"{number(r.d_resident_pp_min, 2, True)} to "
+                 f"{number(r.d_resident_pp_max, 2, True)}", number(r.d_hukou_pp, 2, True), number(r.d_direct_cost_yi, 1),
+                 number(r.d_cost_yi, 1), number(r.resident_pp_per_billion, 4, True),
+                 number(r.resident_pp_per_billion_total_cost, 4, True)] for r in o.itertuples()]
+        lines.append(markdown_table(["lever", "Δ resident pp", "over seeds", "Δ hukou pp", "own cost 亿 yuan",
                                 "total Δ cost 亿 yuan", "resident pp per billion (own)",
                                 "resident pp per billion (total)"], rows))
     lines.append("## Files")
@@ -951,16 +942,11 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
 
 # ============================================================================ Hydra apps
 
-def _quiet():
-    for name in ("MESA", "mesa", "matplotlib", "numba"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def _main(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from sim.config import to_dict
-    _quiet()
+    quiet_libraries()
     hc = HydraConfig.get()
     run_dir = hc.runtime.output_dir
     man = sensitivity_to_folder(to_dict(cfg), Path(run_dir), list(hc.overrides.task))

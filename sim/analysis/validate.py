@@ -41,6 +41,8 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from sim.runs.logs import quiet_libraries
+from sim.reporting.tables import html_table, markdown_table, number
 from sim.places import TARGET_RESIDENT_RATE_PCT
 from sim.analysis import naive
 from sim.runs import outputs  # noqa: E402
@@ -862,9 +864,7 @@ class Report:
             elif b[0] == "ul":
                 out.append("\n".join(f"- {x}" for x in b[1]))
             elif b[0] == "table":
-                out.append("\n".join(["| " + " | ".join(str(c).replace("|", "/") for c in b[1]) + " |",
-                                      "|" + "|".join("---" for _ in b[1]) + "|"]
-                                     + ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in b[2]]))
+                out.append(markdown_table(b[1], b[2]).rstrip("\n"))
             elif b[0] == "img":
                 out.append(f"![{b[2]}]({b[1]})\n\n*{b[2]}*")
         return "\n\n".join(out) + "\n"
@@ -880,9 +880,7 @@ class Report:
             elif b[0] == "ul":
                 body.append("<ul>" + "".join(f"<li>{esc(x)}</li>" for x in b[1]) + "</ul>")
             elif b[0] == "table":
-                head = "".join(f"<th>{esc(str(c))}</th>" for c in b[1])
-                rows = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>" for r in b[2])
-                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+                body.append(html_table(b[1], b[2]))
             elif b[0] == "img":
                 data = base64.b64encode((folder / b[1]).read_bytes()).decode("ascii")
                 body.append(f'<figure><img alt="{esc(b[2])}" src="data:image/png;base64,{data}">'
@@ -896,10 +894,6 @@ class Report:
                 f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def _f(x, digits=2) -> str:
-    return "-" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{digits}f}"
-
-
 def _param(v) -> str:
     if isinstance(v, float):
         return f"{v:.2f}" if abs(v) >= 100 else f"{v:.4g}"
@@ -907,7 +901,7 @@ def _param(v) -> str:
 
 
 def _band(lo, hi, digits=2) -> str:
-    return f"{_f(lo, digits)}-{_f(hi, digits)}"
+    return f"{number(lo, digits)}-{number(hi, digits)}"
 
 
 def _metric(table: pd.DataFrame, metric: str, window, target: str) -> float:
@@ -1000,12 +994,12 @@ def _section_summary(r: Report, c: _Context, pattern_list: list[Pattern]) -> Non
            f"end of {int(c.cfg['run']['end_year'])}. Band = {c.band} across members. Observed targets and their "
            f"sources: sim/world/data/{TARGETS_FILE}. Windows: "
            + "; ".join(c.label(n) for n in c.windows if n != "all") + ".")
-    headline = [f"Province resident rate, mean absolute error: {_f(c.metric('model.mae', 'calibration', T_RATE))} pp "
-                f"on {c.label('calibration')}, {_f(c.metric('model.mae', 'validation', T_RATE))} pp on "
+    headline = [f"Province resident rate, mean absolute error: {number(c.metric('model.mae', 'calibration', T_RATE))} pp "
+                f"on {c.label('calibration')}, {number(c.metric('model.mae', 'validation', T_RATE))} pp on "
                 f"{c.label('validation')}."]
     for name, label in (("urgd", "URGD"), ("logistic", "Logistic")):
         headline.append(f"{label} benchmark (fitted to the census + calibration years) on {c.label('validation')}: "
-                        f"{_f(c.metric(f'{name}.mae', 'validation', T_RATE))} pp.")
+                        f"{number(c.metric(f'{name}.mae', 'validation', T_RATE))} pp.")
     headline.append("Pattern checks: " + ", ".join(f"({p.key}) {p.status}" for p in pattern_list) + ".")
     headline.append(out_of_sample_statement(c.cfg, c.windows))
     r.heading("Summary")
@@ -1020,31 +1014,31 @@ def _section_province(r: Report, c: _Context) -> None:
                             & (c.observed.period == "census")]
     if census is not None and not census_obs.empty:
         o = float(census_obs.value.iloc[0])
-        rows.append(["2020 census (initial state)", _f(o), _f(census["median"]), _band(census.lo, census.hi),
-                     _f(census["median"] - o), _f(100 * abs(census["median"] - o) / o), "initial state"])
+        rows.append(["2020 census (initial state)", number(o, 2), number(census["median"], 2), _band(census.lo, census.hi),
+                     number(census["median"] - o, 2), number(100 * abs(census["median"] - o) / o, 2), "initial state"])
     for _, p in c.pairs("province", RESIDENT).iterrows():
-        rows.append([str(p.year), _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error),
-                     _f(100 * abs(p.error) / p.observed), c.window_of(p.year)])
+        rows.append([str(p.year), number(p.observed, 2), number(p["median"], 2), _band(p.lo, p.hi), number(p.error, 2),
+                     number(100 * abs(p.error) / p.observed, 2), c.window_of(p.year)])
     r.table(["year end", "observed %", "model median %", f"model {c.band}", "error pp", "abs error / obs %", "window"],
             rows)
     r.para("Errors by window (model = ensemble median; MAE in pp; ARD = mean |sim - obs| / obs, in %; coverage = "
            f"share of observations inside the {c.band} band):")
     rows = [[c.label(name)]
-            + [_f(c.metric(f"model.{m}", name, T_RATE), d) for m, d in
+            + [number(c.metric(f"model.{m}", name, T_RATE), d) for m, d in
                (("mae", 3), ("ard_pct", 3), ("bias", 3), ("coverage_pct", 0))]
-            + [_f(c.metric(f"{k}.mae", name, T_RATE), 3) for k in ("urgd", "logistic")] for name in c.windows]
+            + [number(c.metric(f"{k}.mae", name, T_RATE), 3) for k in ("urgd", "logistic")] for name in c.windows]
     r.table(["window", "model MAE pp", "model ARD %", "model bias pp", "coverage %", "URGD MAE pp",
              "logistic MAE pp"], rows)
     r.image(c.files["rate"], f"Province resident rate: model median and {c.band} band, observations and naive "
                              "benchmarks")
 
     r.heading("Out-of-sample result")
-    scores = [f"{c.label(w)}: MAE {_f(c.metric('model.mae', w, T_RATE), 3)} pp, ARD "
-              f"{_f(c.metric('model.ard_pct', w, T_RATE), 3)}%" for w in ("calibration", "validation")]
+    scores = [f"{c.label(w)}: MAE {number(c.metric('model.mae', w, T_RATE), 3)} pp, ARD "
+              f"{number(c.metric('model.ard_pct', w, T_RATE), 3)}%" for w in ("calibration", "validation")]
     r.para("Province resident rate, " + "; ".join(scores) + ". " + out_of_sample_statement(c.cfg, c.windows))
     r.para("Province resident population (万, year end):")
     r.table(["year end", "observed", "model median", f"model {c.band}", "error", "window"],
-            [[str(p.year), _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error), c.window_of(p.year)]
+            [[str(p.year), number(p.observed, 2), number(p["median"], 2), _band(p.lo, p.hi), number(p.error, 2), c.window_of(p.year)]
              for _, p in c.pairs("province", POPULATION, TEN_THOUSAND).iterrows()])
 
 
@@ -1064,8 +1058,8 @@ def _section_benchmarks(r: Report, c: _Context, forecast_year: int) -> None:
     for year in sorted({forecast_year, int(c.cfg["run"]["end_year"])}):
         s = c.sim(year, RESIDENT)
         if s is not None:
-            rows.append([str(year), _f(s["median"]), _band(s.lo, s.hi)]
-                        + [_f(float(f.predict_year_end(year))) if (f := c.bench.predictors().get(k)) else "-"
+            rows.append([str(year), number(s["median"], 2), _band(s.lo, s.hi)]
+                        + [number(float(f.predict_year_end(year))) if (f := c.bench.predictors().get(k)) else "-"
                            for k in ("urgd", "logistic", "urgd_all", "logistic_all")])
     r.para(f"Projections of the resident rate (%), model median and {c.band} next to the benchmarks "
            f"(target for 2029: close to {TARGET_RESIDENT_RATE_PCT:g}%):")
@@ -1080,10 +1074,10 @@ def _section_forecast(r: Report, c: _Context, last_obs: int) -> None:
                                           (POPULATION, TEN_THOUSAND, "万 persons", "resident population")):
         s = c.sim(year, indicator)
         if s is not None:
-            parts.append(f"{name} at the end of {year}: {_f(s['median'] / factor)} {unit} (model median; {c.band} "
+            parts.append(f"{name} at the end of {year}: {number(s['median'] / factor, 2)} {unit} (model median; {c.band} "
                          f"{_band(s.lo / factor, s.hi / factor)})")
     if parts:
-        naive_text = ", ".join(f"{k} {_f(float(f.predict_year_end(year)))}%" for k, f in c.bench.predictors().items())
+        naive_text = ", ".join(f"{k} {number(float(f.predict_year_end(year)))}%" for k, f in c.bench.predictors().items())
         r.para(f"The last observation is for {last_obs}. The model forecasts, for the first year after it: "
                + "; ".join(parts) + f". Naive benchmarks: {naive_text}.")
     else:
@@ -1100,15 +1094,15 @@ def _section_hukou(r: Report, c: _Context) -> None:
     gaps = c.metric_table[c.metric_table.metric == "model.gap_pp"][["window", "value"]]
     observed_gaps = c.targets["resident_hukou_gap"]["observed_pp"]
     r.bullets([
-        f"2020 level: observed {_f(c.metric('observed', '2020 census', T_HUKOU))}% (census); model "
-        f"{_f(c.metric('model.median', '2020 census', T_HUKOU))}% at the census (error "
-        f"{_f(c.metric('model.error', '2020 census', T_HUKOU))} pp) and "
-        f"{_f(c.metric('model.median', '2020 year-end', T_HUKOU))}% at the end of 2020 (error "
-        f"{_f(c.metric('model.error', '2020 year-end', T_HUKOU))} pp).",
-        f"Trend: model {_f(trend)} pp/yr over 2020-2023 (least squares, census and year ends) against the observed "
-        f"{obs_trend:.2f} pp/yr of 2017-2020 (difference {_f(trend - obs_trend)} pp/yr). No hukou rate was published "
+        f"2020 level: observed {number(c.metric('observed', '2020 census', T_HUKOU))}% (census); model "
+        f"{number(c.metric('model.median', '2020 census', T_HUKOU))}% at the census (error "
+        f"{number(c.metric('model.error', '2020 census', T_HUKOU))} pp) and "
+        f"{number(c.metric('model.median', '2020 year-end', T_HUKOU))}% at the end of 2020 (error "
+        f"{number(c.metric('model.error', '2020 year-end', T_HUKOU))} pp).",
+        f"Trend: model {number(trend, 2)} pp/yr over 2020-2023 (least squares, census and year ends) against the observed "
+        f"{obs_trend:.2f} pp/yr of 2017-2020 (difference {number(trend - obs_trend, 2)} pp/yr). No hukou rate was published "
         "after 2020, so the 2017-2020 trend is the only yardstick.",
-        "Resident-hukou gap (model median): " + ", ".join(f"{w} {_f(v, 1)}" for w, v in gaps.itertuples(index=False))
+        "Resident-hukou gap (model median): " + ", ".join(f"{w} {number(v, 1)}" for w, v in gaps.itertuples(index=False))
         + " pp; observed " + ", ".join(f"{g} ({y})" for y, g in observed_gaps.items()) + ".",
     ])
     r.image(c.files["hukou"], f"Hukou rate: model median and {c.band} band, observations 2017-2020 and their trend")
@@ -1119,7 +1113,7 @@ def _window_rows(c: _Context, target: str, columns) -> list[list]:
     for name in c.windows:
         if np.isfinite(c.metric("model.mae", name, target)):
             rows.append([c.label(name), int(c.metric("model.n", name, target))]
-                        + [_f(c.metric(f"model.{m}", name, target), d) for m, d in columns])
+                        + [number(c.metric(f"model.{m}", name, target), d) for m, d in columns])
     return rows
 
 
@@ -1131,14 +1125,14 @@ def _section_cities(r: Report, c: _Context) -> None:
             _window_rows(c, T_CITY_POP, (("mae", 2), ("ard_pct", 3), ("bias", 2))))
     pop = c.pairs("city", POPULATION, TEN_THOUSAND).sort_values(["year", "region"])
     r.table(["city", "year", "observed 万", "model median 万", f"model {c.band}", "error 万", "error %"],
-            [[p.region, p.year, _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error),
-              _f(100 * p.error / p.observed)] for _, p in pop.iterrows()])
+            [[p.region, p.year, number(p.observed, 2), number(p["median"], 2), _band(p.lo, p.hi), number(p.error, 2),
+              number(100 * p.error / p.observed, 2)] for _, p in pop.iterrows()])
     r.image(c.files["city_pop"], "City populations, model median vs observed, with the 1:1 line")
     r.para("City resident urbanization rates: every city and year with an observed rate (2021 on). Several are "
            "secondary or derived; the source column says which.")
     rates = c.pairs("city", RESIDENT).sort_values(["region", "year"])
     r.table(["city", "year", "observed %", "model median %", f"model {c.band}", "error pp", "source"],
-            [[p.region, p.year, _f(p.observed), _f(p["median"]), _band(p.lo, p.hi), _f(p.error), _short(p.source)]
+            [[p.region, p.year, number(p.observed, 2), number(p["median"], 2), _band(p.lo, p.hi), number(p.error, 2), _short(p.source)]
              for _, p in rates.iterrows()])
     r.table(["window", "city-years", "MAE pp", "ARD %"], _window_rows(c, T_CITY_RATE, (("mae", 2), ("ard_pct", 3))))
     r.image(c.files["city_rate"], "City urbanization rates where observed, model median vs observed")
@@ -1152,20 +1146,20 @@ def _section_migrant_workers(r: Report, c: _Context) -> None:
         s = c.sim(2023, name)
         if s is None:
             return ["-", "-"]
-        return [_f(s["median"] / TEN_THOUSAND, 1), _band(s.lo / TEN_THOUSAND, s.hi / TEN_THOUSAND, 1)]
+        return [number(s["median"] / TEN_THOUSAND, 1), _band(s.lo / TEN_THOUSAND, s.hi / TEN_THOUSAND, 1)]
 
     away = _value(mw["away_from_home_10k"])
     share = _value(mw["away_out_of_province_share_2013"])
     r.table(["observed (2023)", "万", "model counterpart (end of 2023)", "model median 万", f"model {c.band}"], [
-        ["外出农民工 (working away from home township)", _f(away, 1),
+        ["外出农民工 (working away from home township)", number(away, 1),
          HOUSEHOLD_INDICATORS["rural_hukou_working_age_away"], *model_10k("rural_hukou_working_age_away")],
-        [f"of which out of province (2013 share {share:.0%})", _f(away * share, 1),
+        [f"of which out of province (2013 share {share:.0%})", number(away * share, 1),
          HOUSEHOLD_INDICATORS["rural_hukou_working_age_away_out_of_province"],
          *model_10k("rural_hukou_working_age_away_out_of_province")],
-        ["本地农民工 (non-farm work in the home township)", _f(_value(mw["local_10k"]), 1),
+        ["本地农民工 (non-farm work in the home township)", number(_value(mw["local_10k"]), 1),
          "no counterpart; upper bound: " + HOUSEHOLD_INDICATORS["rural_hukou_working_age_at_home"],
          *model_10k("rural_hukou_working_age_at_home")],
-        ["农民工 total", _f(_value(mw["total_10k"]), 1), "no counterpart (see below)", "-", "-"],
+        ["农民工 total", number(_value(mw["total_10k"]), 1), "no counterpart (see below)", "-", "-"],
     ])
     r.para("The definitions differ, plainly: 农民工 are rural-hukou WORKERS in non-farm work for 6+ months; the model "
            "counts PEOPLE aged 15-59 in rural-hukou households (workers or not) and has no farm/non-farm split. Its "
@@ -1293,9 +1287,7 @@ def validate_to_folder(cfg, run_dir: Path, progress: str | None = None) -> dict:
 def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    logging.getLogger("MESA").setLevel(logging.WARNING)
-    logging.getLogger("mesa").setLevel(logging.WARNING)
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    quiet_libraries()
     run_dir = HydraConfig.get().runtime.output_dir
     man = validate_to_folder(to_dict(cfg), run_dir)
     log.info("validation complete: %s (wall %.1f s, peak %.0f MB)", run_dir, man["wall_time_s"], man["peak_rss_mb"])
