@@ -265,7 +265,7 @@ def bench_bandwidth(mb: int, threads: list[int], repeats: int = 5) -> dict:
         out["numba_copy_gbs"][str(t)] = 2 * nbytes / min(ts) / 1e9
         ts = [timed(lambda: _par_rmw(dst))[0] for _ in range(repeats)]
         out["numba_inplace_update_gbs"][str(t)] = 2 * nbytes / min(ts) / 1e9
-    del src, dst
+    src = dst = None   # release the arrays before the next measurement
     gc.collect()
     return out
 
@@ -400,7 +400,7 @@ def bench_scale(scale: float, threads: list[int], months: int, repeats: int, spl
     def run_months(bh_, c_=c):
         walls, cpus = [], []
         for j in range(months):
-            w, cp, _ = timed(lambda: K.step_all(h, st, bh_, c_, sd, m0 + j))
+            w, cp, _ = timed(lambda j=j: K.step_all(h, st, bh_, c_, sd, m0 + j))
             walls.append(w)
             cpus.append(cp)
         return walls, cpus
@@ -499,7 +499,7 @@ def bench_scale(scale: float, threads: list[int], months: int, repeats: int, spl
         res["step_split"]["household_steps_per_s_full_step"] = n / sp["total_s_per_month"]
         log(f"scale {scale}: model.step() {sp['total_s_per_month']:.3f} s/month "
             f"(step_all {sp['step_all_s_per_month']:.3f}, counts update {sp['counts_s_per_month']:.4f})")
-    del model, h, snap
+    model = h = snap = None   # release before the next measurement
     gc.collect()
     return res
 
@@ -558,7 +558,7 @@ def bench_agents(scale: float, months: int, repeats: int, threads: list[int], se
     res["identical_results"] = bool(same)
     res["ratio_agent_over_kernel_1thread"] = res["kernel"][0]["ratio_agent_over_kernel"]
     res["ratio_agent_over_kernel_1thread_cpu_time"] = res["kernel"][0]["ratio_agent_over_kernel_cpu_time"]
-    del model, aset, h, snap
+    model = aset = h = snap = None   # release before the next measurement
     gc.collect()
     return res
 

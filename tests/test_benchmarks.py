@@ -1,4 +1,5 @@
 """`python -m benchmarks.run --quick` writes its results (no timing is asserted: machines differ)."""
+import pytest
 import json
 
 from tests.conftest import run_cli
@@ -9,6 +10,7 @@ TARGET_KEYS = {"full_province_wall_s", "full_province_peak_rss_mb", "kernel_vs_a
                "linearity", "two_thread_speedup"}
 
 
+@pytest.mark.slow   # end to end; make test runs it, make test-fast does not
 def test_quick_benchmark_writes_results(tmp_path):
     out = tmp_path / "bench"
     run_cli("benchmarks.run", "--quick", "--out", str(out), timeout=300)

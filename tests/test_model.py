@@ -81,6 +81,7 @@ def _digest(run_dir):
     return hashlib.sha256((run_dir / "indicators.csv").read_bytes()).hexdigest()
 
 
+@pytest.mark.slow   # end to end; make test runs it, make test-fast does not
 def test_bit_identical_with_one_or_two_threads(tmp_path):
     args = ["sim", "population.scale=0.002", "seed=8", "run.end_year=2022", "run.progress=none"]
     run_cli(*args, f"hydra.run.dir={tmp_path / 't1'}", env={"NUMBA_NUM_THREADS": "1"})

@@ -46,6 +46,7 @@ def test_default_levers_exist():
     assert len(v.names) == len(d["levers"])
 
 
+@pytest.mark.slow   # end to end; make test runs it, make test-fast does not
 def test_small_seek_end_to_end(tmp_path):
     out = tmp_path / "seek"
     run_cli("sim", "seek", "--quick", "target.resident_rate_2029=67", "seek.levers=[rent_subsidy_yuan_month,amenity_index]",

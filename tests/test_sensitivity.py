@@ -80,6 +80,7 @@ def yaml_default():
     return yaml.safe_load((S.CONF_DIR / "sensitivity" / "default.yaml").read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow   # end to end; make test runs it, make test-fast does not
 def test_quick_sensitivity_end_to_end(tmp_path):
     out = tmp_path / "sens"
     run_cli("sim", "sensitivity", "--quick", f"sensitivity.factors=[{','.join(FACTORS)}]", "sensitivity.sobol.top_k=2",

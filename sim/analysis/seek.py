@@ -465,8 +465,8 @@ def result_markdown(r: dict) -> str:
     lines.append("## Cost and achieved rates")
     lines.append("")
     cs, sc = r["confirmation"], r["search_result"]
-    lines.append("| | search (scale %g, %d seeds) | confirmation (scale %g, %d seeds) |" %
-                 (s["scale"], len(s["seeds"]), s["confirm_scale"], len(s["confirm_seeds"])))
+    lines.append(f"| | search (scale {s['scale']:g}, {len(s['seeds'])} seeds) | "
+                 f"confirmation (scale {s['confirm_scale']:g}, {len(s['confirm_seeds'])} seeds) |")
     lines.append("|---|---|---|")
     lines.append(f"| public cost 2025-2029 above baseline | {number(sc['cost_yuan'] / YI, 1)} 亿 yuan "
                  f"({sc['cost_yuan']:,.0f} yuan) | {number(cs['cost_yuan']['mean'] / YI, 1)} 亿 yuan "

@@ -316,7 +316,7 @@ def unit_urban_shares_2020(
                 "the urban-share rule has no solution"
             )
 
-        def gap(theta: float) -> float:
+        def gap(theta: float, free=free, target=target) -> float:
             return float((unit_pop[free] * expit(theta + offsets[free])).sum() - target)
 
         theta = brentq(gap, low, high, xtol=1e-13, rtol=1e-15)
