@@ -3,6 +3,7 @@
 `step()` runs the same compiled rule (`sim.kernel.step_household`) the bulk kernel runs, so
 stepping the agents and stepping the kernel give identical results.
 """
+
 import mesa
 
 from sim import state as S
@@ -20,8 +21,9 @@ class Household(mesa.Agent):
         """One month of this household, adding what changed to the model's counts of the month
         (`model.change`); `model.step()` calls it for every household and then applies the change."""
         m = self.model
-        step_household(self.index, m.households, m.static, m.month_behaviour, m.month_conditions, m.seed, m.month,
-                       m.change)
+        step_household(
+            self.index, m.households, m.static, m.month_behaviour, m.month_conditions, m.seed, m.month, m.change
+        )
 
     # --- read-only views, in domain terms
     @property

@@ -1,7 +1,9 @@
 """County-level units as Mesa agents: each owns the labour and housing market of its urban and
 rural part. The markets are updated for all places at once (sim.economy.markets); these agents are views
 that report a unit's state in domain terms."""
+
 import mesa
+
 from sim.places import rural_place, urban_place
 
 

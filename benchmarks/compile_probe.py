@@ -11,6 +11,7 @@ folder for a warm (cached) start. Prints one JSON object on stdout:
         step_household  one call from Python (the Mesa agent path)
     compile_s = first_call_s - steady_call_s (compile, or loading from the cache when warm)
 """
+
 import argparse
 import json
 import os
@@ -27,6 +28,7 @@ def main() -> None:
     t0 = time.perf_counter()
     from sim import kernel as K
     from sim.model import ShanxiModel
+
     t_import = time.perf_counter() - t0
 
     calls: dict[str, list[float]] = {"aggregate": []}
@@ -53,14 +55,31 @@ def main() -> None:
         K.step_all(m.households, m.static, m.month_behaviour, m.month_conditions, m.seed, m.month)
 
     def step_one():
-        K.step_household(0, m.households, m.static, m.month_behaviour, m.month_conditions, m.seed, m.month,
-                         K.zero_counts(len(m.geo.unit_name_en), m.geo.n_places))
+        K.step_household(
+            0,
+            m.households,
+            m.static,
+            m.month_behaviour,
+            m.month_conditions,
+            m.seed,
+            m.month,
+            K.zero_counts(len(m.geo.unit_name_en), m.geo.n_places),
+        )
 
-    out = {"scale": args.scale, "households": int(m.households.n), "import_s": t_import, "model_init_s": t_init,
-           "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"), "kernels": {}}
+    out = {
+        "scale": args.scale,
+        "households": int(m.households.n),
+        "import_s": t_import,
+        "model_init_s": t_init,
+        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
+        "kernels": {},
+    }
     first_agg = calls["aggregate"][0] if calls["aggregate"] else None
-    for name, fn, first in (("aggregate", agg, first_agg), ("step_all", step_all, None),
-                            ("step_household", step_one, None)):
+    for name, fn, first in (
+        ("aggregate", agg, first_agg),
+        ("step_all", step_all, None),
+        ("step_household", step_one, None),
+    ):
         first_cpu = None
         if first is None:
             c = time.process_time()
@@ -74,8 +93,12 @@ def main() -> None:
             fn()
             steady.append(time.perf_counter() - t)
         steady_s = sorted(steady)[1]
-        out["kernels"][name] = {"first_call_s": first, "first_call_cpu_s": first_cpu, "steady_call_s": steady_s,
-                                "compile_s": max(0.0, first - steady_s)}
+        out["kernels"][name] = {
+            "first_call_s": first,
+            "first_call_cpu_s": first_cpu,
+            "steady_call_s": steady_s,
+            "compile_s": max(0.0, first - steady_s),
+        }
     out["total_compile_s"] = sum(k["compile_s"] for k in out["kernels"].values())
     out["process_s"] = time.perf_counter() - t_start
     out["process_cpu_s"] = time.process_time() - c_start

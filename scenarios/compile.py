@@ -6,6 +6,7 @@ A lever value in a scenario may be
   {year: value} / {region: {year: value}} - from that year on (a step schedule)
 Regions apply from general to specific: all < tier < city.
 """
+
 from dataclasses import dataclass
 from importlib import resources
 
@@ -29,7 +30,7 @@ class ScenarioError(ValueError):
 
 @dataclass
 class Policy:
-    place: dict[str, np.ndarray]   # lever -> (n_years, n_places)
+    place: dict[str, np.ndarray]  # lever -> (n_years, n_places)
     province: dict[str, np.ndarray]  # lever -> (n_years,)
 
     def at(self, year: int):
@@ -53,14 +54,17 @@ def delay(overrides: dict, years: int) -> dict:
                     out[k] = shift(x)
             return out
         return v
+
     return {name: shift(v) for name, v in overrides.items()}
 
 
 def _check_value(name, spec, value, where):
     lo, hi = spec["range"]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScenarioError(f"scenario.levers.{name}{where}: value {value!r} is not a number; "
-                            f"allowed: a number in [{lo}, {hi}] {spec['unit']}")
+        raise ScenarioError(
+            f"scenario.levers.{name}{where}: value {value!r} is not a number; "
+            f"allowed: a number in [{lo}, {hi}] {spec['unit']}"
+        )
     if not lo <= value <= hi:
         raise ScenarioError(f"scenario.levers.{name}{where}: value {value} is outside [{lo}, {hi}] {spec['unit']}")
     return float(value)
@@ -131,19 +135,24 @@ def _compile(geo, overrides: dict | None, levers: dict) -> Policy:
         for t_i, t in enumerate(TIER_NAMES):
             arr[:, tier == t_i] = _schedule(name, spec, base_by_tier.get(t, 0.0), f" (baseline {t})")[:, None]
         if value is not None:
-            items = value.items() if isinstance(value, dict) and not all(str(k).isdigit() for k in value) \
+            items = (
+                value.items()
+                if isinstance(value, dict) and not all(str(k).isdigit() for k in value)
                 else [("all", value)]
+            )
             order = {"all": 0, **{t: 1 for t in TIER_NAMES}, **{c: 2 for c in cities}}
             for region, v in sorted(items, key=lambda kv: order.get(kv[0], 3)):
                 if region == "all":
-                    mask = tier != OUTSIDE   # every Shanxi place
+                    mask = tier != OUTSIDE  # every Shanxi place
                 elif region in TIER_NAMES:
                     mask = tier == TIER_NAMES.index(region)
                 elif region in cities:
                     mask = city_of_place == cities.index(region)
                 else:
-                    raise ScenarioError(f"scenario.levers.{name}.{region}: unknown region; allowed: all, "
-                                        f"{', '.join(TIER_NAMES)}, {', '.join(cities)}")
+                    raise ScenarioError(
+                        f"scenario.levers.{name}.{region}: unknown region; allowed: all, "
+                        f"{', '.join(TIER_NAMES)}, {', '.join(cities)}"
+                    )
                 new = _schedule(name, spec, v, f".{region}")
                 for yi in range(len(YEARS)):
                     if not np.isnan(new[yi]):

@@ -12,6 +12,7 @@ a sweep with the same hydra.sweep.dir runs only the missing or failed jobs (see 
 runs point i of a design: its lever and behaviour values are applied to the config first
 (sim/runs/design.py).
 """
+
 import importlib
 import logging
 import sys
@@ -20,22 +21,22 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from sim.runs.logs import quiet_libraries
 from sim.config import CONF_DIR, to_dict
+from sim.runs.logs import quiet_libraries
 
 log = logging.getLogger("sim")
 
 # python -m sim <tool> [arguments]: the module whose main() it runs
 TOOLS = {
-    "validate": "sim.analysis.validate",        # hindcast, naive benchmarks, bands
-    "calibrate": "sim.analysis.calibrate",      # fit the behaviour constants
-    "compare": "sim.analysis.compare",          # scenarios side by side
+    "validate": "sim.analysis.validate",  # hindcast, naive benchmarks, bands
+    "calibrate": "sim.analysis.calibrate",  # fit the behaviour constants
+    "compare": "sim.analysis.compare",  # scenarios side by side
     "sensitivity": "sim.analysis.sensitivity",  # Morris and Sobol
-    "seek": "sim.analysis.seek",                # least-cost lever schedule for a target
-    "report": "sim.reporting.report",           # the policy report of a run or sweep
-    "sweep": "sim.runs.sweep",                  # state of a sweep's jobs
-    "gather": "sim.runs.gather",                # a sweep into one table and its ensemble summary
-    "docs": "sim.reporting.docs",               # regenerate docs/levers.md and docs/parameters.md
+    "seek": "sim.analysis.seek",  # least-cost lever schedule for a target
+    "report": "sim.reporting.report",  # the policy report of a run or sweep
+    "sweep": "sim.runs.sweep",  # state of a sweep's jobs
+    "gather": "sim.runs.gather",  # a sweep into one table and its ensemble summary
+    "docs": "sim.reporting.docs",  # regenerate docs/levers.md and docs/parameters.md
 }
 
 
@@ -43,13 +44,15 @@ TOOLS = {
 def main(cfg: DictConfig) -> None:
     quiet_libraries()
     from sim.config.guard import MemoryGuardError
-    from sim.runs.run import run_to_folder
     from sim.config.schema import ConfigError
+    from sim.runs.run import run_to_folder
     from sim.runs.sweep import already_complete
+
     run_dir = HydraConfig.get().runtime.output_dir
     config = to_dict(cfg)
-    if config.get("design"):   # a point of a design of python -m sim sensitivity: its values, before anything else
+    if config.get("design"):  # a point of a design of python -m sim sensitivity: its values, before anything else
         from sim.runs.design import apply_design
+
         try:
             config = apply_design(config)
         except (OSError, ValueError) as e:
@@ -61,11 +64,11 @@ def main(cfg: DictConfig) -> None:
         return
     try:
         man = run_to_folder(config, run_dir)
-    except (ConfigError, MemoryGuardError) as e:   # a refused input: the message, not a traceback
+    except (ConfigError, MemoryGuardError) as e:  # a refused input: the message, not a traceback
         log.error("refused: %s", e)
         sys.exit(2)
     except Exception:
-        log.exception("run failed: %s", run_dir)   # the traceback lands in the job's log file too
+        log.exception("run failed: %s", run_dir)  # the traceback lands in the job's log file too
         raise
     log.info("run complete: %s (wall %.1f s, peak %.0f MB)", run_dir, man["wall_time_s"], man["peak_rss_mb"])
 

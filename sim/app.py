@@ -21,6 +21,7 @@ scenario's schedule of that lever). The card lists the levers in force.
 Needs the `dashboard` extra (mesa[rec], ipyvuetify<3) and, offline, Solara's asset cache filled by
 `python -m sim.reporting.dashboard_assets` (`make dashboard` does both).
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,13 +41,13 @@ from mesa.visualization import SolaraViz, solara_viz  # noqa: E402
 from mesa.visualization.utils import force_update, update_counter  # noqa: E402
 
 from scenarios.compile import load_levers  # noqa: E402
-from sim.runs.logs import quiet_libraries  # noqa: E402
-from sim.reporting.tables import number  # noqa: E402
 from sim.config import compose, to_dict  # noqa: E402
-from sim.reporting.fonts import CSS_FAMILY, font_face_css, use_cjk_font  # noqa: E402
 from sim.model import ShanxiModel  # noqa: E402
-from sim.world.geography import province_geography  # noqa: E402
 from sim.places import FINAL_YEAR, PLAN_YEARS, TARGET_RESIDENT_RATE_PCT, month_calendar  # noqa: E402
+from sim.reporting.fonts import CSS_FAMILY, font_face_css, use_cjk_font  # noqa: E402
+from sim.reporting.tables import number  # noqa: E402
+from sim.runs.logs import quiet_libraries  # noqa: E402
+from sim.world.geography import province_geography  # noqa: E402
 
 log = logging.getLogger("sim.app")
 quiet_libraries()
@@ -54,8 +55,9 @@ quiet_libraries()
 SCALE = float(os.environ.get("SHANXI_DASHBOARD_SCALE", "0.002"))
 SEED = int(os.environ.get("SHANXI_DASHBOARD_SEED", "42"))
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "conf" / "scenario"
-SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if not p.stem.startswith("action")) + \
-    sorted(p.stem for p in SCENARIO_DIR.glob("action*.yaml"))
+SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if not p.stem.startswith("action")) + sorted(
+    p.stem for p in SCENARIO_DIR.glob("action*.yaml")
+)
 LEVERS = load_levers()
 
 
@@ -76,7 +78,7 @@ SLIDERS = [
 ]
 SLIDER_DEFAULTS = {kw: _baseline_value(lever) for kw, lever, *_ in SLIDERS}
 
-CITY_ZH = dict(zip(province_geography().city_name_en, province_geography().city_name_zh))   # city names, zh
+CITY_ZH = dict(zip(province_geography().city_name_en, province_geography().city_name_zh))  # city names, zh
 
 
 def slider_label(lever: str, region: str | None) -> str:
@@ -103,16 +105,27 @@ def lever_overrides(**sliders) -> dict:
 class DashboardModel(ShanxiModel):
     """ShanxiModel with the dashboard's slider values as keyword arguments (SolaraViz passes them)."""
 
-    def __init__(self, scenario_name: str = "baseline", rent_subsidy: float = SLIDER_DEFAULTS["rent_subsidy"],
-                 taiyuan_public_rental: float = SLIDER_DEFAULTS["taiyuan_public_rental"],
-                 land_protection: float = SLIDER_DEFAULTS["land_protection"],
-                 school_access: float = SLIDER_DEFAULTS["school_access"],
-                 county_seat_service: float = SLIDER_DEFAULTS["county_seat_service"],
-                 rural_service: float = SLIDER_DEFAULTS["rural_service"],
-                 scale: float = SCALE, seed: int = SEED, rng=None):
-        self.slider_values = dict(rent_subsidy=rent_subsidy, taiyuan_public_rental=taiyuan_public_rental,
-                                  land_protection=land_protection, school_access=school_access,
-                                  county_seat_service=county_seat_service, rural_service=rural_service)
+    def __init__(
+        self,
+        scenario_name: str = "baseline",
+        rent_subsidy: float = SLIDER_DEFAULTS["rent_subsidy"],
+        taiyuan_public_rental: float = SLIDER_DEFAULTS["taiyuan_public_rental"],
+        land_protection: float = SLIDER_DEFAULTS["land_protection"],
+        school_access: float = SLIDER_DEFAULTS["school_access"],
+        county_seat_service: float = SLIDER_DEFAULTS["county_seat_service"],
+        rural_service: float = SLIDER_DEFAULTS["rural_service"],
+        scale: float = SCALE,
+        seed: int = SEED,
+        rng=None,
+    ):
+        self.slider_values = dict(
+            rent_subsidy=rent_subsidy,
+            taiyuan_public_rental=taiyuan_public_rental,
+            land_protection=land_protection,
+            school_access=school_access,
+            county_seat_service=county_seat_service,
+            rural_service=rural_service,
+        )
         self.overrides = lever_overrides(**self.slider_values)
         seed = int(seed if rng is None else rng)
         super().__init__(config=_config(scale, seed, scenario_name), levers=self.overrides or None)
@@ -132,8 +145,17 @@ _COMPOSE_LOCK = threading.Lock()
 def _config(scale: float, seed: int, scenario_name: str) -> dict:
     """The model's config; Hydra's compose is not thread-safe (the baseline builds in a thread)."""
     with _COMPOSE_LOCK:
-        return to_dict(compose([f"population.scale={scale}", f"seed={seed}", f"scenario={scenario_name}",
-                                f"run.end_year={FINAL_YEAR}", "run.progress=none"]))
+        return to_dict(
+            compose(
+                [
+                    f"population.scale={scale}",
+                    f"seed={seed}",
+                    f"scenario={scenario_name}",
+                    f"run.end_year={FINAL_YEAR}",
+                    "run.progress=none",
+                ]
+            )
+        )
 
 
 class _Baseline:
@@ -176,7 +198,7 @@ def baseline(scale: float = SCALE, seed: int = SEED) -> _Baseline:
 
 # ----------------------------------------------------------------------------- numbers of a run
 
-ROW_COLUMNS = ["year", "level", "region", "indicator", "value"]     # model.rows are tuples of these
+ROW_COLUMNS = ["year", "level", "region", "indicator", "value"]  # model.rows are tuples of these
 
 
 def _frame(rows: list | pd.DataFrame | None) -> pd.DataFrame:
@@ -205,8 +227,13 @@ def summary(model: DashboardModel) -> dict:
     """The numbers of the summary card: now, baseline at the same month, difference."""
     y, moy = month_calendar(max(model.month - 1, 0))
     base = baseline(model.scale, model.seed)
-    out = {"month": f"{y}-{moy:02d}", "months": model.month, "n_months": model.n_months,
-           "resident": model.province_rate("resident"), "hukou": model.province_rate("hukou")}
+    out = {
+        "month": f"{y}-{moy:02d}",
+        "months": model.month,
+        "n_months": model.n_months,
+        "resident": model.province_rate("resident"),
+        "hukou": model.province_rate("hukou"),
+    }
     prov = province_table(model.rows)
     since = [yr for yr in range(PLAN_YEARS[0], FINAL_YEAR + 1) if yr in prov.index]
     out["settled"] = float(prov.loc[since, "migrants_settled"].sum()) if since else 0.0
@@ -224,6 +251,7 @@ def summary(model: DashboardModel) -> dict:
 
 
 # ----------------------------------------------------------------------------- charts
+
 
 def _fig(w=6.4, h=3.6) -> Figure:
     use_cjk_font()
@@ -286,11 +314,21 @@ def settled_cost_figure(model: DashboardModel) -> Figure:
     bp = province_table(base.rows) if base.get(0) and base.rows is not None else pd.DataFrame()
     years = np.arange(2021, FINAL_YEAR + 1)
     if "migrants_settled" in bp:
-        ax1.bar(years - 0.2, [bp["migrants_settled"].get(y, np.nan) / 1e4 for y in years], 0.4, color="0.7",
-                label="基线 baseline")
+        ax1.bar(
+            years - 0.2,
+            [bp["migrants_settled"].get(y, np.nan) / 1e4 for y in years],
+            0.4,
+            color="0.7",
+            label="基线 baseline",
+        )
     if "migrants_settled" in cur:
-        ax1.bar(years + 0.2, [cur["migrants_settled"].get(y, np.nan) / 1e4 for y in years], 0.4, color="tab:green",
-                label="本次 this run")
+        ax1.bar(
+            years + 0.2,
+            [cur["migrants_settled"].get(y, np.nan) / 1e4 for y in years],
+            0.4,
+            color="tab:green",
+            label="本次 this run",
+        )
     ax1.set_title("落户人数 migrants settled, 万/年", fontsize=9)
     ax1.legend(fontsize=7)
     ax1.tick_params(labelsize=7)
@@ -303,8 +341,13 @@ def settled_cost_figure(model: DashboardModel) -> Figure:
         bottom = np.zeros(len(plan_years))
         for col in costs.columns:
             lever = col[5:-5]
-            ax2.bar(plan_years, costs[col].to_numpy(), bottom=bottom, label=LEVERS[lever]["label"]["zh"] if lever in LEVERS else lever,
-                    width=0.6)
+            ax2.bar(
+                plan_years,
+                costs[col].to_numpy(),
+                bottom=bottom,
+                label=LEVERS[lever]["label"]["zh"] if lever in LEVERS else lever,
+                width=0.6,
+            )
             bottom += costs[col].to_numpy()
         if len(costs.columns):
             ax2.legend(fontsize=5.5, loc="upper left")
@@ -317,27 +360,35 @@ def settled_cost_figure(model: DashboardModel) -> Figure:
 
 # ----------------------------------------------------------------------------- components
 
+
 def _ui_text() -> str:
     """Every CJK character of this file (labels, buttons, titles): the glyphs the page needs."""
     try:
         src = Path(__file__).read_text(encoding="utf-8")
     except (NameError, OSError):
         src = ""
-    return "".join(sorted(set(re.findall(r"[\u2e80-\u9fff\u3000-\u30ff\uff00-\uffef]", src)))) + \
-        "".join(CITY_ZH.values()) + "".join(v["label"]["zh"] for v in LEVERS.values())
+    return (
+        "".join(sorted(set(re.findall(r"[\u2e80-\u9fff\u3000-\u30ff\uff00-\uffef]", src))))
+        + "".join(CITY_ZH.values())
+        + "".join(v["label"]["zh"] for v in LEVERS.values())
+    )
 
 
 UI_TEXT = _ui_text()
 # The page's Chinese needs a CJK font in the browser; many machines (CI's too) have none. The
 # @font-face rules embed the glyphs of the page's own Chinese text: once as a family of its own and
 # once as the CJK range of 'Roboto' (Vuetify's font), so every Vuetify text picks them up.
-CSS = font_face_css(UI_TEXT) + font_face_css(UI_TEXT, family="Roboto", unicode_range="U+2E80-9FFF, U+3000-30FF, U+FF00-FFEF") + f"""
+CSS = (
+    font_face_css(UI_TEXT)
+    + font_face_css(UI_TEXT, family="Roboto", unicode_range="U+2E80-9FFF, U+3000-30FF, U+FF00-FFEF")
+    + f"""
 .v-application {{ font-family: Roboto, '{CSS_FAMILY}', 'Noto Sans CJK SC', sans-serif !important; }}
 .kpi-head {{ font-size: 14px; }}
 .kpi-levers {{ font-size: 12px; color: #555; }}
 .kpi td, .kpi th {{ padding: 2px 8px; text-align: right; font-variant-numeric: tabular-nums; }}
 .kpi td:first-child, .kpi th:first-child {{ text-align: left; }}
 """
+)
 
 
 @solara.component
@@ -357,8 +408,9 @@ def SummaryCard(model: DashboardModel):
     base = baseline(model.scale, model.seed)
 
     def refresh_when_baseline_done():
-        if base.get(900):        # the charts and the card show the baseline as soon as it is there
+        if base.get(900):  # the charts and the card show the baseline as soon as it is there
             force_update()
+
     solara.use_thread(refresh_when_baseline_done, dependencies=[id(base), base.get(0)])
 
     solara.Style(CSS)
@@ -368,10 +420,17 @@ def SummaryCard(model: DashboardModel):
             solara.v.Html(tag="span", children=[f" · 月份 month {s['months']}/{s['n_months']} · 情景 scenario "])
             solara.v.Html(tag="b", class_="kpi-scenario", children=[model.scenario_name])
             solara.v.Html(tag="span", children=[f" · scale {model.scale:g} · seed {model.seed}"])
-        rows = [("常住人口城镇化率 resident rate, %", s["resident"], s["base_resident"], 2, "resident"),
-                ("户籍人口城镇化率 hukou rate, %", s["hukou"], s["base_hukou"], 2, "hukou"),
-                (f"落户人数 settled since {PLAN_YEARS[0]}, 万", s["settled"] / 1e4,
-                 s["base_settled"] / 1e4 if np.isfinite(s["base_settled"]) else np.nan, 1, "settled")]
+        rows = [
+            ("常住人口城镇化率 resident rate, %", s["resident"], s["base_resident"], 2, "resident"),
+            ("户籍人口城镇化率 hukou rate, %", s["hukou"], s["base_hukou"], 2, "hukou"),
+            (
+                f"落户人数 settled since {PLAN_YEARS[0]}, 万",
+                s["settled"] / 1e4,
+                s["base_settled"] / 1e4 if np.isfinite(s["base_settled"]) else np.nan,
+                1,
+                "settled",
+            ),
+        ]
         with solara.v.Html(tag="table", class_="kpi"):
             with solara.v.Html(tag="tr"):
                 for h in ("", "本次 this run", "基线 baseline", "差值 Δ"):
@@ -388,16 +447,28 @@ def SummaryCard(model: DashboardModel):
                 solara.v.Html(tag="td", children=["0.0"])
                 solara.v.Html(tag="td", children=[number(s["cost_yi"], 1, sign=True)])
         moved = ", ".join(f"{k}={v}" for k, v in model.overrides.items()) or "无 none (scenario as defined)"
-        solara.v.Html(tag="div", class_="kpi-levers", children=[f"已生效杠杆 sliders in force (from {PLAN_YEARS[0]}): {moved}"])
+        solara.v.Html(
+            tag="div", class_="kpi-levers", children=[f"已生效杠杆 sliders in force (from {PLAN_YEARS[0]}): {moved}"]
+        )
         if base.error:
             solara.Error(f"baseline run failed: {base.error}")
         elif not base.get(0):
             solara.Info("基线计算中 computing the baseline once (about 15 s)…")
         with solara.Row():
-            solara.Button("运行一年 run 1 year", color="primary", disabled=busy or not model.running,
-                          on_click=lambda: run(12), classes=["run-year"])
-            solara.Button("运行到2029 run to 2029", color="primary", disabled=busy or not model.running,
-                          on_click=lambda: run(model.n_months), classes=["run-to-end"])
+            solara.Button(
+                "运行一年 run 1 year",
+                color="primary",
+                disabled=busy or not model.running,
+                on_click=lambda: run(12),
+                classes=["run-year"],
+            )
+            solara.Button(
+                "运行到2029 run to 2029",
+                color="primary",
+                disabled=busy or not model.running,
+                on_click=lambda: run(model.n_months),
+                classes=["run-to-end"],
+            )
 
 
 @solara.component
@@ -427,13 +498,18 @@ def dashboard_layout(n: int) -> list[dict]:
 
 
 def model_params() -> dict:
-    params = {"scenario_name": {"type": "Select", "value": "baseline", "values": SCENARIOS,
-                                "label": "情景 scenario"}}
+    params = {"scenario_name": {"type": "Select", "value": "baseline", "values": SCENARIOS, "label": "情景 scenario"}}
     for kw, lever, region, hi, step in SLIDERS:
         lo = LEVERS[lever]["range"][0]
         is_int = all(float(x).is_integer() for x in (lo, hi, step))
-        params[kw] = {"type": "SliderInt" if is_int else "SliderFloat", "value": SLIDER_DEFAULTS[kw],
-                      "min": lo, "max": hi, "step": step, "label": slider_label(lever, region)}
+        params[kw] = {
+            "type": "SliderInt" if is_int else "SliderFloat",
+            "value": SLIDER_DEFAULTS[kw],
+            "min": lo,
+            "max": hi,
+            "step": step,
+            "label": slider_label(lever, region),
+        }
         if is_int:
             params[kw]["value"] = int(SLIDER_DEFAULTS[kw])
     params["scale"] = SCALE
@@ -442,8 +518,8 @@ def model_params() -> dict:
 
 
 _mesa_layout = solara_viz.make_initial_grid_layout
-solara_viz.make_initial_grid_layout = dashboard_layout   # Mesa's default cells (all 6 x 10) cut the charts
-baseline(SCALE, SEED)        # start the baseline now, while the first page loads
+solara_viz.make_initial_grid_layout = dashboard_layout  # Mesa's default cells (all 6 x 10) cut the charts
+baseline(SCALE, SEED)  # start the baseline now, while the first page loads
 use_cjk_font()
 model = DashboardModel()
 page = SolaraViz(

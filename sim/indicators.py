@@ -1,12 +1,26 @@
 """Indicators by province, city and county from the monthly counts (tidy rows)."""
+
 import numpy as np
 
 from sim.kernel import Counts
 from sim.places import OUT_OF_PROVINCE
 
-INDICATORS = ("resident_urbanization_rate_pct", "hukou_urbanization_rate_pct", "population", "households",
-              "migrants_settled", "out_of_province", "births", "deaths", "moved_in", "returned_home",
-              "employment_rate_pct", "rent_yuan_month", "migrants", "migrant_leaving_rate_pct")
+INDICATORS = (
+    "resident_urbanization_rate_pct",
+    "hukou_urbanization_rate_pct",
+    "population",
+    "households",
+    "migrants_settled",
+    "out_of_province",
+    "births",
+    "deaths",
+    "moved_in",
+    "returned_home",
+    "employment_rate_pct",
+    "rent_yuan_month",
+    "migrants",
+    "migrant_leaving_rate_pct",
+)
 
 
 class Regions:
@@ -34,14 +48,15 @@ class Regions:
             m = np.zeros(n_units, bool)
             m[u] = True
             add("county", name, m)
-        self.place_mask = np.array(masks)             # (n_regions, n_places)
-        self.unit_mask = np.array(unit_masks)         # (n_regions, n_units)
+        self.place_mask = np.array(masks)  # (n_regions, n_places)
+        self.unit_mask = np.array(unit_masks)  # (n_regions, n_units)
         self.urban = np.asarray(geo.place_is_urban)
         self.oop = oop
 
 
-def year_end(counts: Counts, flows: dict, conditions, regions: Regions, weight: float,
-             months: int = 12) -> dict[str, np.ndarray]:
+def year_end(
+    counts: Counts, flows: dict, conditions, regions: Regions, weight: float, months: int = 12
+) -> dict[str, np.ndarray]:
     """Indicator values per region (arrays over regions) at a year end.
 
     `flows` holds people counts summed over the year's months (settled, moved_in, returned, births, deaths).
@@ -55,12 +70,13 @@ def year_end(counts: Counts, flows: dict, conditions, regions: Regions, weight: 
     hukou = counts.people_by_hukou_place.astype(float)
     hukou_all = M @ hukou
     hukou_urban = U @ hukou
-    away = counts.people_by_home_place[:-1, regions.oop].astype(float)   # by home unit
+    away = counts.people_by_home_place[:-1, regions.oop].astype(float)  # by home unit
     workers = M @ counts.workers
     employed = M @ counts.employed_workers
     renters = counts.renters.astype(float)
-    rent = np.divide(M @ (renters * conditions.rent), M @ renters, out=np.full(len(pop), np.nan),
-                     where=(M @ renters) > 0)
+    rent = np.divide(
+        M @ (renters * conditions.rent), M @ renters, out=np.full(len(pop), np.nan), where=(M @ renters) > 0
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         out = {
             "resident_urbanization_rate_pct": 100.0 * urban / pop,
@@ -77,6 +93,9 @@ def year_end(counts: Counts, flows: dict, conditions, regions: Regions, weight: 
             "rent_yuan_month": rent,
             "migrants": (M @ counts.migrants) * weight,
             # people leaving a place where they had no local hukou, per year (annualised), over the mean migrant stock
-            "migrant_leaving_rate_pct": 100.0 * (M @ flows["left_as_migrant"]) / np.maximum(M @ flows["migrants"], 1.0) * 12.0,
+            "migrant_leaving_rate_pct": 100.0
+            * (M @ flows["left_as_migrant"])
+            / np.maximum(M @ flows["migrants"], 1.0)
+            * 12.0,
         }
     return out

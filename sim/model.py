@@ -5,11 +5,11 @@ sample (`population.max_agents`), the households are also real Mesa agents (agen
 in `model.agents`, each a view over its row; `agent_stepping=True` steps them through
 `Household.step()`, which runs the same compiled rule as the kernel.
 """
+
 import copy
 import csv
-from importlib import resources
-
 import logging
+from importlib import resources
 
 import mesa
 import numba
@@ -17,19 +17,19 @@ import numpy as np
 
 from agents import CountyUnit, Household
 from scenarios.compile import compile_policy, delay, load_levers
-from sim.economy import costs
 from sim import indicators as ind
 from sim import kernel as K
-from sim.economy import markets
 from sim.config import compose, to_dict
+from sim.config.guard import check_config_memory
 from sim.config.parameters import kernel_values
+from sim.config.schema import validate_config
+from sim.economy import costs, markets
 from sim.places import CENSUS_MONTH, month_calendar, months_until
 from sim.world.geography import province_geography
-from sim.config.guard import check_config_memory
 from sim.world.population import synthesize
-from sim.config.schema import validate_config
 
-logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
+logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
+
 
 def _read_csv(name):
     with resources.files("sim.world").joinpath(f"data/{name}").open(encoding="utf-8") as f:
@@ -49,14 +49,23 @@ class ShanxiModel(mesa.Model):
         config: a full config (from Hydra); when given, the arguments above override nothing but `rng`.
     """
 
-    def __init__(self, scale: float = 0.001, rng: int = 42, scenario_name: str = "baseline",
-                 levers: dict | None = None, end_year: int = 2029, agent_stepping: bool = False,
-                 config=None, threads: int | None = None):
+    def __init__(
+        self,
+        scale: float = 0.001,
+        rng: int = 42,
+        scenario_name: str = "baseline",
+        levers: dict | None = None,
+        end_year: int = 2029,
+        agent_stepping: bool = False,
+        config=None,
+        threads: int | None = None,
+    ):
         if config is None:
-            config = compose([f"population.scale={scale}", f"seed={rng}", f"scenario={scenario_name}",
-                              f"run.end_year={end_year}"])
+            config = compose(
+                [f"population.scale={scale}", f"seed={rng}", f"scenario={scenario_name}", f"run.end_year={end_year}"]
+            )
         cfg = to_dict(config)
-        validate_config(cfg, with_geography=False)   # levers and census allocation: checked below
+        validate_config(cfg, with_geography=False)  # levers and census allocation: checked below
         seed = int(cfg["seed"])
         super().__init__(rng=seed)
         self.cfg = cfg
@@ -70,7 +79,7 @@ class ShanxiModel(mesa.Model):
         if threads:
             numba.set_num_threads(int(threads))
         self.geo = province_geography()
-        check_config_memory(cfg, self.geo)   # MemoryGuardError before the households are allocated
+        check_config_memory(cfg, self.geo)  # MemoryGuardError before the households are allocated
         self.beh = cfg["behaviour"]
         self.econ = cfg["economy"]
         lever_values = copy.deepcopy(cfg["scenario"].get("levers") or {})
@@ -80,21 +89,24 @@ class ShanxiModel(mesa.Model):
         self.levers = load_levers()
         self.policy = compile_policy(self.geo, lever_values, self.levers)
         self.base_policy = compile_policy(self.geo, None, self.levers)
-        self.households, self.kind = synthesize(self.geo, cfg["population"], self.econ, self.scale, seed,
-                                                workers=numba.get_num_threads())
+        self.households, self.kind = synthesize(
+            self.geo, cfg["population"], self.econ, self.scale, seed, workers=numba.get_num_threads()
+        )
         self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"])
         self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
-        self.change = K.zero_counts(len(self.geo.unit_name_en), self.geo.n_places)   # last month's change of the counts
+        self.change = K.zero_counts(len(self.geo.unit_name_en), self.geo.n_places)  # last month's change of the counts
         wages = {r["city_en"]: float(r["avg_wage_non_private_yuan_year"]) for r in _read_csv("wages_2019.csv")}
         self.economy = markets.initial_economy(self.geo, self.econ, self.counts, wages, self.scale)
         self._metro_cut = 0.0
         self._settled_last_year = np.zeros(self.geo.n_places)
         self.asc_place = markets.place_constants(self.economy.tier, self.beh)
-        self.vital = {int(r["year"]): (float(r["crude_birth_rate_per_mille"]), float(r["crude_death_rate_per_mille"]))
-                      for r in _read_csv("vital_rates.csv")}
+        self.vital = {
+            int(r["year"]): (float(r["crude_birth_rate_per_mille"]), float(r["crude_death_rate_per_mille"]))
+            for r in _read_csv("vital_rates.csv")
+        }
         self.regions = ind.Regions(self.geo)
         self.month = 0
-        self.rows: list[tuple] = []          # (year, level, region, indicator, value)
+        self.rows: list[tuple] = []  # (year, level, region, indicator, value)
         self._flows = self._zero_flows()
         self.month_behaviour = self._behaviour(CENSUS_MONTH[0])
         self.month_conditions = self._conditions(CENSUS_MONTH[0])
@@ -104,12 +116,14 @@ class ShanxiModel(mesa.Model):
                 Household(self, i)
         for u in range(len(self.geo.unit_name_en)):
             CountyUnit(self, u)
-        self.datacollector = mesa.DataCollector(model_reporters={
-            "year": lambda m: month_calendar(m.month - 1)[0] + (month_calendar(m.month - 1)[1] - 1) / 12.0,
-            "resident_urbanization_rate_pct": lambda m: m.province_rate("resident"),
-            "hukou_urbanization_rate_pct": lambda m: m.province_rate("hukou"),
-            "population": lambda m: m.province_population(),
-        })
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "year": lambda m: month_calendar(m.month - 1)[0] + (month_calendar(m.month - 1)[1] - 1) / 12.0,
+                "resident_urbanization_rate_pct": lambda m: m.province_rate("resident"),
+                "hukou_urbanization_rate_pct": lambda m: m.province_rate("hukou"),
+                "population": lambda m: m.province_population(),
+            }
+        )
 
     # --- the monthly step
     def step(self) -> None:
@@ -123,10 +137,11 @@ class ShanxiModel(mesa.Model):
         self.month_conditions = self._conditions(year)
         if self.agent_stepping:
             self.change = K.zero_counts(len(self.geo.unit_name_en), self.geo.n_places)
-            self.agents_by_type[Household].do("step")   # each agent adds what changed to self.change
+            self.agents_by_type[Household].do("step")  # each agent adds what changed to self.change
         else:
-            self.change = K.step_all(self.households, self.static, self.month_behaviour, self.month_conditions,
-                                     self.seed, self.month)
+            self.change = K.step_all(
+                self.households, self.static, self.month_behaviour, self.month_conditions, self.seed, self.month
+            )
         self.counts = self.counts.advanced_by(self.change)
         for k in self._flows:
             self._flows[k] += getattr(self.counts, k)
@@ -168,23 +183,42 @@ class ShanxiModel(mesa.Model):
         f = births / max(float((c.birth_exposure * w).sum()), 1.0)
         return K.Behaviour(
             **kernel_values(self.cfg),
-            death_child=d_child, death_adult=d_adult, death_old=d_old,
-            birth_20s=min(1.0, w[0] * f), birth_30s=min(1.0, w[1] * f), birth_40s=min(1.0, w[2] * f),
-            child_to_adult=b["child_to_adult_year"] / 12, adult_to_old=b["adult_to_old_year"] / 12,
-            land_protection=prov["land_protection_share"], rural_service_level=prov["rural_service_level"],
-            training_wage_uplift=prov["training_wage_uplift"], returnee_support=prov["returnee_support_yuan_month"],
-            metro_portability=prov["metro_service_portability"])
+            death_child=d_child,
+            death_adult=d_adult,
+            death_old=d_old,
+            birth_20s=min(1.0, w[0] * f),
+            birth_30s=min(1.0, w[1] * f),
+            birth_40s=min(1.0, w[2] * f),
+            child_to_adult=b["child_to_adult_year"] / 12,
+            adult_to_old=b["adult_to_old_year"] / 12,
+            land_protection=prov["land_protection_share"],
+            rural_service_level=prov["rural_service_level"],
+            training_wage_uplift=prov["training_wage_uplift"],
+            returnee_support=prov["returnee_support_yuan_month"],
+            metro_portability=prov["metro_service_portability"],
+        )
 
     def _conditions(self, year: int) -> K.Conditions:
         place, prov = self.policy.at(year)
-        return markets.conditions(self.economy, self.counts, self.static, self.month_behaviour, self.beh, self.econ,
-                                  place, prov, self.asc_place)
+        return markets.conditions(
+            self.economy,
+            self.counts,
+            self.static,
+            self.month_behaviour,
+            self.beh,
+            self.econ,
+            place,
+            prov,
+            self.asc_place,
+        )
 
     # --- outputs
     def _zero_flows(self):
         n = self.geo.n_places
-        return {k: np.zeros(n, np.int64) for k in ("settled", "moved_in", "returned", "births", "deaths",
-                                                   "left_as_migrant", "migrants")}
+        return {
+            k: np.zeros(n, np.int64)
+            for k in ("settled", "moved_in", "returned", "births", "deaths", "left_as_migrant", "migrants")
+        }
 
     def _record(self, year: int) -> None:
         months = 12 if year > CENSUS_MONTH[0] else 12 - CENSUS_MONTH[1] + 1
@@ -199,8 +233,9 @@ class ShanxiModel(mesa.Model):
         now, base = self.policy.at(year), self.base_policy.at(year)
         last = self.policy.at(year - 1) if year > CENSUS_MONTH[0] else base
         masks = costs.place_masks(self.economy.tier, self.static.place_in_metro, self.economy.cluster_seat)
-        per_place, lump = costs.yearly_costs(self.levers, now, base, last, self.counts, self._flows, self.economy,
-                                             masks, self.weight)
+        per_place, lump = costs.yearly_costs(
+            self.levers, now, base, last, self.counts, self._flows, self.economy, masks, self.weight
+        )
         n_city = 1 + len(self.geo.city_name_en)
         masks = self.regions.place_mask[:n_city].astype(float)
         total = np.zeros(n_city)
@@ -214,8 +249,9 @@ class ShanxiModel(mesa.Model):
                 continue
             total += values
             for r in range(n_city):
-                self.rows.append((year, self.regions.levels[r], self.regions.names[r], f"cost_{name}_yuan",
-                                  float(values[r])))
+                self.rows.append(
+                    (year, self.regions.levels[r], self.regions.names[r], f"cost_{name}_yuan", float(values[r]))
+                )
         for r in range(n_city):
             self.rows.append((year, self.regions.levels[r], self.regions.names[r], "cost_total_yuan", float(total[r])))
 
@@ -239,5 +275,7 @@ class ShanxiModel(mesa.Model):
         return f"{self.geo.unit_name_en[u]} ({'urban' if self.static.place_is_urban[p] else 'rural'})"
 
     def indicator_rows(self) -> list[dict]:
-        return [dict(scenario=self.scenario_name, seed=self.seed, year=y, level=lv, region=r, indicator=k, value=v)
-                for (y, lv, r, k, v) in self.rows]
+        return [
+            dict(scenario=self.scenario_name, seed=self.seed, year=y, level=lv, region=r, indicator=k, value=v)
+            for (y, lv, r, k, v) in self.rows
+        ]

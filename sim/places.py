@@ -10,11 +10,12 @@ prefecture cities' district cores, county seats (of counties and county-level ci
 Calendar. The model starts at the census (1 November 2020) and steps month by month; the plan runs
 2025-2029, with a mid-term evaluation in 2027, measured from the end of 2024.
 """
+
 import numba as nb
 
-N_UNITS = 117                    # county-level units (checked against the data on load)
-N_PLACES = 2 * N_UNITS + 1       # urban + rural part of every unit, plus out of province
-OUT_OF_PROVINCE = N_PLACES - 1   # = 234: the place (and hukou) index of everywhere outside Shanxi
+N_UNITS = 117  # county-level units (checked against the data on load)
+N_PLACES = 2 * N_UNITS + 1  # urban + rural part of every unit, plus out of province
+OUT_OF_PROVINCE = N_PLACES - 1  # = 234: the place (and hukou) index of everywhere outside Shanxi
 
 
 @nb.njit(inline="always", cache=True)
@@ -40,11 +41,11 @@ TAIYUAN_CORE, PREFECTURE_CORE, COUNTY_SEAT, VILLAGE, OUTSIDE = range(5)
 TIER_NAMES = ("taiyuan", "prefecture", "county_seat", "village")
 
 # calendar
-CENSUS_MONTH = (2020, 11)        # the starting state: the seventh census, 1 November 2020
-PLAN_BASE_YEAR = 2024            # the plan is measured from the end of 2024; the baseline freezes policy there
-PLAN_YEARS = tuple(range(2025, 2030))   # 2025-2029, the plan's period (实施方案 2025—2029年)
-MID_TERM_YEAR = 2027             # mid-term evaluation
-FINAL_YEAR = 2029                # final evaluation
+CENSUS_MONTH = (2020, 11)  # the starting state: the seventh census, 1 November 2020
+PLAN_BASE_YEAR = 2024  # the plan is measured from the end of 2024; the baseline freezes policy there
+PLAN_YEARS = tuple(range(2025, 2030))  # 2025-2029, the plan's period (实施方案 2025—2029年)
+MID_TERM_YEAR = 2027  # mid-term evaluation
+FINAL_YEAR = 2029  # final evaluation
 TARGET_RESIDENT_RATE_PCT = 70.0  # 常住人口城镇化率接近70% by 2029 (the plan, section 二)
 
 

@@ -5,6 +5,7 @@ households are stepped, on the number of threads, or on which other draws a scen
 two scenarios run with the same seed give the same household the same draw for the same
 decision (common random numbers).
 """
+
 import numba as nb
 import numpy as np
 

@@ -3,18 +3,19 @@
 14 bytes per household. Every field is in domain units; `place` and `hukou` index the place
 table of `sim.world.geography` (urban part of unit u = 2u, rural part = 2u+1, out of province = 234).
 """
+
 from typing import NamedTuple
 
 import numpy as np
 
 # bits of `flags`
-CONTRACT_LAND = 1   # holds rural contract land (土地承包权)
-HOMESTEAD = 2       # holds a rural homestead (宅基地使用权)
-EMPLOYED = 4        # the head has a job this month
-INSURED = 8         # enrolled in employee social insurance where the household lives
-TRAINED = 16        # had subsidised vocational training
-COLLECTIVE = 32     # a one-person unit of the census collective-household population
-POOL = 64           # an other-province household outside Shanxi that may move in (not a Shanxi resident)
+CONTRACT_LAND = 1  # holds rural contract land (土地承包权)
+HOMESTEAD = 2  # holds a rural homestead (宅基地使用权)
+EMPLOYED = 4  # the head has a job this month
+INSURED = 8  # enrolled in employee social insurance where the household lives
+TRAINED = 16  # had subsidised vocational training
+COLLECTIVE = 32  # a one-person unit of the census collective-household population
+POOL = 64  # an other-province household outside Shanxi that may move in (not a Shanxi resident)
 
 # tenure codes
 OWN, RENT, PUBLIC_RENTAL, DORM = 0, 1, 2, 3
@@ -27,18 +28,18 @@ SKILLS = ("low", "middle", "high")
 
 
 class Households(NamedTuple):
-    origin: np.ndarray      # uint8: home county unit (for other-province hukou: the unit they live in or came to)
-    place: np.ndarray       # int16: where the household lives now
-    hukou: np.ndarray       # int16: where its hukou is registered (234 = another province)
-    n_child: np.ndarray     # uint8: members aged 0-14
-    n_adult: np.ndarray     # uint8: members aged 15-59
-    n_old: np.ndarray       # uint8: members aged 60+
-    head_age: np.ndarray    # uint8: years
-    skill: np.ndarray       # uint8: 0 low, 1 middle, 2 high
-    flags: np.ndarray       # uint8: bit set above
-    tenure: np.ndarray      # uint8: OWN / RENT / PUBLIC_RENTAL / DORM
+    origin: np.ndarray  # uint8: home county unit (for other-province hukou: the unit they live in or came to)
+    place: np.ndarray  # int16: where the household lives now
+    hukou: np.ndarray  # int16: where its hukou is registered (234 = another province)
+    n_child: np.ndarray  # uint8: members aged 0-14
+    n_adult: np.ndarray  # uint8: members aged 15-59
+    n_old: np.ndarray  # uint8: members aged 60+
+    head_age: np.ndarray  # uint8: years
+    skill: np.ndarray  # uint8: 0 low, 1 middle, 2 high
+    flags: np.ndarray  # uint8: bit set above
+    tenure: np.ndarray  # uint8: OWN / RENT / PUBLIC_RENTAL / DORM
     months_here: np.ndarray  # uint8: months at the current place, capped at 255
-    event: np.ndarray       # uint8: events of the last month
+    event: np.ndarray  # uint8: events of the last month
 
     @property
     def n(self) -> int:
@@ -54,9 +55,20 @@ class Households(NamedTuple):
         return sum(a.itemsize for a in self)
 
 
-DTYPES = dict(origin=np.uint8, place=np.int16, hukou=np.int16, n_child=np.uint8, n_adult=np.uint8,
-              n_old=np.uint8, head_age=np.uint8, skill=np.uint8, flags=np.uint8, tenure=np.uint8,
-              months_here=np.uint8, event=np.uint8)
+DTYPES = dict(
+    origin=np.uint8,
+    place=np.int16,
+    hukou=np.int16,
+    n_child=np.uint8,
+    n_adult=np.uint8,
+    n_old=np.uint8,
+    head_age=np.uint8,
+    skill=np.uint8,
+    flags=np.uint8,
+    tenure=np.uint8,
+    months_here=np.uint8,
+    event=np.uint8,
+)
 BYTES_PER_HOUSEHOLD = sum(np.dtype(t).itemsize for t in DTYPES.values())
 
 

@@ -12,10 +12,13 @@ def run_cli(*args, env=None, timeout=600, check=True):
     """Run `python -m <args>` from the project root, as a user would."""
     e = dict(os.environ)
     e.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=e, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env=e, capture_output=True, text=True, timeout=timeout
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"python -m {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"python -m {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -27,4 +30,5 @@ def small_model_factory():
         kw.setdefault("scale", 0.001)
         kw.setdefault("rng", 11)
         return ShanxiModel(**kw)
+
     return make

@@ -7,6 +7,7 @@ docs/bad-inputs.md is generated from CASES:
 
     WRITE_BAD_INPUTS_DOC=1 python -m pytest tests/test_bad_input.py -k doc
 """
+
 import os
 import re
 import sys
@@ -15,11 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from sim.runs import outputs
 from sim.config import compose, to_dict
-from sim.config.guard import (BYTES_PER_HOUSEHOLD, MemoryGuardError, check_config_memory, check_memory, estimate_bytes,
-                       expected_households)
+from sim.config.guard import (
+    BYTES_PER_HOUSEHOLD,
+    MemoryGuardError,
+    check_config_memory,
+    check_memory,
+    estimate_bytes,
+    expected_households,
+)
 from sim.config.schema import SCHEMA, ConfigError, default_leaves, validate_config
+from sim.runs import outputs
 from tests.conftest import ROOT, run_cli
 
 DOC = ROOT / "docs" / "bad-inputs.md"
@@ -31,10 +38,12 @@ CASES = [
     ("scale_above_one", ["population.scale=2"], ["population.scale = 2 ", "(0, 1]"]),
     ("scale_nan", ["population.scale=nan"], ["population.scale = nan", "not a finite number", "(0, 1]"]),
     ("scale_text", ["population.scale=abc"], ["population.scale = 'abc'", "not a number", "(0, 1]"]),
-    ("scale_typo", ["+population.scal=0.1"], ["population.scal = 0.1", "not a config key",
-                                              "did you mean population.scale"]),
-    ("key_in_wrong_group", ["+population.end_year=2022"], ["population.end_year = 2022",
-                                                           "did you mean run.end_year"]),
+    (
+        "scale_typo",
+        ["+population.scal=0.1"],
+        ["population.scal = 0.1", "not a config key", "did you mean population.scale"],
+    ),
+    ("key_in_wrong_group", ["+population.end_year=2022"], ["population.end_year = 2022", "did you mean run.end_year"]),
     ("group_typo", ["+behaviour.fited.asc_stay=1"], ["behaviour.fited", "did you mean behaviour.fitted"]),
     ("group_not_mapping", ["run=5"], ["run = 5", "not a mapping", "end_year"]),
     ("seed_negative", ["seed=-3"], ["seed = -3 ", "[0, 9223372036854775807]"]),
@@ -44,67 +53,140 @@ CASES = [
     ("end_year_before_census", ["run.end_year=2019"], ["run.end_year = 2019 ", "[2021, 2029]"]),
     ("threads_negative", ["run.threads=-1"], ["run.threads = -1 ", "[0, "]),
     ("progress_unknown", ["run.progress=fast"], ["run.progress = 'fast'", "auto | bar | log | none"]),
-    ("lever_unknown", ["+scenario.levers.no_such_lever=1"], ["scenario.levers.no_such_lever = 1",
-                                                            "unknown lever", "known levers: ", "rent_subsidy"]),
-    ("lever_typo", ["+scenario.levers.public_rental_sahre=0.5"], ["scenario.levers.public_rental_sahre = 0.5",
-                                                                 "did you mean scenario.levers.public_rental_share"]),
-    ("lever_share_above_one", ["+scenario.levers.public_rental_share=1.5"],
-     ["scenario.levers.public_rental_share", "1.5", "outside [0, 1] share"]),
-    ("lever_subsidy_negative", ["+scenario.levers.rent_subsidy_yuan_month=-5"],
-     ["scenario.levers.rent_subsidy_yuan_month", "-5", "outside [0, 2000] yuan/month"]),
-    ("lever_subsidy_in_fen", ["+scenario.levers.rent_subsidy_yuan_month=50000"],
-     ["scenario.levers.rent_subsidy_yuan_month", "50000", "outside [0, 2000] yuan/month"]),
-    ("lever_unknown_region", ["+scenario.levers.rent_subsidy_yuan_month={Beijing:1}"],
-     ["scenario.levers.rent_subsidy_yuan_month.Beijing", "unknown region", "allowed: all, taiyuan", "Datong"]),
-    ("lever_year_after_plan", ["+scenario.levers.rent_subsidy_yuan_month={2035:1}"],
-     ["scenario.levers.rent_subsidy_yuan_month", "year 2035", "2020-2029"]),
-    ("lever_value_text", ["+scenario.levers.rent_subsidy_yuan_month={taiyuan:{2026:abc}}"],
-     ["scenario.levers.rent_subsidy_yuan_month.taiyuan.2026", "'abc'", "not a number", "[0, 2000]"]),
+    (
+        "lever_unknown",
+        ["+scenario.levers.no_such_lever=1"],
+        ["scenario.levers.no_such_lever = 1", "unknown lever", "known levers: ", "rent_subsidy"],
+    ),
+    (
+        "lever_typo",
+        ["+scenario.levers.public_rental_sahre=0.5"],
+        ["scenario.levers.public_rental_sahre = 0.5", "did you mean scenario.levers.public_rental_share"],
+    ),
+    (
+        "lever_share_above_one",
+        ["+scenario.levers.public_rental_share=1.5"],
+        ["scenario.levers.public_rental_share", "1.5", "outside [0, 1] share"],
+    ),
+    (
+        "lever_subsidy_negative",
+        ["+scenario.levers.rent_subsidy_yuan_month=-5"],
+        ["scenario.levers.rent_subsidy_yuan_month", "-5", "outside [0, 2000] yuan/month"],
+    ),
+    (
+        "lever_subsidy_in_fen",
+        ["+scenario.levers.rent_subsidy_yuan_month=50000"],
+        ["scenario.levers.rent_subsidy_yuan_month", "50000", "outside [0, 2000] yuan/month"],
+    ),
+    (
+        "lever_unknown_region",
+        ["+scenario.levers.rent_subsidy_yuan_month={Beijing:1}"],
+        ["scenario.levers.rent_subsidy_yuan_month.Beijing", "unknown region", "allowed: all, taiyuan", "Datong"],
+    ),
+    (
+        "lever_year_after_plan",
+        ["+scenario.levers.rent_subsidy_yuan_month={2035:1}"],
+        ["scenario.levers.rent_subsidy_yuan_month", "year 2035", "2020-2029"],
+    ),
+    (
+        "lever_value_text",
+        ["+scenario.levers.rent_subsidy_yuan_month={taiyuan:{2026:abc}}"],
+        ["scenario.levers.rent_subsidy_yuan_month.taiyuan.2026", "'abc'", "not a number", "[0, 2000]"],
+    ),
     ("delay_negative", ["scenario.delay_years=-1"], ["scenario.delay_years = -1 ", "[0, 9]"]),
-    ("rent_negative", ["economy.rent_taiyuan_yuan_month=-1"], ["economy.rent_taiyuan_yuan_month = -1 ",
-                                                               "[0, 20000] (yuan/month)"]),
-    ("rent_in_fen", ["economy.rent_taiyuan_yuan_month=140000"], ["economy.rent_taiyuan_yuan_month = 140000 ",
-                                                                 "[0, 20000] (yuan/month)"]),
-    ("review_rate_above_one", ["behaviour.review_rate=1.5"], ["behaviour.review_rate = 1.5 ", "[0, 1]",
-                                                              "per month"]),
+    (
+        "rent_negative",
+        ["economy.rent_taiyuan_yuan_month=-1"],
+        ["economy.rent_taiyuan_yuan_month = -1 ", "[0, 20000] (yuan/month)"],
+    ),
+    (
+        "rent_in_fen",
+        ["economy.rent_taiyuan_yuan_month=140000"],
+        ["economy.rent_taiyuan_yuan_month = 140000 ", "[0, 20000] (yuan/month)"],
+    ),
+    ("review_rate_above_one", ["behaviour.review_rate=1.5"], ["behaviour.review_rate = 1.5 ", "[0, 1]", "per month"]),
     ("job_separation_negative", ["behaviour.job_separation=-0.1"], ["behaviour.job_separation = -0.1 ", "[0, 1]"]),
-    ("fitted_null", ["behaviour.fitted.settle_intercept=null"], ["behaviour.fitted.settle_intercept = None",
-                                                                 "not a number", "[-30, 10]"]),
-    ("land_share_above_one", ["population.contract_land_rural_hukou=1.2"],
-     ["population.contract_land_rural_hukou = 1.2 ", "[0, 1] (share)"]),
-    ("skill_wrong_length", ["population.skill_migrant=[0.5,0.5]"],
-     ["population.skill_migrant = [0.5, 0.5]", "has 2 entries", "3 entries", "summing to 1"]),
-    ("skill_not_summing_to_one", ["population.skill_migrant=[0.5,0.5,0.5]"],
-     ["population.skill_migrant = [0.5, 0.5, 0.5]", "sums to 1.5", "summing to 1"]),
-    ("wage_factor_text", ["economy.skill_wage_factor=[1,2,x]"],
-     ["economy.skill_wage_factor[2] = 'x'", "not a number", "(0, 10]"]),
-    ("age_mix_wrong_shape", ["population.member_age_mix=[[1,0,0]]"],
-     ["population.member_age_mix = [[1, 0, 0]]", "has 1 entries", "4 entries"]),
-    ("head_age_sd_negative", ["population.head_age_migrant=[38,-1]"],
-     ["population.head_age_migrant[1] = -1 ", "[0, 60]"]),
-    ("tenure_shares_above_one", ["population.own_home_migrant=0.99"],
-     ["population.own_home_migrant + population.public_rental_migrant", "0.99 + 0.03", "at most 1"]),
-    ("months_over_one_byte", ["population.months_here_max_migrant=300"],
-     ["population.months_here_max_migrant = 300 ", "[0, 255]"]),
+    (
+        "fitted_null",
+        ["behaviour.fitted.settle_intercept=null"],
+        ["behaviour.fitted.settle_intercept = None", "not a number", "[-30, 10]"],
+    ),
+    (
+        "land_share_above_one",
+        ["population.contract_land_rural_hukou=1.2"],
+        ["population.contract_land_rural_hukou = 1.2 ", "[0, 1] (share)"],
+    ),
+    (
+        "skill_wrong_length",
+        ["population.skill_migrant=[0.5,0.5]"],
+        ["population.skill_migrant = [0.5, 0.5]", "has 2 entries", "3 entries", "summing to 1"],
+    ),
+    (
+        "skill_not_summing_to_one",
+        ["population.skill_migrant=[0.5,0.5,0.5]"],
+        ["population.skill_migrant = [0.5, 0.5, 0.5]", "sums to 1.5", "summing to 1"],
+    ),
+    (
+        "wage_factor_text",
+        ["economy.skill_wage_factor=[1,2,x]"],
+        ["economy.skill_wage_factor[2] = 'x'", "not a number", "(0, 10]"],
+    ),
+    (
+        "age_mix_wrong_shape",
+        ["population.member_age_mix=[[1,0,0]]"],
+        ["population.member_age_mix = [[1, 0, 0]]", "has 1 entries", "4 entries"],
+    ),
+    (
+        "head_age_sd_negative",
+        ["population.head_age_migrant=[38,-1]"],
+        ["population.head_age_migrant[1] = -1 ", "[0, 60]"],
+    ),
+    (
+        "tenure_shares_above_one",
+        ["population.own_home_migrant=0.99"],
+        ["population.own_home_migrant + population.public_rental_migrant", "0.99 + 0.03", "at most 1"],
+    ),
+    (
+        "months_over_one_byte",
+        ["population.months_here_max_migrant=300"],
+        ["population.months_here_max_migrant = 300 ", "[0, 255]"],
+    ),
     ("max_agents_fraction", ["population.max_agents=1.5"], ["population.max_agents = 1.5", "not an integer"]),
-    ("census_inconsistent", ["population.shanxi_hukou_out_of_province=10000000",
-                             "population.out_of_province_urban_hukou_share=1"],
-     ["population.shanxi_hukou_out_of_province = 10000000", "inconsistent with the census", "must be > 0"]),
-    ("taiyuan_pull_too_high", ["population.taiyuan_pull=10"],
-     ["population.taiyuan_pull = 10", "exceeds the urban population", "lower population.taiyuan_pull"]),
-    ("code_target", ["+scenario._target_=os.system"],
-     ["scenario._target_ = 'os.system'", "outside the project", "sim., agents., scenarios."]),
+    (
+        "census_inconsistent",
+        ["population.shanxi_hukou_out_of_province=10000000", "population.out_of_province_urban_hukou_share=1"],
+        ["population.shanxi_hukou_out_of_province = 10000000", "inconsistent with the census", "must be > 0"],
+    ),
+    (
+        "taiyuan_pull_too_high",
+        ["population.taiyuan_pull=10"],
+        ["population.taiyuan_pull = 10", "exceeds the urban population", "lower population.taiyuan_pull"],
+    ),
+    (
+        "code_target",
+        ["+scenario._target_=os.system"],
+        ["scenario._target_ = 'os.system'", "outside the project", "sim., agents., scenarios."],
+    ),
     ("two_problems", ["population.scale=0", "seed=-1"], ["2 problems", "population.scale = 0 ", "seed = -1 "]),
 ]
 
 # refused by Hydra itself while composing (before our code runs): CLI only
 HYDRA_CASES = [
-    ("scenario_unknown", ["scenario=nonexistent"],
-     ["scenario/nonexistent", "Available options in 'scenario'", "baseline", "plan"]),
-    ("typo_without_plus", ["population.scal=0.1"],
-     ["population.scal", "Key 'scal' is not in struct", "+population.scal=0.1"]),
-    ("new_lever_without_plus", ["scenario.levers.public_rental_share=1.5"],
-     ["scenario.levers.public_rental_share", "+scenario.levers.public_rental_share=1.5"]),
+    (
+        "scenario_unknown",
+        ["scenario=nonexistent"],
+        ["scenario/nonexistent", "Available options in 'scenario'", "baseline", "plan"],
+    ),
+    (
+        "typo_without_plus",
+        ["population.scal=0.1"],
+        ["population.scal", "Key 'scal' is not in struct", "+population.scal=0.1"],
+    ),
+    (
+        "new_lever_without_plus",
+        ["scenario.levers.public_rental_share=1.5"],
+        ["scenario.levers.public_rental_share", "+scenario.levers.public_rental_share=1.5"],
+    ),
 ]
 
 CLI_IDS = ["scale_zero", "seed_text", "scale_typo", "lever_unknown_region", "skill_wrong_length"]
@@ -126,12 +208,14 @@ def model_trap(monkeypatch):
 
     def trap(*a, **k):
         raise ModelBuilt("the model was built although the config is invalid")
+
     monkeypatch.setattr(sim.model, "ShanxiModel", trap)
 
 
 def refusal_in_process(overrides: list[str], run_dir: Path) -> str:
     """The message run_to_folder (what `python -m sim` calls) refuses these overrides with."""
     from sim.runs.run import run_to_folder
+
     cfg = to_dict(compose(overrides))
     with pytest.raises(ConfigError) as err:
         run_to_folder(cfg, run_dir)
@@ -182,7 +266,7 @@ def cli_results(tmp_path_factory):
 
 def test_there_are_enough_cases():
     assert len(CASES) + len(HYDRA_CASES) >= 25
-    assert len(CLI_IDS) + len(HYDRA_CASES) >= 8   # + the _target_ case in tests/test_no_code_from_config.py
+    assert len(CLI_IDS) + len(HYDRA_CASES) >= 8  # + the _target_ case in tests/test_no_code_from_config.py
 
 
 @pytest.mark.parametrize("cid,overrides,expected", CASES, ids=[c[0] for c in CASES])
@@ -197,7 +281,7 @@ def test_refused_in_process(cid, overrides, expected, tmp_path, model_trap):
 def test_refused_by_the_cli(cid, cli_results):
     rc, out, err, run_dir = cli_results[cid]
     assert rc != 0, f"exit status 0 for {BY_ID[cid][1]}"
-    message = cli_message(out + err)   # Hydra logs to stdout, Python's tracebacks go to stderr
+    message = cli_message(out + err)  # Hydra logs to stdout, Python's tracebacks go to stderr
     for part in BY_ID[cid][2]:
         assert part in message, f"{part!r} not in {message!r}\n--- output:\n{(out + err)[-3000:]}"
     assert "Traceback" not in message
@@ -221,6 +305,7 @@ def test_every_config_key_has_a_range():
 
 def test_a_model_built_from_python_is_checked_too():
     from sim.model import ShanxiModel
+
     cfg = to_dict(compose(["population.scale=0.001"]))
     cfg["behaviour"]["review_rate"] = 2.0
     with pytest.raises(ConfigError, match=r"behaviour\.review_rate = 2\.0 is outside \[0, 1\]"):
@@ -250,10 +335,11 @@ def test_memory_estimate_and_refusal():
 def test_households_are_estimated_from_the_census_before_sampling():
     from sim.world.geography import load_geography
     from sim.world.population import synthesize
+
     geo = load_geography()
     pop = to_dict(compose([]))["population"]
     full = expected_households(pop, 1.0, geo)
-    assert 15.5e6 < full < 18.5e6          # 12.75M family households + 2.78M collective + out of province + pool
+    assert 15.5e6 < full < 18.5e6  # 12.75M family households + 2.78M collective + out of province + pool
     h, _ = synthesize(geo, pop, to_dict(compose([]))["economy"], 0.002, 1)
     assert h.n == pytest.approx(expected_households(pop, 0.002, geo), rel=0.01)
 
@@ -267,6 +353,7 @@ def test_full_scale_refused_when_memory_is_short(monkeypatch):
     # the model refuses before any household is allocated
     import sim.config.guard
     import sim.model
+
     monkeypatch.setattr(sim.config.guard, "available_memory", lambda: 50 * 2**20)
     monkeypatch.setattr(sim.model, "synthesize", lambda *a, **k: (_ for _ in ()).throw(ModelBuilt("synthesized")))
     with pytest.raises(MemoryGuardError, match="0.05 GiB is available"):
@@ -279,11 +366,13 @@ def test_full_scale_refused_when_memory_is_short(monkeypatch):
 
 def write_doc(path: Path = DOC) -> None:
     import tempfile
+
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         with ThreadPoolExecutor(max_workers=4) as pool:
-            cli = {r[0]: r for r in pool.map(lambda c: _run_one(c, Path(tmp)),
-                                             [BY_ID[i] for i in CLI_IDS] + HYDRA_CASES)}
+            cli = {
+                r[0]: r for r in pool.map(lambda c: _run_one(c, Path(tmp)), [BY_ID[i] for i in CLI_IDS] + HYDRA_CASES)
+            }
         for cid, overrides, _ in CASES + HYDRA_CASES:
             if cid in cli:
                 message, via = cli_message(cli[cid][2] + cli[cid][3]), f"CLI (exit {cli[cid][1]})"

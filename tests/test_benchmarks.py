@@ -1,16 +1,40 @@
 """`python -m benchmarks.run --quick` writes its results (no timing is asserted: machines differ)."""
-import pytest
+
 import json
+
+import pytest
 
 from tests.conftest import run_cli
 
-TOP_KEYS = {"schema", "command", "date", "git_commit", "machine", "quick", "options", "load_average", "compile",
-            "bandwidth", "agent_path", "scales", "full_province", "memory", "scaling", "targets"}
-TARGET_KEYS = {"full_province_wall_s", "full_province_peak_rss_mb", "kernel_vs_agent_ratio", "bytes_per_household",
-               "linearity", "two_thread_speedup"}
+TOP_KEYS = {
+    "schema",
+    "command",
+    "date",
+    "git_commit",
+    "machine",
+    "quick",
+    "options",
+    "load_average",
+    "compile",
+    "bandwidth",
+    "agent_path",
+    "scales",
+    "full_province",
+    "memory",
+    "scaling",
+    "targets",
+}
+TARGET_KEYS = {
+    "full_province_wall_s",
+    "full_province_peak_rss_mb",
+    "kernel_vs_agent_ratio",
+    "bytes_per_household",
+    "linearity",
+    "two_thread_speedup",
+}
 
 
-@pytest.mark.slow   # end to end; make test runs it, make test-fast does not
+@pytest.mark.slow  # end to end; make test runs it, make test-fast does not
 def test_quick_benchmark_writes_results(tmp_path):
     out = tmp_path / "bench"
     run_cli("benchmarks.run", "--quick", "--out", str(out), timeout=300)
@@ -54,8 +78,15 @@ def test_quick_benchmark_writes_results(tmp_path):
     assert {t["key"] for t in res["targets"]} == TARGET_KEYS
     assert next(t for t in res["targets"] if t["key"] == "full_province_wall_s")["met"] is None
 
-    for heading in ("# Performance benchmark", "## Targets", "## Compile time", "## Decision kernel",
-                    "## Mesa agent path vs kernel", "## Memory", "## Scaling"):
+    for heading in (
+        "# Performance benchmark",
+        "## Targets",
+        "## Compile time",
+        "## Decision kernel",
+        "## Mesa agent path vs kernel",
+        "## Memory",
+        "## Scaling",
+    ):
         assert heading in md
     assert res["git_commit"] is None or res["git_commit"] in md
     assert m["cpu_model"] in md

@@ -6,6 +6,7 @@ of the model's behaviour changes them on purpose: rerun `python tests/test_diges
 and say in the commit why the numbers moved. Cost rows (yuan) are digested at 12 significant
 digits: a change in the order of a product moves their last bit without changing any result.
 """
+
 import hashlib
 import json
 import sys
@@ -20,6 +21,7 @@ CASES = [("baseline", 0.002), ("plan", 0.002), ("baseline", 0.01), ("plan", 0.01
 
 def run_digest(scenario: str, scale: float) -> dict:
     from sim.model import ShanxiModel
+
     m = ShanxiModel(scale=scale, rng=42, scenario_name=scenario)
     m.run()
     h = hashlib.sha256()
@@ -27,8 +29,12 @@ def run_digest(scenario: str, scale: float) -> dict:
         h.update(np.ascontiguousarray(a).tobytes())
     indicators = [r for r in m.rows if not r[3].startswith("cost_")]
     costs = [(*r[:4], float(f"{r[4]:.12g}")) for r in m.rows if r[3].startswith("cost_")]
-    return {"households": h.hexdigest()[:16], "indicators": _digest(indicators), "costs": _digest(costs),
-            "n_households": int(m.households.n)}
+    return {
+        "households": h.hexdigest()[:16],
+        "indicators": _digest(indicators),
+        "costs": _digest(costs),
+        "n_households": int(m.households.n),
+    }
 
 
 def _digest(rows) -> str:

@@ -1,5 +1,6 @@
 """Sweeps without Slurm: a tiny joblib sweep, gathered; incomplete jobs skipped and reported; a rerun
 of the same sweep computes only what is missing (sim/runs/gather.py, sim/runs/sweep.py, python -m sim)."""
+
 import json
 import shutil
 
@@ -41,28 +42,49 @@ def test_gather_table_and_ensemble_summary(sweep_dir, tmp_path):
     proc = run_cli("sim", "gather", str(d))
     assert "gathered 4 complete jobs (0 incomplete skipped)" in proc.stderr
     t = pd.read_parquet(d / "gathered.parquet")
-    for col in ["scenario", "seed", "year", "level", "region", "indicator", "value", "job", "job_num",
-                "override.scenario", "override.seed", "override.population.scale", "override.run.end_year"]:
+    for col in [
+        "scenario",
+        "seed",
+        "year",
+        "level",
+        "region",
+        "indicator",
+        "value",
+        "job",
+        "job_num",
+        "override.scenario",
+        "override.seed",
+        "override.population.scale",
+        "override.run.end_year",
+    ]:
         assert col in t.columns, col
     assert sorted(t.job.unique()) == JOBS
     assert (t["override.seed"] == t["seed"]).all() and (t["override.scenario"] == t["scenario"]).all()
     assert set(t["override.population.scale"]) == {0.002} and set(t.year) == {2020, 2021}
     per_job = t.groupby("job").size()
-    assert per_job.nunique() == 1          # every job has the same rows
+    assert per_job.nunique() == 1  # every job has the same rows
     s = pd.read_parquet(d / "ensemble_summary.parquet")
     for col in ["scenario", "year", "level", "region", "indicator", "n_seeds", "median", "p5", "p95"]:
         assert col in s.columns, col
     assert "override.seed" not in s.columns and "seed" not in s.columns
-    assert "override.population.scale" in s.columns        # a non-seed override is a group
+    assert "override.population.scale" in s.columns  # a non-seed override is a group
     assert set(s.n_seeds) == {2} and len(s) == len(t) // 2
     assert (s.p5 <= s["median"]).all() and (s["median"] <= s.p95).all()
     csv = pd.read_csv(d / "ensemble_summary.csv")
     assert len(csv) == len(s)
     # the summary is the quantiles of the gathered values
-    row = s[(s.level == "province") & (s.indicator == "resident_urbanization_rate_pct") & (s.scenario == "plan")
-            & (s.year == 2021)].iloc[0]
-    v = t[(t.level == "province") & (t.indicator == "resident_urbanization_rate_pct") & (t.scenario == "plan")
-          & (t.year == 2021)].value
+    row = s[
+        (s.level == "province")
+        & (s.indicator == "resident_urbanization_rate_pct")
+        & (s.scenario == "plan")
+        & (s.year == 2021)
+    ].iloc[0]
+    v = t[
+        (t.level == "province")
+        & (t.indicator == "resident_urbanization_rate_pct")
+        & (t.scenario == "plan")
+        & (t.year == 2021)
+    ].value
     assert row["median"] == pytest.approx(np.median(v)) and row.p95 == pytest.approx(np.quantile(v, 0.95))
 
 
@@ -110,10 +132,10 @@ def test_already_complete_compares_config(sweep_dir):
     cfg = json.loads((j / "manifest.json").read_text())["config"]
     assert S.already_complete(j, cfg) is not None
     other = json.loads(json.dumps(cfg))
-    other["run"]["progress"] = "none"        # does not change results: still the same job
+    other["run"]["progress"] = "none"  # does not change results: still the same job
     other["run"]["threads"] = 7
     assert S.already_complete(j, other) is not None
-    other["seed"] = 99                       # another job: not complete
+    other["seed"] = 99  # another job: not complete
     assert S.already_complete(j, other) is None
     other = json.loads(json.dumps(cfg))
     other["population"]["scale"] = 0.003
@@ -125,9 +147,19 @@ def test_ensemble_summary_groups_by_non_seed_overrides():
     rows = []
     for scale in (0.1, 0.2):
         for seed in range(21):
-            rows.append({"scenario": "baseline", "seed": seed, "year": 2025, "level": "province", "region": "Shanxi",
-                         "indicator": "x", "value": float(seed) * (10 if scale == 0.2 else 1),
-                         "override.seed": seed, "override.population.scale": scale})
+            rows.append(
+                {
+                    "scenario": "baseline",
+                    "seed": seed,
+                    "year": 2025,
+                    "level": "province",
+                    "region": "Shanxi",
+                    "indicator": "x",
+                    "value": float(seed) * (10 if scale == 0.2 else 1),
+                    "override.seed": seed,
+                    "override.population.scale": scale,
+                }
+            )
     s = G.ensemble_summary(pd.DataFrame(rows)).set_index("override.population.scale")
     assert s.loc[0.1, "median"] == 10 and s.loc[0.1, "p5"] == 1 and s.loc[0.1, "p95"] == 19
     assert s.loc[0.2, "median"] == 100 and s.loc[0.2, "n_seeds"] == 21

@@ -5,10 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
-from sim.world import geography
 from sim.places import N_PLACES, OUT_OF_PROVINCE
+from sim.world import geography
 from sim.world.geography import load_geography
-from sim.world.inputs import DATA_DIR, load_counties, load_province_series, load_assumptions
+from sim.world.inputs import DATA_DIR, load_assumptions, load_counties, load_province_series
 
 PROVINCE_POP = 34_915_616
 PROVINCE_URBAN = 21_831_494

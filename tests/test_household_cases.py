@@ -1,4 +1,5 @@
 """Single-household cases written as data, checked against a hand computation of the logit rule."""
+
 import math
 from pathlib import Path
 
@@ -17,11 +18,19 @@ TENURE = {"own": S.OWN, "rent": S.RENT, "public_rental": S.PUBLIC_RENTAL, "dorm"
 def toy_static():
     g = CASES["geography"]
     km = np.asarray(g["km"], float)
-    return K.Static(place_unit=np.array([0, 0, 1, 1, -1], np.int16), place_is_urban=np.array(g["place_is_urban"]),
-                    place_in_shanxi=np.array([True, True, True, True, False]), unit_city=np.array([0, 0], np.int16),
-                    core_units=np.array([[0]], np.int16), core_cum=np.array([[1.0]]), taiyuan_city=0,
-                    nearest_cluster_unit=np.array([1, 1], np.int16), distance_term=np.log1p(km / 100.0), oop=4,
-                    place_in_metro=np.zeros(5, bool))
+    return K.Static(
+        place_unit=np.array([0, 0, 1, 1, -1], np.int16),
+        place_is_urban=np.array(g["place_is_urban"]),
+        place_in_shanxi=np.array([True, True, True, True, False]),
+        unit_city=np.array([0, 0], np.int16),
+        core_units=np.array([[0]], np.int16),
+        core_cum=np.array([[1.0]]),
+        taiyuan_city=0,
+        nearest_cluster_unit=np.array([1, 1], np.int16),
+        distance_term=np.log1p(km / 100.0),
+        oop=4,
+        place_in_metro=np.zeros(5, bool),
+    )
 
 
 def toy_behaviour():
@@ -39,14 +48,28 @@ def toy_conditions():
     network = np.zeros((3, n))
     network[1] = c["network_from_unit_1"]
     arr = lambda k: np.asarray(c[k], float)  # noqa: E731
-    c = K.Conditions(wage=wage, emp_prob=arr("emp_prob"), job_find=np.zeros(n), rent=arr("rent"),
-                        rent_subsidy=arr("rent_subsidy"), public_rental_share=arr("public_rental_share"),
-                        school_access=arr("school_access"), service_level=arr("service_level"),
-                        permit_share=arr("permit_share"), insurance_rate=arr("insurance_rate"),
-                        threshold_months=np.zeros(n), asc_place=arr("asc_place"), network=network,
-                        settle_prob=np.zeros((n, K.N_SETTLE_COMBOS)), buy_prob=np.zeros((n, 3)),
-                        wage_arrears=np.zeros(n), training_prob=np.zeros(n), extra_review=np.zeros(n),
-                        event_bound=np.zeros((n, K.N_TYPES)), mover_utility=np.zeros((n, K.N_MOVER_TYPES)))
+    c = K.Conditions(
+        wage=wage,
+        emp_prob=arr("emp_prob"),
+        job_find=np.zeros(n),
+        rent=arr("rent"),
+        rent_subsidy=arr("rent_subsidy"),
+        public_rental_share=arr("public_rental_share"),
+        school_access=arr("school_access"),
+        service_level=arr("service_level"),
+        permit_share=arr("permit_share"),
+        insurance_rate=arr("insurance_rate"),
+        threshold_months=np.zeros(n),
+        asc_place=arr("asc_place"),
+        network=network,
+        settle_prob=np.zeros((n, K.N_SETTLE_COMBOS)),
+        buy_prob=np.zeros((n, 3)),
+        wage_arrears=np.zeros(n),
+        training_prob=np.zeros(n),
+        extra_review=np.zeros(n),
+        event_bound=np.zeros((n, K.N_TYPES)),
+        mover_utility=np.zeros((n, K.N_MOVER_TYPES)),
+    )
     return c._replace(mover_utility=K.mover_utilities(toy_static(), toy_behaviour(), c))
 
 
@@ -56,8 +79,9 @@ def one_household(spec):
         getattr(h, k)[0] = spec[k]
     h.skill[0] = SKILL[spec["skill"]]
     h.tenure[0] = TENURE[spec["tenure"]]
-    h.flags[0] = (S.EMPLOYED * spec["employed"] | S.CONTRACT_LAND * spec["contract_land"]
-                  | S.HOMESTEAD * spec["homestead"])
+    h.flags[0] = (
+        S.EMPLOYED * spec["employed"] | S.CONTRACT_LAND * spec["contract_land"] | S.HOMESTEAD * spec["homestead"]
+    )
     return h
 
 
@@ -70,12 +94,16 @@ def hand_utility(d, hh, b, c, g):
     wage = c["wage_middle_skill"][d] * skill_factor
     if d == hh["place"]:
         income = wage if hh["employed"] else wage * c["emp_prob"][d] * b["unemployed_income_factor"]
-        cost = {"own": 0.0, "dorm": 0.0, "public_rental": c["rent"][d] * b["public_rent_factor"],
-                "rent": c["rent"][d]}[hh["tenure"]]
+        cost = {"own": 0.0, "dorm": 0.0, "public_rental": c["rent"][d] * b["public_rent_factor"], "rent": c["rent"][d]}[
+            hh["tenure"]
+        ]
     else:
         income = wage * c["emp_prob"][d]
-        cost = 0.0 if home_village and (hh["homestead"] or local) else \
-            c["rent"][d] * (1 - c["public_rental_share"][d] * (1 - b["public_rent_factor"]))
+        cost = (
+            0.0
+            if home_village and (hh["homestead"] or local)
+            else c["rent"][d] * (1 - c["public_rental_share"][d] * (1 - b["public_rent_factor"]))
+        )
     if not local:
         cost = max(0.0, cost - c["rent_subsidy"][d])
     if home_village and hh["contract_land"]:
@@ -83,15 +111,23 @@ def hand_utility(d, hh, b, c, g):
     y = income * (2.0 if hh["n_adult"] >= 2 else 1.0)
     v = b["beta_income"] * math.log(y) - b["beta_housing"] * cost / y
     if urban:
-        school, services = (1.0 if local else c["school_access"][d]), c["service_level"][d] * (1 if local else c["permit_share"][d])
+        school, services = (
+            (1.0 if local else c["school_access"][d]),
+            c["service_level"][d] * (1 if local else c["permit_share"][d]),
+        )
         insurance = 1.0 if local else c["insurance_rate"][d]
     elif d == 4:
         school, services, insurance = b["oop_school_access"], b["oop_service_access"], c["insurance_rate"][d]
     else:
         school = services = b["rural_service_level"]
         insurance = b["rural_insurance"]
-    v += (b["beta_school"] * school if hh["n_child"] > 0 else 0.0) + b["beta_services"] * services \
-        + b["beta_insurance"] * insurance + b["beta_network"] * c["network_from_unit_1"][d] + c["asc_place"][d]
+    v += (
+        (b["beta_school"] * school if hh["n_child"] > 0 else 0.0)
+        + b["beta_services"] * services
+        + b["beta_insurance"] * insurance
+        + b["beta_network"] * c["network_from_unit_1"][d]
+        + c["asc_place"][d]
+    )
     if home_village:
         v += b["beta_land"] * (hh["contract_land"] + hh["homestead"])
     elif hh["head_age"] > 45:
@@ -110,8 +146,12 @@ def test_choice_probabilities(case):
     # the kernel agrees with the case's hand-computed numbers ...
     np.testing.assert_allclose(prob[valid], case["expected"], atol=5e-5)
     # ... and with the formula written out plainly
-    v = np.array([hand_utility(d, case["household"], CASES["behaviour"], CASES["conditions"], CASES["geography"])
-                  for d in case["options"]])
+    v = np.array(
+        [
+            hand_utility(d, case["household"], CASES["behaviour"], CASES["conditions"], CASES["geography"])
+            for d in case["options"]
+        ]
+    )
     p = np.exp(v - v.max())
     np.testing.assert_allclose(prob[valid], p / p.sum(), rtol=1e-10)
 
@@ -119,6 +159,7 @@ def test_choice_probabilities(case):
 def test_settlement_hazard_table():
     """The monthly chance of taking local hukou is the logistic of the stated log-odds."""
     from sim.model import ShanxiModel
+
     m = ShanxiModel(scale=0.0005, rng=1)
     b = m.beh
     c = m.month_conditions
@@ -127,8 +168,12 @@ def test_settlement_hazard_table():
     land_protection = m.month_behaviour.land_protection
     # a family with children, renting, insured, holding land
     combo = K.settle_combo(1, S.INSURED | S.HOMESTEAD, S.RENT)
-    logit = (b["fitted"]["settle_intercept"] + b["settle_children"] * (1 - school) + b["settle_insured"]
-             + b["settle_land"] * (1 - land_protection))
+    logit = (
+        b["fitted"]["settle_intercept"]
+        + b["settle_children"] * (1 - school)
+        + b["settle_insured"]
+        + b["settle_land"] * (1 - land_protection)
+    )
     assert c.settle_prob[p, combo] == pytest.approx(1 / (1 + math.exp(-logit)), rel=1e-12)
     # nobody settles in a village
     assert (c.settle_prob[1] == 0).all()
@@ -160,11 +205,32 @@ def test_tabulated_moves_equal_the_full_utility(small_model_factory):
             d = int(d)
             assert d not in (place, 2 * origin, 2 * origin + 1), (i, d)
             local = hukou == d
-            at = (c.wage[d, skill], c.emp_prob[d], c.rent[d], c.public_rental_share[d], c.rent_subsidy[d],
-                  c.permit_share[d], c.school_access[d], c.service_level[d], c.insurance_rate[d], c.wage_arrears[d],
-                  bool(st.place_is_urban[d]), bool(st.place_in_metro[d]), d == st.oop)
-            hh = (trained, 2.0 if h.n_adult[i] >= 2 else 1.0, 0.0, 0.0, bool(flags & S.HOMESTEAD),
-                  bool(flags & S.CONTRACT_LAND), children, metro, hukou == st.oop)
+            at = (
+                c.wage[d, skill],
+                c.emp_prob[d],
+                c.rent[d],
+                c.public_rental_share[d],
+                c.rent_subsidy[d],
+                c.permit_share[d],
+                c.school_access[d],
+                c.service_level[d],
+                c.insurance_rate[d],
+                c.wage_arrears[d],
+                bool(st.place_is_urban[d]),
+                bool(st.place_in_metro[d]),
+                d == st.oop,
+            )
+            hh = (
+                trained,
+                2.0 if h.n_adult[i] >= 2 else 1.0,
+                0.0,
+                0.0,
+                bool(flags & S.HOMESTEAD),
+                bool(flags & S.CONTRACT_LAND),
+                children,
+                metro,
+                hukou == st.oop,
+            )
             assert c.mover_utility[d, column + local] == K.place_utility(False, local, False, False, at, hh, bh)
             checked += 1
     assert checked > 10_000

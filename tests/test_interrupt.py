@@ -9,6 +9,7 @@ SIGTERM needs no handler: Python's default action ends the process at once witho
 which is safe because nothing is renamed into place until it is whole and the manifest comes last;
 at worst a hidden `.part` file is left behind, and it does not count (tested below).
 """
+
 import hashlib
 import json
 import os
@@ -38,9 +39,15 @@ def _default_signals():
 
 def _start(run_dir: Path, *overrides: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "sim", *overrides, "run.progress=log", f"hydra.run.dir={run_dir}"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_signals)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim", *overrides, "run.progress=log", f"hydra.run.dir={run_dir}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_signals,
+    )
 
 
 def _log_text(run_dir: Path) -> str:
@@ -80,8 +87,9 @@ def runs(tmp_path_factory):
         assert time.monotonic() - t0 < 300, f"runs did not start stepping: {list(pending)}"
         for name, (proc, run_dir) in list(pending.items()):
             if proc.poll() is not None:
-                raise AssertionError(f"{name}: run ended before it was signalled (exit {proc.returncode}): "
-                                     f"{proc.stderr.read()[-2000:]}")
+                raise AssertionError(
+                    f"{name}: run ended before it was signalled (exit {proc.returncode}): {proc.stderr.read()[-2000:]}"
+                )
             if re.search(r"simulated \d{4}-\d\d", _log_text(run_dir)):
                 proc.send_signal(SIGNALS[name])
                 signalled[name] = time.monotonic()
@@ -90,10 +98,17 @@ def runs(tmp_path_factory):
     result = {}
     for name, (proc, run_dir) in procs.items():
         out, err = proc.communicate(timeout=120)
-        result[name] = dict(rc=proc.returncode, run_dir=run_dir, stderr=err, log=_log_text(run_dir),
-                            stop_s=time.monotonic() - signalled[name])
-        print(f"{name}: exit {proc.returncode} {time.monotonic() - signalled[name]:.1f} s after the signal; "
-              f"left: {sorted(p.name for p in run_dir.iterdir())}")
+        result[name] = dict(
+            rc=proc.returncode,
+            run_dir=run_dir,
+            stderr=err,
+            log=_log_text(run_dir),
+            stop_s=time.monotonic() - signalled[name],
+        )
+        print(
+            f"{name}: exit {proc.returncode} {time.monotonic() - signalled[name]:.1f} s after the signal; "
+            f"left: {sorted(p.name for p in run_dir.iterdir())}"
+        )
     out, err = complete.communicate(timeout=600)
     assert complete.returncode == 0, err[-3000:]
     result["complete"] = dict(rc=0, run_dir=complete_dir, stderr=err)
@@ -131,6 +146,7 @@ def test_provenance_in_the_manifest(runs):
     cfg = man["config"]
     assert cfg["seed"] == 5 and cfg["population"]["scale"] == 0.002 and cfg["run"]["end_year"] == 2021
     from sim.config.schema import validate_config
+
     validate_config(cfg, with_geography=False)
     # code: git commit and dirty flag (None outside a git checkout)
     git = man["git"]
@@ -197,18 +213,19 @@ def test_a_write_that_fails_half_way_leaves_nothing(tmp_path):
         with outputs.atomic_path(target) as tmp:
             tmp.write_text("new, half")
             raise RuntimeError("killed")
-    assert target.read_text() == "old"   # the previous version stays whole
+    assert target.read_text() == "old"  # the previous version stays whole
 
 
 def test_a_run_that_fails_after_its_tables_is_not_complete(tmp_path, monkeypatch):
-    from sim.reporting import plots
     from sim.config import compose, to_dict
+    from sim.reporting import plots
     from sim.runs.run import run_to_folder
 
     def broken(*a, **k):
         raise OSError("no space left on device")
+
     monkeypatch.setattr(plots, "urbanization_figure", broken)
-    (tmp_path / outputs.MANIFEST).write_text(json.dumps({"complete": True}))   # a stale manifest
+    (tmp_path / outputs.MANIFEST).write_text(json.dumps({"complete": True}))  # a stale manifest
     cfg = to_dict(compose(["population.scale=0.0005", "run.end_year=2021", "run.progress=none"]))
     with pytest.raises(OSError, match="no space left"):
         run_to_folder(cfg, tmp_path)

@@ -1,4 +1,5 @@
 """The model as Mesa users and policy teams use it: agents, conservation, determinism, the fit."""
+
 import hashlib
 import json
 
@@ -81,7 +82,7 @@ def _digest(run_dir):
     return hashlib.sha256((run_dir / "indicators.csv").read_bytes()).hexdigest()
 
 
-@pytest.mark.slow   # end to end; make test runs it, make test-fast does not
+@pytest.mark.slow  # end to end; make test runs it, make test-fast does not
 def test_bit_identical_with_one_or_two_threads(tmp_path):
     args = ["sim", "population.scale=0.002", "seed=8", "run.end_year=2022", "run.progress=none"]
     run_cli(*args, f"hydra.run.dir={tmp_path / 't1'}", env={"NUMBA_NUM_THREADS": "1"})
@@ -103,8 +104,14 @@ def test_main_command_writes_the_outputs(tmp_path):
     assert set(df.level) == {"province", "city", "county"}
     assert df[df.level == "city"].region.nunique() == 11
     assert df[df.level == "county"].region.nunique() == 117
-    for ind in ("resident_urbanization_rate_pct", "hukou_urbanization_rate_pct", "population", "households",
-                "migrants_settled", "out_of_province"):
+    for ind in (
+        "resident_urbanization_rate_pct",
+        "hukou_urbanization_rate_pct",
+        "population",
+        "households",
+        "migrants_settled",
+        "out_of_province",
+    ):
         assert ind in set(df.indicator)
     man = json.loads((tmp_path / "manifest.json").read_text())
     assert man["complete"] and man["seed"] == 3

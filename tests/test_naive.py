@@ -1,4 +1,5 @@
 """The naive benchmarks in sim/analysis/naive.py: URGD and logistic fits on exact and real series."""
+
 import numpy as np
 import pytest
 
@@ -40,7 +41,7 @@ def test_urgd_reproduces_an_exactly_logistic_series(anchor):
 def test_urgd_is_the_urban_rural_growth_difference():
     """d equals ln(U1/U0) - ln(R1/R0) per year, whatever the total population does."""
     times, pct = exact_urgd_series()
-    total = 1e6 * np.exp(0.01 * (times - times[0]))   # growing population
+    total = 1e6 * np.exp(0.01 * (times - times[0]))  # growing population
     urban, rural = total * pct / 100, total * (1 - pct / 100)
     for i in range(len(times) - 1):
         assert naive.growth_difference(urban[i], rural[i], urban[i + 1], rural[i + 1]) == pytest.approx(0.045)
@@ -112,7 +113,7 @@ def test_logistic_through_three_points():
     np.testing.assert_allclose(fit.predict(times), pct, atol=1e-6)
     assert pct.max() < fit.saturation_pct <= 100.0
     with pytest.raises(ValueError):
-        naive.fit_logistic(times[:2], pct[:2])       # K, r and t_mid need three points
+        naive.fit_logistic(times[:2], pct[:2])  # K, r and t_mid need three points
 
 
 # --- the real series ------------------------------------------------------------------

@@ -4,29 +4,33 @@ The project never calls hydra.utils.instantiate; sim/config/schema.py still refu
 key anywhere in a config unless it names a module, class or function of the project's own
 packages, before anything runs.
 """
+
 import re
 
 import pytest
 
-from sim.runs import outputs
 from sim.config import compose, to_dict
 from sim.config.schema import ConfigError, refuse_code_targets, validate_config
+from sim.runs import outputs
 from tests.conftest import ROOT, run_cli
 
 MESSAGE = "names code outside the project"
 
 
-@pytest.mark.parametrize("cfg,where", [
-    ({"scenario": {"_target_": "os.system", "_args_": ["true"]}}, "scenario._target_ = 'os.system'"),
-    ({"a": [{"b": {"_target_": "subprocess.run"}}]}, "a[0].b._target_ = 'subprocess.run'"),
-    ({"_target_": "builtins.eval"}, "_target_ = 'builtins.eval'"),
-    # inside a project package but resolving to foreign code
-    ({"x": {"_target_": "sim.runs.outputs.subprocess.run"}}, "x._target_ = 'sim.runs.outputs.subprocess.run'"),
-    ({"x": {"_target_": "sim.runs.outputs.os.system"}}, "x._target_ = 'sim.runs.outputs.os.system'"),
-    ({"x": {"_target_": "simulator.evil"}}, "x._target_ = 'simulator.evil'"),
-    ({"x": {"_target_": "sim.no_such_module.f"}}, "x._target_ = 'sim.no_such_module.f'"),
-    ({"x": {"_target_": 42}}, "x._target_ = 42"),
-])
+@pytest.mark.parametrize(
+    "cfg,where",
+    [
+        ({"scenario": {"_target_": "os.system", "_args_": ["true"]}}, "scenario._target_ = 'os.system'"),
+        ({"a": [{"b": {"_target_": "subprocess.run"}}]}, "a[0].b._target_ = 'subprocess.run'"),
+        ({"_target_": "builtins.eval"}, "_target_ = 'builtins.eval'"),
+        # inside a project package but resolving to foreign code
+        ({"x": {"_target_": "sim.runs.outputs.subprocess.run"}}, "x._target_ = 'sim.runs.outputs.subprocess.run'"),
+        ({"x": {"_target_": "sim.runs.outputs.os.system"}}, "x._target_ = 'sim.runs.outputs.os.system'"),
+        ({"x": {"_target_": "simulator.evil"}}, "x._target_ = 'simulator.evil'"),
+        ({"x": {"_target_": "sim.no_such_module.f"}}, "x._target_ = 'sim.no_such_module.f'"),
+        ({"x": {"_target_": 42}}, "x._target_ = 42"),
+    ],
+)
 def test_foreign_targets_are_refused(cfg, where):
     with pytest.raises(ConfigError) as err:
         refuse_code_targets(cfg)
@@ -49,20 +53,27 @@ def test_project_targets_pass_the_guard():
 def test_a_target_in_a_composed_config_is_refused_before_anything_runs(tmp_path, monkeypatch):
     import sim.model
     from sim.runs.run import run_to_folder
+
     built = []
     monkeypatch.setattr(sim.model, "ShanxiModel", lambda *a, **k: built.append(1))
     cfg = to_dict(compose(["+scenario._target_=os.system", f"+scenario._args_=[touch {tmp_path / 'pwned'}]"]))
     with pytest.raises(ConfigError, match=r"scenario\._target_ = 'os\.system' names code outside the project"):
         run_to_folder(cfg, tmp_path / "run")
     with pytest.raises(ConfigError, match="names code outside the project"):
-        validate_config(cfg, with_geography=False)   # what ShanxiModel checks first
+        validate_config(cfg, with_geography=False)  # what ShanxiModel checks first
     assert not built and not (tmp_path / "pwned").exists() and not (tmp_path / "run").exists()
 
 
 def test_the_cli_refuses_a_target(tmp_path):
     run_dir = tmp_path / "run"
-    proc = run_cli("sim", "+scenario._target_=os.system", f"+scenario._args_=[touch {tmp_path / 'pwned'}]",
-                   "population.scale=0.001", f"hydra.run.dir={run_dir}", check=False)
+    proc = run_cli(
+        "sim",
+        "+scenario._target_=os.system",
+        f"+scenario._args_=[touch {tmp_path / 'pwned'}]",
+        "population.scale=0.001",
+        f"hydra.run.dir={run_dir}",
+        check=False,
+    )
     assert proc.returncode != 0
     assert "scenario._target_ = 'os.system' names code outside the project" in proc.stdout + proc.stderr
     assert not (tmp_path / "pwned").exists()
@@ -72,6 +83,12 @@ def test_the_cli_refuses_a_target(tmp_path):
 
 def test_the_project_never_instantiates_from_configs():
     pattern = re.compile(r"\binstantiate\s*\(|hydra\.utils\b|call\(\s*cfg")
-    offenders = [str(p.relative_to(ROOT)) for pkg in ("sim", "agents", "scenarios")
-                 for p in (ROOT / pkg).rglob("*.py") if pattern.search(p.read_text(encoding="utf-8"))]
-    assert not offenders, f"instantiation from configs in {offenders}: extend sim/config/schema.py refuse_code_targets first"
+    offenders = [
+        str(p.relative_to(ROOT))
+        for pkg in ("sim", "agents", "scenarios")
+        for p in (ROOT / pkg).rglob("*.py")
+        if pattern.search(p.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, (
+        f"instantiation from configs in {offenders}: extend sim/config/schema.py refuse_code_targets first"
+    )

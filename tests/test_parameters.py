@@ -2,6 +2,7 @@
 behaviour parameter: the config holds exactly the declared keys, the schema's ranges and the kernel's
 record come from them, and every declared parameter is read by the model (a key nothing reads would
 be a silent no-op)."""
+
 import pytest
 
 from sim.config import compose, to_dict
@@ -66,13 +67,14 @@ def test_every_declared_parameter_is_read_by_the_model(cfg, monkeypatch):
     """Build a small model from a config that records its reads (validation, which reads every key,
     switched off) and step it past a new year: a declared parameter that nothing reads fails here."""
     import sim.model as M
+
     monkeypatch.setattr(M, "validate_config", lambda *a, **k: None)
     seen: set = set()
     c = dict(cfg)
     c["population"] = {**c["population"], "scale": 0.0005}
     tracked = {g: Tracked(c[g], f"{g}.", seen) if g in GROUPS else c[g] for g in c}
     model = M.ShanxiModel(config=tracked)
-    for _ in range(14):       # November 2020 to December 2021: a new year's markets and a year end
+    for _ in range(14):  # November 2020 to December 2021: a new year's markets and a year end
         model.step()
     unread = [key for key in declarations() if key not in seen]
     assert not unread, f"declared but never read by the model: {unread}"

@@ -1,12 +1,12 @@
 """The synthetic population matches the 2020 census marginals."""
+
 import numpy as np
 import pytest
 
 from sim import state as S
 from sim.config import compose, to_dict
 from sim.world.geography import load_geography
-from sim.world.population import (Kind, build_cells,
-                            load_census, synthesize)
+from sim.world.population import Kind, build_cells, load_census, synthesize
 
 CENSUS = load_census()
 
@@ -30,7 +30,9 @@ def test_cells_reproduce_every_county_total_exactly():
     assert cells.people[urban].sum() == pytest.approx(CENSUS["urban_population"], rel=1e-9)
     floating = np.isin(cells.kind, (Kind.RURAL_HUKOU_MIGRANT, Kind.URBAN_HUKOU_MIGRANT, Kind.OTHER_PROVINCE_RESIDENT))
     assert cells.people[floating].sum() == pytest.approx(CENSUS["floating_population"], rel=1e-9)
-    assert cells.people[cells.kind == Kind.OTHER_PROVINCE_RESIDENT].sum() == pytest.approx(CENSUS["from_other_provinces"], rel=1e-9)
+    assert cells.people[cells.kind == Kind.OTHER_PROVINCE_RESIDENT].sum() == pytest.approx(
+        CENSUS["from_other_provinces"], rel=1e-9
+    )
 
 
 def test_sample_matches_census_marginals(pop):
@@ -54,8 +56,9 @@ def test_sample_matches_census_marginals(pop):
     other = inside & (h.hukou == geo.n_places - 1)
     assert size[other].sum() * w == pytest.approx(CENSUS["from_other_provinces"], rel=0.03)
     ages = np.array([h.n_child[inside].sum(), h.n_adult[inside].sum(), h.n_old[inside].sum()]) / size[inside].sum()
-    np.testing.assert_allclose(ages, [CENSUS["age_share_0_14"], CENSUS["age_share_15_59"], CENSUS["age_share_60_plus"]],
-                               atol=0.005)
+    np.testing.assert_allclose(
+        ages, [CENSUS["age_share_0_14"], CENSUS["age_share_15_59"], CENSUS["age_share_60_plus"]], atol=0.005
+    )
 
 
 def test_county_populations_within_sampling_error(pop):
@@ -63,7 +66,7 @@ def test_county_populations_within_sampling_error(pop):
     inside = geo.place_in_shanxi[h.place]
     by_unit = np.bincount(geo.place_unit[h.place[inside]], weights=h.size()[inside], minlength=117) * w
     rel = np.abs(by_unit / geo.unit_pop_2020 - 1)
-    assert rel.max() < 0.06            # the smallest unit has ~2,500 sampled people at 5%
+    assert rel.max() < 0.06  # the smallest unit has ~2,500 sampled people at 5%
     assert np.average(rel, weights=geo.unit_pop_2020) < 0.01
 
 
@@ -89,7 +92,8 @@ def test_same_population_whatever_the_number_of_threads(monkeypatch):
     """Blocks of households are generated on threads; each block has its own random stream, so one
     or three workers give the same households."""
     import sim.world.population as P
-    monkeypatch.setattr(P, "BLOCK", 4096)     # many small blocks at a small scale
+
+    monkeypatch.setattr(P, "BLOCK", 4096)  # many small blocks at a small scale
     cfg = to_dict(compose([]))
     geo = load_geography()
     a, _ = synthesize(geo, cfg["population"], cfg["economy"], 0.002, seed=9, workers=1)

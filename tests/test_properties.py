@@ -6,37 +6,52 @@ and the hukou rate never exceeds the resident rate; no stock is negative; every 
 indicator lies in [0, 100]. Separately (two subprocesses, one example): the same results with 1
 and 2 numba threads.
 """
+
 import hashlib
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from sim.config import compose, to_dict
 from sim.config.schema import validate_config
 from tests.conftest import run_cli
 
 RATE_INDICATORS = ("resident_urbanization_rate_pct", "hukou_urbanization_rate_pct", "employment_rate_pct")
-STOCK_INDICATORS = ("population", "households", "migrants", "out_of_province", "migrants_settled", "births", "deaths",
-                    "moved_in", "returned_home", "rent_yuan_month", "migrant_leaving_rate_pct")
+STOCK_INDICATORS = (
+    "population",
+    "households",
+    "migrants",
+    "out_of_province",
+    "migrants_settled",
+    "births",
+    "deaths",
+    "moved_in",
+    "returned_home",
+    "rent_yuan_month",
+    "migrant_leaving_rate_pct",
+)
 
 
 def _num(x: float) -> str:
     return repr(float(x))
 
 
-configs = st.fixed_dictionaries({
-    "population.scale": st.floats(0.0003, 0.001),
-    "seed": st.integers(0, 2**31 - 1),
-    "run.end_year": st.sampled_from([2021, 2022]),
-    "scenario": st.sampled_from(["baseline", "plan", "coal_downturn"]),
-    "behaviour.review_rate": st.floats(0.02, 0.3),
-    "behaviour.job_separation": st.floats(0.0, 0.05),
-    "behaviour.beta_housing": st.floats(0.0, 3.0),
-    "behaviour.move_fixed_cost": st.floats(0.0, 3.0),
-    "behaviour.fitted.settle_intercept": st.floats(-8.0, -3.0),
-    "economy.rent_population_elasticity": st.floats(0.0, 2.0),
-})
+configs = st.fixed_dictionaries(
+    {
+        "population.scale": st.floats(0.0003, 0.001),
+        "seed": st.integers(0, 2**31 - 1),
+        "run.end_year": st.sampled_from([2021, 2022]),
+        "scenario": st.sampled_from(["baseline", "plan", "coal_downturn"]),
+        "behaviour.review_rate": st.floats(0.02, 0.3),
+        "behaviour.job_separation": st.floats(0.0, 0.05),
+        "behaviour.beta_housing": st.floats(0.0, 3.0),
+        "behaviour.move_fixed_cost": st.floats(0.0, 3.0),
+        "behaviour.fitted.settle_intercept": st.floats(-8.0, -3.0),
+        "economy.rent_population_elasticity": st.floats(0.0, 2.0),
+    }
+)
 
 
 def _overrides(c: dict) -> list[str]:
@@ -44,8 +59,18 @@ def _overrides(c: dict) -> list[str]:
 
 
 ECONOMY_STOCKS = ("jobs", "rent0", "people0", "wage", "public_rental_units", "urban_village_units", "affordable_units")
-PROBABILITIES = ("emp_prob", "job_find", "settle_prob", "buy_prob", "school_access", "public_rental_share",
-                 "insurance_rate", "network", "training_prob", "extra_review")
+PROBABILITIES = (
+    "emp_prob",
+    "job_find",
+    "settle_prob",
+    "buy_prob",
+    "school_access",
+    "public_rental_share",
+    "insurance_rate",
+    "network",
+    "training_prob",
+    "extra_review",
+)
 
 
 def _check_month(m) -> None:
@@ -70,13 +95,19 @@ def _check_month(m) -> None:
 
 
 # no shrinking: one example takes seconds, so a failure is reported as drawn
-@settings(max_examples=8, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow],
-          phases=[Phase.explicit, Phase.generate])
+@settings(
+    max_examples=8,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.generate],
+)
 @given(configs)
 def test_invariants_hold_for_random_valid_configs(c):
     from sim.model import ShanxiModel
+
     cfg = to_dict(compose(_overrides(c)))
-    validate_config(cfg)                      # a config drawn within the ranges is valid
+    validate_config(cfg)  # a config drawn within the ranges is valid
     m = ShanxiModel(config=cfg)
     total = int(m.counts.people_by_home_place.sum())
     _check_month(m)
@@ -100,11 +131,24 @@ def test_invariants_hold_for_random_valid_configs(c):
 
 
 def test_same_results_with_one_or_two_threads(tmp_path):
-    args = ["sim", "population.scale=0.0007", "seed=20240917", "run.end_year=2022", "scenario=coal_downturn",
-            "behaviour.review_rate=0.15", "behaviour.job_separation=0.02", "run.progress=none"]
+    args = [
+        "sim",
+        "population.scale=0.0007",
+        "seed=20240917",
+        "run.end_year=2022",
+        "scenario=coal_downturn",
+        "behaviour.review_rate=0.15",
+        "behaviour.job_separation=0.02",
+        "run.progress=none",
+    ]
     from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda n: run_cli(*args, f"hydra.run.dir={tmp_path / f't{n}'}", env={"NUMBA_NUM_THREADS": str(n)}),
-                      (1, 2)))
+        list(
+            pool.map(
+                lambda n: run_cli(*args, f"hydra.run.dir={tmp_path / f't{n}'}", env={"NUMBA_NUM_THREADS": str(n)}),
+                (1, 2),
+            )
+        )
     digest = [hashlib.sha256((tmp_path / f"t{n}" / "indicators.csv").read_bytes()).hexdigest() for n in (1, 2)]
     assert digest[0] == digest[1]

@@ -6,11 +6,11 @@ with the first value of each swept key); a Hydra tool (validate, sensitivity, se
 config with `--cfg job`; an argparse tool answers `--help`. The quick ones run for real: the 1% run
 and the Python snippet.
 """
+
 import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -41,6 +41,7 @@ def python_snippets() -> list[str]:
 def first_of_sweeps(overrides: list[str]) -> list[str]:
     """A multirun's overrides with each sweep replaced by its first value (Hydra's own parser)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
     out = []
     for o in OverridesParser.create().parse_overrides(overrides):
         value = next(iter(o.sweep_string_iterator())) if o.is_sweep_override() else o.value()
@@ -54,7 +55,7 @@ def test_the_readme_shows_commands_of_every_kind():
     assert python_snippets()
 
 
-@pytest.mark.slow   # about a minute: a Python interpreter per command
+@pytest.mark.slow  # about a minute: a Python interpreter per command
 @pytest.mark.parametrize("command", shell_commands())
 def test_readme_command_works_as_written(command, tmp_path):
     argv = shlex.split(command)
@@ -63,8 +64,9 @@ def test_readme_command_works_as_written(command, tmp_path):
     if args and args[0] in TOOLS:
         tool, rest = args[0], args[1:]
         check = [*rest, "--cfg", "job"] if tool in HYDRA_TOOLS else [*rest, "--help"]
-        proc = subprocess.run([sys.executable, "-m", "sim", tool, *check], cwd=ROOT, capture_output=True, text=True,
-                              timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "sim", tool, *check], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, f"{command}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         return
     overrides = [a for a in args if a != "-m"]

@@ -1,4 +1,5 @@
 """The evaluation report (sim/reporting/report.py) and the CJK font (sim/reporting/fonts.py), without a browser."""
+
 import json
 import re
 import shutil
@@ -11,8 +12,8 @@ import pytest
 from sim.reporting import report
 from sim.reporting.fonts import cjk_font_path, font_face_css, use_cjk_font
 
-
 # ----------------------------------------------------------------------------- the font
+
 
 def test_a_cjk_font_file_is_found():
     path = cjk_font_path()
@@ -23,6 +24,7 @@ def test_a_cjk_font_file_is_found():
 def test_chinese_labels_render_without_missing_glyphs():
     """matplotlib warns 'Glyph ... missing from font(s)' for each character it draws as a box."""
     from matplotlib.figure import Figure
+
     name = use_cjk_font(required=True)
     assert name
     fig = Figure(figsize=(4, 3))
@@ -41,10 +43,11 @@ def test_chinese_labels_render_without_missing_glyphs():
 def test_font_face_subset_is_small_and_embedded():
     css = font_face_css("山西省城镇化")
     assert css.startswith("@font-face") and "base64," in css
-    assert len(css) < 60_000       # a subset, not the 16 MB font
+    assert len(css) < 60_000  # a subset, not the 16 MB font
 
 
 # ----------------------------------------------------------------------------- the rules
+
 
 def _series(**cols):
     return {k: pd.Series(v) for k, v in cols.items()}
@@ -53,10 +56,10 @@ def _series(**cols):
 def test_resident_rate_light_follows_the_path_to_70():
     nat = {2027: 69.0, 2029: 70.5}
     s = _series(resident={2024: 65.0, 2027: 68.0, 2029: 69.6})
-    assert report.judge("resident_rate", s, 2027, nat) == "green"        # path 68.0
-    assert report.judge("resident_rate", s, 2029, nat) == "green"        # 69.6 >= 69.5
+    assert report.judge("resident_rate", s, 2027, nat) == "green"  # path 68.0
+    assert report.judge("resident_rate", s, 2029, nat) == "green"  # 69.6 >= 69.5
     s = _series(resident={2024: 65.0, 2027: 67.0, 2029: 68.6})
-    assert report.judge("resident_rate", s, 2027, nat) == "amber"        # 1.0 below the path
+    assert report.judge("resident_rate", s, 2027, nat) == "amber"  # 1.0 below the path
     assert report.judge("resident_rate", s, 2029, nat) == "amber"
     s = _series(resident={2024: 65.0, 2027: 65.5, 2029: 66.0})
     assert report.judge("resident_rate", s, 2029, nat) == "red"
@@ -84,6 +87,7 @@ def test_gap_county_metro_and_national_lights():
 
 def test_national_projection_extends_the_observed_series():
     from sim.world.inputs import load_province_series
+
     values, slope = report.national_projection(load_province_series())
     assert 0 < slope < 2
     assert values[2027] < values[2029]
@@ -102,11 +106,13 @@ def test_command_line_parsing():
 
 # ----------------------------------------------------------------------------- a tiny run
 
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """One complete run folder of the plan at scale 0.002 (about 15 s)."""
     from sim.config import compose, to_dict
     from sim.runs.run import run_to_folder
+
     root = tmp_path_factory.mktemp("report")
     cfg = to_dict(compose(["population.scale=0.002", "seed=42", "scenario=plan", "run.progress=none"]))
     run_to_folder(cfg, root / "sweep" / "plan_seed42")
@@ -131,14 +137,23 @@ def _html_text(html):
 
 
 def test_report_of_one_run_is_self_contained_and_chinese(tiny_run):
-    res = report.build(tiny_run)                       # the default language is Chinese
+    res = report.build(tiny_run)  # the default language is Chinese
     html = res.path.read_text(encoding="utf-8")
     assert res.path == tiny_run / "report.html"
     assert res.glyph_warnings == [], res.glyph_warnings
-    assert "<html lang=\"zh-CN\">" in html
+    assert '<html lang="zh-CN">' in html
     text = _html_text(html)
-    for words in ("中期与总结评估", "常住人口城镇化率接近70%", "太原都市圈", "县域城镇化率", "政策成本",
-                  "单一随机种子", "未找到验证运行", "python -m sim validate", "数据来源与可追溯信息"):
+    for words in (
+        "中期与总结评估",
+        "常住人口城镇化率接近70%",
+        "太原都市圈",
+        "县域城镇化率",
+        "政策成本",
+        "单一随机种子",
+        "未找到验证运行",
+        "python -m sim validate",
+        "数据来源与可追溯信息",
+    ):
         assert words in text, words
     # self-contained: no external resource, every image embedded, the CJK glyphs embedded
     assert not re.search(r"""(src|href)=["']https?://""", html)
@@ -167,23 +182,42 @@ def test_report_in_english_with_seeds_scenarios_and_validation(tiny_run, tmp_pat
     man = json.loads((base / "manifest.json").read_text())
     man["scenario"] = "baseline"
     (base / "manifest.json").write_text(json.dumps(man))
-    (folder / "broken_run").mkdir()                                   # incomplete: no manifest
+    (folder / "broken_run").mkdir()  # incomplete: no manifest
     (folder / "broken_run" / "indicators.csv").write_text("x\n")
-    val = folder / "validation"                                       # a validation run's outputs
+    val = folder / "validation"  # a validation run's outputs
     val.mkdir()
-    pd.DataFrame([("model.mae", "calibration", f"province:Shanxi:{report.RESIDENT}", 0.35),
-                  ("model.mae", "validation", f"province:Shanxi:{report.RESIDENT}", 0.25),
-                  ("urgd.mae", "validation", f"province:Shanxi:{report.RESIDENT}", 0.29)],
-                 columns=["metric", "window", "target", "value"]).to_csv(val / "validation_metrics.csv", index=False)
-    (val / "manifest.json").write_text(json.dumps({"complete": True, "kind": "validation",
-                                                   "windows": {"calibration": [2021, 2022], "validation": [2023]},
-                                                   "patterns": {"a": "PASS"}}))
+    pd.DataFrame(
+        [
+            ("model.mae", "calibration", f"province:Shanxi:{report.RESIDENT}", 0.35),
+            ("model.mae", "validation", f"province:Shanxi:{report.RESIDENT}", 0.25),
+            ("urgd.mae", "validation", f"province:Shanxi:{report.RESIDENT}", 0.29),
+        ],
+        columns=["metric", "window", "target", "value"],
+    ).to_csv(val / "validation_metrics.csv", index=False)
+    (val / "manifest.json").write_text(
+        json.dumps(
+            {
+                "complete": True,
+                "kind": "validation",
+                "windows": {"calibration": [2021, 2022], "validation": [2023]},
+                "patterns": {"a": "PASS"},
+            }
+        )
+    )
     res = report.build(folder, lang="en")
     assert res.scenario == "plan" and res.seeds == [42, 43]
     html = res.path.read_text(encoding="utf-8")
     text = _html_text(html)
-    for words in ("mid-term and final evaluation", "Scenarios compared", "green share", "P5-P95",
-                  "calibration (2021, 2022) 0.35 pp", "URGD 0.29", "(a) PASS", "Skipped 1 incomplete run"):
+    for words in (
+        "mid-term and final evaluation",
+        "Scenarios compared",
+        "green share",
+        "P5-P95",
+        "calibration (2021, 2022) 0.35 pp",
+        "URGD 0.29",
+        "(a) PASS",
+        "Skipped 1 incomplete run",
+    ):
         assert words in text, words
     assert res.glyph_warnings == []
     assert all(0.0 <= lt.green_share[2029] <= 1.0 for lt in res.lights)
@@ -194,6 +228,7 @@ def test_report_in_english_with_seeds_scenarios_and_validation(tiny_run, tmp_pat
 
 def test_command_line_writes_report_html(tiny_run, tmp_path):
     from tests.conftest import run_cli
+
     out = tmp_path / "r.html"
     proc = run_cli("sim", "report", str(tiny_run), "lang=en", f"out={out}", timeout=300)
     assert out.exists() and "Shanxi new-type urbanization plan" in out.read_text(encoding="utf-8")
@@ -204,6 +239,7 @@ def test_command_line_writes_report_html(tiny_run, tmp_path):
 
 def test_derived_county_and_metro_indicators(tiny_run):
     from sim.world.geography import load_geography
+
     geo = load_geography()
     t = pd.read_parquet(tiny_run / "indicators.parquet")
     d = report.derived(t, geo).xs("plan", level="scenario").xs(42, level="seed")
@@ -211,6 +247,8 @@ def test_derived_county_and_metro_indicators(tiny_run):
     assert ((d.metro_share > 20) & (d.metro_share < 60)).all()
     assert np.allclose(d.seat_share, 100 * d.seat_pop / d.population)
     # the county-level urban population adds up (within rounding) to the province's
-    county = t[(t.level == "county") & (t.year == 2029)].pivot_table(index="region", columns="indicator", values="value")
+    county = t[(t.level == "county") & (t.year == 2029)].pivot_table(
+        index="region", columns="indicator", values="value"
+    )
     urban = (county[report.RESIDENT] / 100 * county.population).sum()
     assert urban / d.loc[2029, "population"] * 100 == pytest.approx(d.loc[2029, "resident"], abs=0.05)

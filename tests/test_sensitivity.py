@@ -1,5 +1,6 @@
 """python -m sim sensitivity: the design hook, the factors, and a quick end-to-end run (reduced scale,
 three factors) through the Hydra sweep machinery."""
+
 import json
 
 import numpy as np
@@ -7,10 +8,10 @@ import pandas as pd
 import pytest
 
 from scenarios.compile import compile_policy, load_levers
-from sim.runs import outputs
 from sim.analysis import sensitivity as S
-from sim.runs.design import apply_design
 from sim.config import compose, to_dict
+from sim.runs import outputs
+from sim.runs.design import apply_design
 from tests.conftest import run_cli
 
 FACTORS = ["rent_subsidy_yuan_month", "land_protection_share", "fitted.asc_stay"]
@@ -24,6 +25,7 @@ def cfg():
 @pytest.fixture(scope="module")
 def geo():
     from sim.world.geography import load_geography
+
     return load_geography()
 
 
@@ -41,7 +43,7 @@ def test_every_policy_lever_is_a_factor_and_compiles_at_both_ends(cfg, geo):
             if f.kind == "lever":
                 for k, v in f.settings(getattr(f, end), 2025).items():
                     over[k.split(".")[-1]] = v
-        compile_policy(geo, json.loads(json.dumps(over)), levers)       # string years, as in a design file
+        compile_policy(geo, json.loads(json.dumps(over)), levers)  # string years, as in a design file
 
 
 def test_apply_design_sets_levers_and_behaviour(tmp_path, cfg):
@@ -53,7 +55,7 @@ def test_apply_design_sets_levers_and_behaviour(tmp_path, cfg):
     c = apply_design({**cfg, "design": {"file": str(path), "point": 0, "sha256": sha}})
     assert c["scenario"]["levers"]["rent_subsidy_yuan_month"] == {"all": {"2025": 300.0}}
     assert c["behaviour"]["beta_income"] == 1.2 and c["scenario"]["name"] == "baseline_morris0"
-    assert cfg["behaviour"]["beta_income"] == 1.0                      # the input is not modified
+    assert cfg["behaviour"]["beta_income"] == 1.0  # the input is not modified
     nominal = apply_design({**cfg, "design": {"file": str(path), "point": 1}})
     assert nominal["scenario"]["levers"] == cfg["scenario"]["levers"]
     with pytest.raises(ValueError, match="outside"):
@@ -64,8 +66,15 @@ def test_apply_design_sets_levers_and_behaviour(tmp_path, cfg):
 
 
 def test_model_overrides_pass_through_but_not_the_apps():
-    ovs = ["population.scale=0.01", "sensitivity.seeds=[1]", "hydra.run.dir=x", "seed=3", "scenario=plan",
-           "+behaviour.x=1", "hydra/launcher=joblib"]
+    ovs = [
+        "population.scale=0.01",
+        "sensitivity.seeds=[1]",
+        "hydra.run.dir=x",
+        "seed=3",
+        "scenario=plan",
+        "+behaviour.x=1",
+        "hydra/launcher=joblib",
+    ]
     assert S.passthrough_overrides(ovs) == ["population.scale=0.01", "scenario=plan", "+behaviour.x=1"]
 
 
@@ -77,15 +86,25 @@ def test_plan_levers_merge_the_actions():
 
 def yaml_default():
     import yaml
+
     return yaml.safe_load((S.CONF_DIR / "sensitivity" / "default.yaml").read_text(encoding="utf-8"))
 
 
-@pytest.mark.slow   # end to end; make test runs it, make test-fast does not
+@pytest.mark.slow  # end to end; make test runs it, make test-fast does not
 def test_quick_sensitivity_end_to_end(tmp_path):
     out = tmp_path / "sens"
-    run_cli("sim", "sensitivity", "--quick", f"sensitivity.factors=[{','.join(FACTORS)}]", "sensitivity.sobol.top_k=2",
-            "sensitivity.sobol.n=2", "sensitivity.noise_seeds=[2]", "population.scale=0.0005",
-            f"hydra.run.dir={out}", timeout=900)
+    run_cli(
+        "sim",
+        "sensitivity",
+        "--quick",
+        f"sensitivity.factors=[{','.join(FACTORS)}]",
+        "sensitivity.sobol.top_k=2",
+        "sensitivity.sobol.n=2",
+        "sensitivity.noise_seeds=[2]",
+        "population.scale=0.0005",
+        f"hydra.run.dir={out}",
+        timeout=900,
+    )
     assert outputs.is_complete(out)
     man = json.loads((out / "manifest.json").read_text())
     for name in man["outputs"]:
@@ -101,9 +120,9 @@ def test_quick_sensitivity_end_to_end(tmp_path):
         for c in ("S1", "S1_conf", "ST", "ST_conf"):
             assert np.isfinite(t.loc[top, f"{key}.{c}"]).all(), (key, c)
     pts = pd.read_csv(out / "points.csv")
-    assert len(pts) == 2 * (len(FACTORS) + 1) + 1 + 2 * (2 + 2) + 1       # Morris + nominal, Sobol, noise
+    assert len(pts) == 2 * (len(FACTORS) + 1) + 1 + 2 * (2 + 2) + 1  # Morris + nominal, Sobol, noise
     morris = pts[pts.design == "morris"]
-    assert morris.cost_2025_2029_yi.nunique() > 1          # the design's lever values reached the model
+    assert morris.cost_2025_2029_yi.nunique() > 1  # the design's lever values reached the model
     assert morris.resident_rate_2029.nunique() > 1
     ce = pd.read_csv(out / "cost_effectiveness.csv")
     assert set(ce.lever) == {"rent_subsidy_yuan_month", "land_protection_share"}

@@ -1,5 +1,6 @@
 """The hindcast validation (sim/analysis/validate.py): the Hydra app end to end at a tiny scale, its pieces,
 and the CI guard on the province resident rate (issue "Earned trust")."""
+
 import json
 import re
 import shutil
@@ -11,15 +12,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.runs import outputs
 from sim.analysis import validate
 from sim.config import compose, to_dict
+from sim.runs import outputs
 from sim.world.inputs import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORT_FILES = ["validation.md", "validation.html", "validation_metrics.csv", "ensemble.parquet",
-                "validation_resident_rate.png", "validation_hukou_rate.png", "validation_city_population.png",
-                "validation_city_rates.png", outputs.MANIFEST]
+REPORT_FILES = [
+    "validation.md",
+    "validation.html",
+    "validation_metrics.csv",
+    "ensemble.parquet",
+    "validation_resident_rate.png",
+    "validation_hukou_rate.png",
+    "validation_city_population.png",
+    "validation_city_rates.png",
+    outputs.MANIFEST,
+]
 PATTERN_LINE = re.compile(r"^- \(([a-e])\) (PASS|FAIL|NOT CHECKABLE): ", re.M)
 GUARD_MAE_PP = 0.3
 
@@ -28,8 +37,16 @@ GUARD_MAE_PP = 0.3
 def validation_dir(tmp_path_factory):
     """`python -m sim validate` at scale 0.002 with 2 seeds, into a temporary folder."""
     run_dir = tmp_path_factory.mktemp("validation")
-    cmd = [sys.executable, "-m", "sim", "validate", "population.scale=0.002", "validation.seeds=2", "run.progress=none",
-           f"hydra.run.dir={run_dir}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim",
+        "validate",
+        "population.scale=0.002",
+        "validation.seeds=2",
+        "run.progress=none",
+        f"hydra.run.dir={run_dir}",
+    ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir
@@ -85,7 +102,7 @@ def test_report_has_the_tables_patterns_and_forecast(validation_dir):
     assert all(found[k] in ("PASS", "FAIL") for k in "abcd")
     html = (validation_dir / "validation.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 4
-    assert "<table>" in html and "src=\"validation_" not in html   # self-contained
+    assert "<table>" in html and 'src="validation_' not in html  # self-contained
 
 
 def test_ensemble_table(ensemble):
@@ -113,7 +130,7 @@ def test_observed_targets_come_from_the_data():
     obs = validate.observed_targets()
     prov = obs[(obs.level == "province") & (obs.indicator == validate.RESIDENT)].set_index(["period", "year"]).value
     assert prov[("census", 2020)] == 62.53 and prov[("year_end", 2023)] == 64.97
-    assert not any(y < 2020 for _, y in prov.index)            # the pre-census series is not scored
+    assert not any(y < 2020 for _, y in prov.index)  # the pre-census series is not scored
     hukou = obs[(obs.level == "province") & (obs.indicator == validate.HUKOU)]
     assert sorted(hukou.year) == [2017, 2018, 2019, 2020]
     taiyuan = obs[(obs.region == "Taiyuan") & (obs.indicator == validate.POPULATION) & (obs.year == 2022)]
@@ -146,19 +163,26 @@ def test_metrics_agree_with_the_ensemble(ensemble):
     observed = validate.observed_targets()
     windows = {"calibration": [2021, 2022], "validation": [2023]}
     table = validate.metrics(ensemble, observed, windows)
-    rate = ensemble[(ensemble.level == "province") & (ensemble.indicator == validate.RESIDENT)
-                    & (ensemble.period == "year_end")]
+    rate = ensemble[
+        (ensemble.level == "province") & (ensemble.indicator == validate.RESIDENT) & (ensemble.period == "year_end")
+    ]
     median = rate.groupby("year").value.median()
     obs = {2021: 63.42, 2022: 63.96, 2023: 64.97}
     mae = np.mean([abs(median[y] - obs[y]) for y in (2021, 2022)])
-    got = table[(table.metric == "model.mae") & (table.window == "calibration")
-                & (table.target == "province:Shanxi:resident_urbanization_rate_pct")].value.iloc[0]
+    got = table[
+        (table.metric == "model.mae")
+        & (table.window == "calibration")
+        & (table.target == "province:Shanxi:resident_urbanization_rate_pct")
+    ].value.iloc[0]
     assert got == pytest.approx(mae)
 
 
 def test_parameter_draws():
-    behaviour = {"beta_income": 1.0, "fitted": {"asc_stay": 3.0, "settle_intercept": -6.0},
-                 "fit": {"names": ["asc_stay", "settle_intercept"], "covariance": [[0.04, 0.0], [0.0, 0.01]]}}
+    behaviour = {
+        "beta_income": 1.0,
+        "fitted": {"asc_stay": 3.0, "settle_intercept": -6.0},
+        "fit": {"names": ["asc_stay", "settle_intercept"], "covariance": [[0.04, 0.0], [0.0, 0.01]]},
+    }
     draws, note = validate.draw_parameters(behaviour, 400, seed=1)
     assert len(draws) == 400 and "parameter draws" in note
     x = np.array([[v for _, v in d] for d in draws])
@@ -167,8 +191,12 @@ def test_parameter_draws():
     assert x.std(axis=0) == pytest.approx([0.2, 0.1], rel=0.15)
     assert validate.draw_parameters(behaviour, 3, seed=1)[0] == validate.draw_parameters(behaviour, 3, seed=1)[0]
     # no covariance, or an unusable one: skipped with a note
-    for fit in ({}, {"names": ["asc_stay"], "covariance": [[np.nan]]}, {"names": ["nope"], "covariance": [[1.0]]},
-                {"names": ["asc_stay", "settle_intercept"], "covariance": [[1.0, 2.0], [2.0, 1.0]]}):
+    for fit in (
+        {},
+        {"names": ["asc_stay"], "covariance": [[np.nan]]},
+        {"names": ["nope"], "covariance": [[1.0]]},
+        {"names": ["asc_stay", "settle_intercept"], "covariance": [[1.0, 2.0], [2.0, 1.0]]},
+    ):
         draws, note = validate.draw_parameters({**behaviour, "fit": fit}, 5, seed=1)
         assert draws == [] and "skipped" in note
     cfg = {"behaviour": behaviour}
@@ -203,8 +231,11 @@ def test_hindcast_guard():
     cfg = compose(["population.scale=0.02", "seed=42", "run.progress=none"])
     ensemble = validate.run_ensemble(cfg, [42])
     table = validate.metrics(ensemble, validate.observed_targets(), {"hindcast": [2021, 2022, 2023]})
-    mae = table[(table.metric == "model.mae") & (table.window == "hindcast")
-                & (table.target == "province:Shanxi:resident_urbanization_rate_pct")].value.iloc[0]
+    mae = table[
+        (table.metric == "model.mae")
+        & (table.window == "hindcast")
+        & (table.target == "province:Shanxi:resident_urbanization_rate_pct")
+    ].value.iloc[0]
     assert mae <= GUARD_MAE_PP, f"province resident-rate MAE 2021-2023 = {mae:.3f} pp > {GUARD_MAE_PP} pp"
 
 

@@ -11,6 +11,7 @@ target is an extrapolation, weighted lower), and migrants leaving their place at
 (average residence duration about 5 years). Least squares (scipy) with common random numbers, so
 the objective is a smooth function of the parameters at a fixed seed.
 """
+
 import argparse
 import logging
 import re
@@ -29,10 +30,10 @@ from sim.world.inputs import load_province_series
 log = logging.getLogger("sim.analysis.calibrate")
 FITTED = ("asc_county_seat", "asc_out_of_province", "settle_intercept", "asc_stay")
 YEARS = (2021, 2022, 2023)
-RESIDENT_TOL_PP = 0.1      # residual scale: 0.1 pp of resident rate
-HUKOU_TOL_PP = 0.5         # 0.5 pp of the extrapolated hukou rate
-POPULATION_TOL = 50_000    # persons
-LEAVING_TOL_PCT = 5.0      # percent per year of the migrant leaving rate (weak evidence: a stock's mean duration)
+RESIDENT_TOL_PP = 0.1  # residual scale: 0.1 pp of resident rate
+HUKOU_TOL_PP = 0.5  # 0.5 pp of the extrapolated hukou rate
+POPULATION_TOL = 50_000  # persons
+LEAVING_TOL_PCT = 5.0  # percent per year of the migrant leaving rate (weak evidence: a stock's mean duration)
 # average residence duration of migrants in their current city is about 5 years (刘涛, 彭荣熙 & 曹广忠 2021,
 # docs/BEHAVIOUR-EVIDENCE.md 1.5): about 20% of migrants leave their place each year
 MIGRANT_LEAVING_RATE_PCT = 20.0
@@ -54,6 +55,7 @@ def targets(years=YEARS) -> dict:
 
 def simulate(params: np.ndarray, scale: float, seed: int, overrides=(), end_year: int = max(YEARS)) -> pd.DataFrame:
     from sim.model import ShanxiModel
+
     ov = [f"population.scale={scale}", f"seed={seed}", f"run.end_year={end_year}", *overrides]
     ov += [f"behaviour.fitted.{k}={float(v)!r}" for k, v in zip(FITTED, params)]
     m = ShanxiModel(config=to_dict(compose(ov)))

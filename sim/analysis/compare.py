@@ -9,6 +9,7 @@ containing them (a sweep). Incomplete runs are skipped and reported. With severa
 scenario the curves are medians with P5-P95 bands. Differences are taken against the scenario named
 `baseline` (or --reference) seed by seed (common random numbers), then summarised.
 """
+
 import argparse
 import logging
 import sys
@@ -21,12 +22,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.runs.logs import quiet_libraries  # noqa: E402
-from sim.reporting.tables import markdown_table, number  # noqa: E402
 from sim.places import PLAN_YEARS, TARGET_RESIDENT_RATE_PCT  # noqa: E402
-from sim.runs import outputs  # noqa: E402
-from sim.world.inputs import load_province_series  # noqa: E402
 from sim.reporting.plots import footer  # noqa: E402
+from sim.reporting.tables import markdown_table, number  # noqa: E402
+from sim.runs import outputs  # noqa: E402
+from sim.runs.logs import quiet_libraries  # noqa: E402
+from sim.world.inputs import load_province_series  # noqa: E402
 
 log = logging.getLogger("sim.analysis.compare")
 RATES = ("resident_urbanization_rate_pct", "hukou_urbanization_rate_pct")
@@ -36,8 +37,11 @@ def find_runs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """Complete and incomplete run folders under the given paths."""
     complete, incomplete = [], []
     for p in map(Path, paths):
-        candidates = [p] if (p / "indicators.csv").exists() or (p / outputs.MANIFEST).exists() else \
-            sorted({q.parent for pat in ("indicators.csv", "manifest.json", ".hydra") for q in p.rglob(pat)})
+        candidates = (
+            [p]
+            if (p / "indicators.csv").exists() or (p / outputs.MANIFEST).exists()
+            else sorted({q.parent for pat in ("indicators.csv", "manifest.json", ".hydra") for q in p.rglob(pat)})
+        )
         for run in candidates:
             if (run / ".hydra").exists() and run.name == ".hydra":
                 continue
@@ -63,7 +67,7 @@ def summary_table(table: pd.DataFrame, reference: str = "baseline") -> pd.DataFr
     for (scen, seed), g in wide.groupby(["scenario", "seed"]):
         g = g.set_index("year")
         row = {"scenario": scen, "seed": seed}
-        for y in (2027, 2029):   # NaN when the runs end earlier (run.end_year < 2029)
+        for y in (2027, 2029):  # NaN when the runs end earlier (run.end_year < 2029)
             row[f"resident_{y}_pct"] = g["resident_urbanization_rate_pct"].get(y, np.nan)
             row[f"hukou_{y}_pct"] = g["hukou_urbanization_rate_pct"].get(y, np.nan)
         row["gap_2029_pp"] = row["resident_2029_pct"] - row["hukou_2029_pct"]
@@ -98,12 +102,19 @@ def summary_table(table: pd.DataFrame, reference: str = "baseline") -> pd.DataFr
 
 
 # columns of the comparison table: summary column -> header
-COLUMNS = {"seeds": "seeds", "resident_2027_pct": "resident 2027 %", "resident_2029_pct": "resident 2029 %",
-           "d_resident_2029_pp": "Δ resident 2029 pp", "hukou_2027_pct": "hukou 2027 %",
-           "hukou_2029_pct": "hukou 2029 %", "d_hukou_2029_pp": "Δ hukou 2029 pp", "gap_2029_pp": "gap 2029 pp",
-           "cost_2025_2029_yuan": "cost 2025-29 (亿 yuan)",
-           "yuan_per_extra_urban_resident": "yuan per extra urban resident",
-           "yuan_per_extra_settled_migrant": "yuan per extra settled migrant"}
+COLUMNS = {
+    "seeds": "seeds",
+    "resident_2027_pct": "resident 2027 %",
+    "resident_2029_pct": "resident 2029 %",
+    "d_resident_2029_pp": "Δ resident 2029 pp",
+    "hukou_2027_pct": "hukou 2027 %",
+    "hukou_2029_pct": "hukou 2029 %",
+    "d_hukou_2029_pp": "Δ hukou 2029 pp",
+    "gap_2029_pp": "gap 2029 pp",
+    "cost_2025_2029_yuan": "cost 2025-29 (亿 yuan)",
+    "yuan_per_extra_urban_resident": "yuan per extra urban resident",
+    "yuan_per_extra_settled_migrant": "yuan per extra settled migrant",
+}
 
 
 def _cell(column: str, v) -> str:
@@ -118,8 +129,10 @@ def _cell(column: str, v) -> str:
 
 def to_markdown(summary: pd.DataFrame) -> str:
     cols = [c for c in COLUMNS if c in summary]
-    return markdown_table(["scenario", *(COLUMNS[c] for c in cols)],
-                          [[scen, *(_cell(c, row[c]) for c in cols)] for scen, row in summary.iterrows()])
+    return markdown_table(
+        ["scenario", *(COLUMNS[c] for c in cols)],
+        [[scen, *(_cell(c, row[c]) for c in cols)] for scen, row in summary.iterrows()],
+    )
 
 
 def plot_province(table: pd.DataFrame, path: Path, foot: str) -> None:
@@ -131,8 +144,13 @@ def plot_province(table: pd.DataFrame, path: Path, foot: str) -> None:
     for ax, ind, title in zip(axes, RATES, ("resident urbanization rate", "hukou urbanization rate")):
         for i, scen in enumerate(scenarios):
             b = _band(prov[(prov.scenario == scen) & (prov.indicator == ind)])
-            ax.plot(b.index, b["median"], color="black" if scen == "baseline" else colors[i % 20],
-                    lw=2.2 if scen == "baseline" else 1.4, label=scen)
+            ax.plot(
+                b.index,
+                b["median"],
+                color="black" if scen == "baseline" else colors[i % 20],
+                lw=2.2 if scen == "baseline" else 1.4,
+                label=scen,
+            )
             if (b.p95 - b.p5).max() > 0:
                 ax.fill_between(b.index, b.p5, b.p95, color=colors[i % 20], alpha=0.15)
         col = "urbanization_rate_pct" if ind == RATES[0] else "hukou_urbanization_rate_pct"
@@ -188,8 +206,10 @@ def compare(runs: list[Path], out: Path, reference: str = "baseline") -> pd.Data
         raise SystemExit("no complete runs to compare")
     out.mkdir(parents=True, exist_ok=True)
     seeds = sorted(table.seed.unique())
-    foot = f"scenarios: {', '.join(dict.fromkeys(table.scenario))} | seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}) | " \
-           f"model {outputs.package_versions().get('shanxi-urbanization')} {(outputs.git_state()['commit'] or '')[:8]}"
+    foot = (
+        f"scenarios: {', '.join(dict.fromkeys(table.scenario))} | seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}) | "
+        f"model {outputs.package_versions().get('shanxi-urbanization')} {(outputs.git_state()['commit'] or '')[:8]}"
+    )
     summary = summary_table(table, reference)
     with outputs.atomic_path(out / "comparison.csv") as tmp:
         summary.to_csv(tmp)
@@ -202,11 +222,14 @@ def compare(runs: list[Path], out: Path, reference: str = "baseline") -> pd.Data
 def run_scenarios(names: list[str], scale: float, seed: int, root: Path) -> list[Path]:
     from sim.config import compose, to_dict
     from sim.runs.run import run_to_folder
+
     runs = []
     for name in names:
         run_dir = root / f"{name}_seed{seed}"
         if not outputs.is_complete(run_dir):
-            cfg = to_dict(compose([f"scenario={name}", f"population.scale={scale}", f"seed={seed}", "run.progress=log"]))
+            cfg = to_dict(
+                compose([f"scenario={name}", f"population.scale={scale}", f"seed={seed}", "run.progress=log"])
+            )
             run_to_folder(cfg, run_dir)
         runs.append(run_dir)
     return runs

@@ -14,6 +14,7 @@ s0 = ln(U_0/R_0) at the base time. It is a logistic path that saturates at 100%.
 Logistic S-curve (Northam; 王建军 & 吴志强 2009, docs/BEHAVIOUR-EVIDENCE.md 4.2):
 PU_t = K / (1 + e^{-r (t - t_mid)}), with a saturation level K below 100% fitted (or fixed).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -24,8 +25,8 @@ import pandas as pd
 from scipy.optimize import OptimizeWarning, curve_fit
 
 CENSUS_YEAR = 2020
-CENSUS_TIME = CENSUS_YEAR + 10 / 12       # 1 November 2020, the census reference date
-MAX_LOGISTIC_RATE = 2.0                   # per year: bound of the logistic rate in the fit
+CENSUS_TIME = CENSUS_YEAR + 10 / 12  # 1 November 2020, the census reference date
+MAX_LOGISTIC_RATE = 2.0  # per year: bound of the logistic rate in the fit
 
 
 def year_end_time(year) -> np.ndarray:
@@ -69,10 +70,11 @@ def growth_difference(urban_0, rural_0, urban_1, rural_1, years: float = 1.0) ->
 @dataclass(frozen=True)
 class URGDFit:
     """A constant urban-rural growth difference fitted to observations."""
-    s0: float            # ln(U/R) at the base time t0
-    d: float             # urban-rural growth difference, per year
-    t0: float            # base time (fractional year)
-    anchored: bool       # s0 taken from the base observation (UN practice) rather than fitted
+
+    s0: float  # ln(U/R) at the base time t0
+    d: float  # urban-rural growth difference, per year
+    t0: float  # base time (fractional year)
+    anchored: bool  # s0 taken from the base observation (UN practice) rather than fitted
     n_obs: int
 
     def predict(self, times) -> np.ndarray:
@@ -100,7 +102,7 @@ def fit_urgd(times, pct, anchor: bool = True) -> URGDFit:
     tau = t - t0
     if anchor:
         s0 = float(y[0])
-        d = float(np.sum((y - s0) * tau) / np.sum(tau ** 2))
+        d = float(np.sum((y - s0) * tau) / np.sum(tau**2))
     else:
         d, s0 = (float(v) for v in np.polyfit(tau, y, 1))
     return URGDFit(s0=s0, d=d, t0=t0, anchored=anchor, n_obs=len(t))
@@ -118,11 +120,12 @@ def logistic_curve(t, saturation_pct, rate, midpoint):
 @dataclass(frozen=True)
 class LogisticFit:
     """A logistic S-curve fitted to urban shares."""
-    saturation_pct: float   # K: the level the share approaches
-    rate: float             # r, per year
-    midpoint: float         # t_mid: time of the inflexion (share = K / 2)
+
+    saturation_pct: float  # K: the level the share approaches
+    rate: float  # r, per year
+    midpoint: float  # t_mid: time of the inflexion (share = K / 2)
     saturation_fitted: bool  # K estimated (True) or fixed by the caller (False)
-    at_bound: bool          # an estimate ended on a bound of the fit (the data do not pin it down)
+    at_bound: bool  # an estimate ended on a bound of the fit (the data do not pin it down)
     n_obs: int
 
     def predict(self, times) -> np.ndarray:
@@ -132,12 +135,18 @@ class LogisticFit:
         return self.predict(year_end_time(years))
 
     def params(self) -> dict:
-        return {"saturation_pct": self.saturation_pct, "rate_per_year": self.rate, "midpoint": self.midpoint,
-                "saturation_fitted": self.saturation_fitted, "at_bound": self.at_bound}
+        return {
+            "saturation_pct": self.saturation_pct,
+            "rate_per_year": self.rate,
+            "midpoint": self.midpoint,
+            "saturation_fitted": self.saturation_fitted,
+            "at_bound": self.at_bound,
+        }
 
 
-def fit_logistic(times, pct, saturation_pct: float | None = None,
-                 saturation_bounds: tuple[float, float] | None = None) -> LogisticFit:
+def fit_logistic(
+    times, pct, saturation_pct: float | None = None, saturation_bounds: tuple[float, float] | None = None
+) -> LogisticFit:
     """Fit a logistic S-curve to urban shares (%) with scipy.optimize.curve_fit.
 
     saturation_pct: fix K (then r and t_mid are fitted, 2 or more points); None: fit K too
@@ -160,7 +169,7 @@ def fit_logistic(times, pct, saturation_pct: float | None = None,
         raise ValueError(f"empty saturation range {k_lo:g}-{k_hi:g}%")
     lower, upper = [k_lo, 1e-6, t_span[0]], [k_hi, MAX_LOGISTIC_RATE, t_span[1]]
     best = None
-    for k0 in np.linspace(k_lo, k_hi, 7)[1:-1]:      # several starts: the surface is flat along K
+    for k0 in np.linspace(k_lo, k_hi, 7)[1:-1]:  # several starts: the surface is flat along K
         r0, m0 = _start_values(t, y, k0)
         try:
             p, _ = _curve_fit(logistic_curve, t, y, [k0, r0, m0], lower, upper)
@@ -189,9 +198,20 @@ def _start_values(t, y, k) -> tuple[float, float]:
 def _curve_fit(f, t, y, p0, lower, upper):
     p0 = np.clip(p0, np.asarray(lower) + 1e-9, np.asarray(upper) - 1e-9)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", OptimizeWarning)    # covariance undefined with as many parameters as points
-        return curve_fit(f, t, y, p0=p0, bounds=(lower, upper), method="trf", maxfev=20000,
-                         x_scale="jac", ftol=1e-12, xtol=1e-12, gtol=1e-12)
+        warnings.simplefilter("ignore", OptimizeWarning)  # covariance undefined with as many parameters as points
+        return curve_fit(
+            f,
+            t,
+            y,
+            p0=p0,
+            bounds=(lower, upper),
+            method="trf",
+            maxfev=20000,
+            x_scale="jac",
+            ftol=1e-12,
+            xtol=1e-12,
+            gtol=1e-12,
+        )
 
 
 def _on_bound(p, lower, upper, tol: float = 1e-3) -> bool:
@@ -229,12 +249,14 @@ def clean_series(province: pd.DataFrame | None = None, last_year: int | None = N
     """
     if province is None:
         from sim.world.inputs import load_province_series
+
         province = load_province_series()
     rows = province[(province["year"] >= CENSUS_YEAR) & province["urbanization_rate_pct"].notna()]
     if last_year is not None:
         rows = rows[rows["year"] <= last_year]
-    out = pd.DataFrame({"year": rows["year"].astype(int).to_numpy(),
-                        "pct": rows["urbanization_rate_pct"].astype(float).to_numpy()})
+    out = pd.DataFrame(
+        {"year": rows["year"].astype(int).to_numpy(), "pct": rows["urbanization_rate_pct"].astype(float).to_numpy()}
+    )
     out["period"] = np.where(out["year"] == CENSUS_YEAR, "census", "year_end")
     out["time"] = [observation_time(y, p) for y, p in zip(out["year"], out["period"])]
     return out[["year", "period", "time", "pct"]]

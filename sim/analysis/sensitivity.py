@@ -33,6 +33,7 @@ Steps (each writes into the run folder, outputs/sensitivity/<time>/):
 A rerun with the same `hydra.run.dir` reuses complete runs. Small designs give wide intervals; the
 report says so and gives the seed-noise level below which a factor is indistinguishable from noise.
 """
+
 from __future__ import annotations
 
 import copy
@@ -44,24 +45,24 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from sim.runs.logs import quiet_libraries
-from sim.reporting.tables import markdown_table, number
-from sim.places import FINAL_YEAR, PLAN_YEARS
 from sim.config import CONF_DIR, PROJECT_ROOT
+from sim.places import FINAL_YEAR, PLAN_YEARS
+from sim.reporting.tables import markdown_table, number
 from sim.runs import outputs
 from sim.runs.design import APP_KEYS
+from sim.runs.logs import quiet_libraries
 
 log = logging.getLogger("sim.analysis.sensitivity")
 
 ROOT = PROJECT_ROOT
-YI = 1e8                                                     # 亿 yuan
+YI = 1e8  # 亿 yuan
 BILLION = 1e9
 
 # output key -> (column of points.csv, label, unit)
@@ -72,25 +73,32 @@ OUTPUTS = {
 }
 POINT_COLUMNS = ["point", "seed", "resident_rate_2029", "hukou_rate_2029", "cost_2025_2029_yi"]
 
-QUICK = ["sensitivity.morris.trajectories=2", "sensitivity.seeds=[1]", "sensitivity.noise_seeds=[2,3]",
-         "sensitivity.sobol.top_k=4", "sensitivity.sobol.n=8", "sensitivity.oat_plan=false",
-         "population.scale=0.001"]
+QUICK = [
+    "sensitivity.morris.trajectories=2",
+    "sensitivity.seeds=[1]",
+    "sensitivity.noise_seeds=[2,3]",
+    "sensitivity.sobol.top_k=4",
+    "sensitivity.sobol.n=8",
+    "sensitivity.oat_plan=false",
+    "population.scale=0.001",
+]
 
 
 # ============================================================================ factors
 
+
 @dataclass
 class Factor:
-    name: str                 # lever name, or behaviour key (beta_income, fitted.asc_stay)
-    kind: str                 # lever | behaviour
+    name: str  # lever name, or behaviour key (beta_income, fitted.asc_stay)
+    kind: str  # lever | behaviour
     lo: float
     hi: float
-    group: str                # A1..A4 (action of a lever) | behaviour
+    group: str  # A1..A4 (action of a lever) | behaviour
     unit: str = ""
-    nominal: object = None    # baseline value (levers: as in levers.yaml; behaviour: the config's)
+    nominal: object = None  # baseline value (levers: as in levers.yaml; behaviour: the config's)
     by: str = "province"
-    regions: list = field(default_factory=list)   # place levers: where the value is set
-    costly: bool = False      # the lever has a unit cost
+    regions: list = field(default_factory=list)  # place levers: where the value is set
+    costly: bool = False  # the lever has a unit cost
     range_note: str = ""
 
     def settings(self, x: float, from_year: int) -> dict:
@@ -118,10 +126,22 @@ def settings_of(cfg: dict) -> dict:
     s.setdefault("oat_plan", False)
     s.setdefault("plan_scenario", "plan")
     s.setdefault("sample_seed", 20250101)
-    s["morris"] = {"trajectories": 10, "levels": 4, "optimal_trajectories": None, "conf_level": 0.95,
-                   "num_resamples": 1000, **(s.get("morris") or {})}
-    s["sobol"] = {"top_k": 6, "n": 64, "select_by": ["resident_rate_2029", "hukou_rate_2029"], "conf_level": 0.95,
-                  "num_resamples": 1000, **(s.get("sobol") or {})}
+    s["morris"] = {
+        "trajectories": 10,
+        "levels": 4,
+        "optimal_trajectories": None,
+        "conf_level": 0.95,
+        "num_resamples": 1000,
+        **(s.get("morris") or {}),
+    }
+    s["sobol"] = {
+        "top_k": 6,
+        "n": 64,
+        "select_by": ["resident_rate_2029", "hukou_rate_2029"],
+        "conf_level": 0.95,
+        "num_resamples": 1000,
+        **(s.get("sobol") or {}),
+    }
     s["report"] = {"paragraphs": 5, **(s.get("report") or {})}
     s.setdefault("launcher", "joblib")
     s.setdefault("n_jobs", 2)
@@ -153,6 +173,7 @@ def _get(d: dict, dotted: str):
 
 def lever_factors(s: dict, levers: dict | None = None) -> list[Factor]:
     from scenarios.compile import load_levers
+
     levers = levers or load_levers()
     policy = [n for n, spec in levers.items() if str(spec.get("clause")) != "stress"]
     if s["levers"] != "all":
@@ -171,16 +192,29 @@ def lever_factors(s: dict, levers: dict | None = None) -> list[Factor]:
         if name in (s.get("ranges") or {}):
             rlo, rhi = (float(v) for v in s["ranges"][name])
             if not lo <= rlo < rhi <= hi:
-                raise ValueError(f"sensitivity.ranges.{name} = [{rlo}, {rhi}] is not inside the lever's range "
-                                 f"[{lo}, {hi}]")
+                raise ValueError(
+                    f"sensitivity.ranges.{name} = [{rlo}, {rhi}] is not inside the lever's range [{lo}, {hi}]"
+                )
             lo, hi, note = rlo, rhi, "narrowed (conf/sensitivity)"
         by = spec["by"]
         regions = []
         if by != "province":
             regions = list((s.get("lever_regions") or {}).get(name) or ["all"])
-        out.append(Factor(name=name, kind="lever", lo=lo, hi=hi, group=str(spec["clause"])[:2],
-                          unit=spec.get("unit", ""), nominal=spec["baseline"], by=by, regions=regions,
-                          costly="cost" in spec, range_note=note))
+        out.append(
+            Factor(
+                name=name,
+                kind="lever",
+                lo=lo,
+                hi=hi,
+                group=str(spec["clause"])[:2],
+                unit=spec.get("unit", ""),
+                nominal=spec["baseline"],
+                by=by,
+                regions=regions,
+                costly="cost" in spec,
+                range_note=note,
+            )
+        )
     return out
 
 
@@ -203,8 +237,10 @@ def behaviour_factors(s: dict, behaviour: dict) -> list[Factor]:
         elif "sd" in how:
             short = name.split(".")[-1]
             if short not in names:
-                raise ValueError(f"sensitivity.behaviour.{name}: no variance in behaviour.fit.covariance "
-                                 f"(fitted: {', '.join(names)}); use relative or range")
+                raise ValueError(
+                    f"sensitivity.behaviour.{name}: no variance in behaviour.fit.covariance "
+                    f"(fitted: {', '.join(names)}); use relative or range"
+                )
             i = names.index(short)
             sd = math.sqrt(max(float(cov[i, i]), 0.0))
             k = float(how["sd"])
@@ -217,8 +253,9 @@ def behaviour_factors(s: dict, behaviour: dict) -> list[Factor]:
         if not hi > lo:
             log.warning("sensitivity.behaviour.%s: empty range [%g, %g], left out", name, lo, hi)
             continue
-        out.append(Factor(name=name, kind="behaviour", lo=lo, hi=hi, group="behaviour", unit="", nominal=v,
-                          range_note=note))
+        out.append(
+            Factor(name=name, kind="behaviour", lo=lo, hi=hi, group="behaviour", unit="", nominal=v, range_note=note)
+        )
     return out
 
 
@@ -247,6 +284,7 @@ def _str_keys(v):
 
 def plan_levers(name: str = "plan") -> dict:
     """The lever schedules of a scenario of conf/scenario (its defaults merged, as Hydra composes them)."""
+
     def load(n):
         data = yaml.safe_load((CONF_DIR / "scenario" / f"{n}.yaml").read_text(encoding="utf-8")) or {}
         merged = {}
@@ -259,21 +297,30 @@ def plan_levers(name: str = "plan") -> dict:
             elif isinstance(d, str):
                 merged.update(load(d))
         return merged
+
     return {k: _str_keys(v) for k, v in load(name).items()}
 
 
 # ============================================================================ designs
 
+
 def morris_sample(factors: list[Factor], s: dict) -> np.ndarray:
     from SALib.sample import morris as ms
+
     m = s["morris"]
     opt = m.get("optimal_trajectories")
-    return ms.sample(problem_of(factors), int(m["trajectories"]), num_levels=int(m["levels"]),
-                     optimal_trajectories=int(opt) if opt else None, seed=int(s["sample_seed"]))
+    return ms.sample(
+        problem_of(factors),
+        int(m["trajectories"]),
+        num_levels=int(m["levels"]),
+        optimal_trajectories=int(opt) if opt else None,
+        seed=int(s["sample_seed"]),
+    )
 
 
 def sobol_sample(factors: list[Factor], s: dict) -> np.ndarray:
     from SALib.sample import sobol as ss
+
     n = int(s["sobol"]["n"])
     if n & (n - 1):
         log.warning("sensitivity.sobol.n = %d is not a power of 2 (Sobol sequences balance best at powers of 2)", n)
@@ -292,18 +339,31 @@ def design_points(factors: list[Factor], X: np.ndarray, from_year: int, group: s
 
 def write_design(path: Path, name: str, factors: list[Factor], points: list[dict], from_year: int) -> str:
     """Write a design JSON (and a readable CSV of its factor values) atomically; returns its sha256."""
-    doc = {"name": name, "from_year": from_year, "factors": [f.name for f in factors],
-           "bounds": [[f.lo, f.hi] for f in factors], "points": points}
+    doc = {
+        "name": name,
+        "from_year": from_year,
+        "factors": [f.name for f in factors],
+        "bounds": [[f.lo, f.hi] for f in factors],
+        "points": points,
+    }
     text = json.dumps(doc, indent=1, ensure_ascii=False)
     outputs.write_text(path, text)
-    rows = [{"point": i, "group": p["group"], **({n: v for n, v in zip(doc["factors"], p["x"])} if "x" in p else {}),
-             "lever": p.get("lever", "")} for i, p in enumerate(points)]
+    rows = [
+        {
+            "point": i,
+            "group": p["group"],
+            **({n: v for n, v in zip(doc["factors"], p["x"])} if "x" in p else {}),
+            "lever": p.get("lever", ""),
+        }
+        for i, p in enumerate(points)
+    ]
     with outputs.atomic_path(path.with_suffix(".csv")) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # ============================================================================ running the design
+
 
 def passthrough_overrides(task_overrides: list[str]) -> list[str]:
     """The app's model overrides (not sensitivity.*, seek.*, hydra.*, seed) to pass to the runs."""
@@ -335,6 +395,7 @@ def collect(sweep_dir: Path, sha256: str | None = None) -> pd.DataFrame:
     `sha256`, only runs of that design file count. (sim.runs.gather would load every row of every
     run, far more than needed for hundreds of runs.)"""
     from sim.runs.sweep import job_folders, job_overrides, parse_override
+
     rows = []
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.exists():
@@ -349,27 +410,43 @@ def collect(sweep_dir: Path, sha256: str | None = None) -> pd.DataFrame:
         if point is None:
             continue
         if sha256 and design.get("sha256", ovs.get("design.sha256")) != sha256:
-            continue                      # a run of another design (an earlier sweep into the same folder)
+            continue  # a run of another design (an earlier sweep into the same folder)
         t = pd.read_parquet(folder / "indicators.parquet", filters=[("level", "==", "province")])
         wide = t.pivot_table(index="year", columns="indicator", values="value")
         if FINAL_YEAR not in wide.index:
             continue
         plan = wide.reindex(list(PLAN_YEARS)).fillna(0.0)
         cost = plan["cost_total_yuan"].sum() if "cost_total_yuan" in plan else 0.0
-        rows.append({"point": int(point), "seed": int(man["seed"]),
-                     "resident_rate_2029": float(wide.loc[FINAL_YEAR, "resident_urbanization_rate_pct"]),
-                     "hukou_rate_2029": float(wide.loc[FINAL_YEAR, "hukou_urbanization_rate_pct"]),
-                     "cost_2025_2029_yi": float(cost) / YI,
-                     **{f"cost.{c[5:-5]}": float(plan[c].sum()) / YI for c in plan.columns
-                        if c.startswith("cost_") and c.endswith("_yuan") and c != "cost_total_yuan"}})
+        rows.append(
+            {
+                "point": int(point),
+                "seed": int(man["seed"]),
+                "resident_rate_2029": float(wide.loc[FINAL_YEAR, "resident_urbanization_rate_pct"]),
+                "hukou_rate_2029": float(wide.loc[FINAL_YEAR, "hukou_urbanization_rate_pct"]),
+                "cost_2025_2029_yi": float(cost) / YI,
+                **{
+                    f"cost.{c[5:-5]}": float(plan[c].sum()) / YI
+                    for c in plan.columns
+                    if c.startswith("cost_") and c.endswith("_yuan") and c != "cost_total_yuan"
+                },
+            }
+        )
     if not rows:
         return pd.DataFrame(columns=POINT_COLUMNS)
     out = pd.DataFrame(rows)
     return out[POINT_COLUMNS + sorted(c for c in out.columns if c not in POINT_COLUMNS)]
 
 
-def run_sweep(s: dict, design_path: Path, sha: str, points: list[int] | range, seeds: list[int], sweep_dir: Path,
-              model_overrides: list[str], poll_s: float = 15.0) -> pd.DataFrame:
+def run_sweep(
+    s: dict,
+    design_path: Path,
+    sha: str,
+    points: list[int] | range,
+    seeds: list[int],
+    sweep_dir: Path,
+    model_overrides: list[str],
+    poll_s: float = 15.0,
+) -> pd.DataFrame:
     """Run design points x seeds through `python -m sim -m` (skipped if already complete); their outputs."""
     want = {(int(p), int(sd)) for p in points for sd in seeds}
     have = collect(sweep_dir, sha)
@@ -381,13 +458,29 @@ def run_sweep(s: dict, design_path: Path, sha: str, points: list[int] | range, s
         pts = f"range({points.start},{points.stop})"
     else:
         pts = ",".join(str(int(p)) for p in points)
-    cmd = [sys.executable, "-m", "sim", "-m", f"+design.file='{design_path.resolve()}'", f"+design.sha256={sha}",
-           f"+design.point={pts}", "seed=" + ",".join(str(x) for x in seeds), *model_overrides,
-           *launcher_overrides(s), f"hydra.sweep.dir='{sweep_dir.resolve()}'"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim",
+        "-m",
+        f"+design.file='{design_path.resolve()}'",
+        f"+design.sha256={sha}",
+        f"+design.point={pts}",
+        "seed=" + ",".join(str(x) for x in seeds),
+        *model_overrides,
+        *launcher_overrides(s),
+        f"hydra.sweep.dir='{sweep_dir.resolve()}'",
+    ]
     sweep_dir.mkdir(parents=True, exist_ok=True)
     log_path = sweep_dir.parent / f"{sweep_dir.name}.log"
-    log.info("launching %d runs (%d points x %d seeds) of %s: %s", len(want), len(set(p for p, _ in want)), len(seeds),
-             design_path.name, " ".join(cmd[2:]))
+    log.info(
+        "launching %d runs (%d points x %d seeds) of %s: %s",
+        len(want),
+        len(set(p for p, _ in want)),
+        len(seeds),
+        design_path.name,
+        " ".join(cmd[2:]),
+    )
     t0 = time.monotonic()
     wall0 = time.time()
     with open(log_path, "ab") as logf:
@@ -398,8 +491,11 @@ def run_sweep(s: dict, design_path: Path, sha: str, points: list[int] | range, s
                 rc = proc.wait(timeout=poll_s)
                 break
             except subprocess.TimeoutExpired:
-                n = sum(1 for p in sweep_dir.glob("*/" + outputs.MANIFEST)
-                        if p.stat().st_mtime >= wall0 and outputs.is_complete(p.parent))
+                n = sum(
+                    1
+                    for p in sweep_dir.glob("*/" + outputs.MANIFEST)
+                    if p.stat().st_mtime >= wall0 and outputs.is_complete(p.parent)
+                )
                 if n != last:
                     el = time.monotonic() - t0
                     log.info("%s: %d/%d runs complete, %.0f s", sweep_dir.name, n, len(want), el)
@@ -411,14 +507,17 @@ def run_sweep(s: dict, design_path: Path, sha: str, points: list[int] | range, s
     done = set(zip(have.point, have.seed)) if len(have) else set()
     missing = sorted(want - done)
     if missing:
-        raise RuntimeError(f"{len(missing)} of {len(want)} runs of {sweep_dir} did not complete (exit {rc}); "
-                           f"see {log_path} and: python -m sim sweep status {sweep_dir}. Rerunning with the same "
-                           f"hydra.run.dir reuses the complete runs. First missing (point, seed): {missing[:5]}")
+        raise RuntimeError(
+            f"{len(missing)} of {len(want)} runs of {sweep_dir} did not complete (exit {rc}); "
+            f"see {log_path} and: python -m sim sweep status {sweep_dir}. Rerunning with the same "
+            f"hydra.run.dir reuses the complete runs. First missing (point, seed): {missing[:5]}"
+        )
     log.info("%s: %d runs complete in %.0f s", sweep_dir.name, len(want), time.monotonic() - t0)
     return have[[(p, sd) in want for p, sd in zip(have.point, have.seed)]].reset_index(drop=True)
 
 
 # ============================================================================ analysis
+
 
 def point_means(runs: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
     """Per design point, the mean over the common seeds of each output."""
@@ -444,17 +543,32 @@ def noise_level(runs_nominal: pd.DataFrame, n_seeds: int, levels: int) -> dict:
 
 def morris_indices(factors, X, means: pd.DataFrame, s: dict) -> pd.DataFrame:
     from SALib.analyze import morris as ma
+
     m = s["morris"]
     prob = problem_of(factors)
     rows = []
     for key, (col, _, _) in OUTPUTS.items():
         Y = means[col].to_numpy(float)
-        res = ma.analyze(prob, X, Y, num_resamples=int(m["num_resamples"]), conf_level=float(m["conf_level"]),
-                         num_levels=int(m["levels"]), seed=int(s["sample_seed"]))
+        res = ma.analyze(
+            prob,
+            X,
+            Y,
+            num_resamples=int(m["num_resamples"]),
+            conf_level=float(m["conf_level"]),
+            num_levels=int(m["levels"]),
+            seed=int(s["sample_seed"]),
+        )
         for i, f in enumerate(factors):
-            rows.append({"factor": f.name, "output": key, "mu_star": float(res["mu_star"][i]),
-                         "mu_star_conf": float(res["mu_star_conf"][i]), "mu": float(res["mu"][i]),
-                         "sigma": float(res["sigma"][i])})
+            rows.append(
+                {
+                    "factor": f.name,
+                    "output": key,
+                    "mu_star": float(res["mu_star"][i]),
+                    "mu_star_conf": float(res["mu_star_conf"][i]),
+                    "mu": float(res["mu"][i]),
+                    "sigma": float(res["sigma"][i]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -471,8 +585,14 @@ def elementary_steps(factors, X: np.ndarray, means: pd.DataFrame, trajectories: 
             step = float(d[i])
             own = f"cost.{factors[i].name}"
             d_own = float(means.loc[b, own] - means.loc[a, own]) if own in means.columns else 0.0
-            rows.append({"factor": factors[i].name, "step": step, "d_direct_cost_yi": d_own,
-                         **{f"d_{c}": float(means.loc[b, c] - means.loc[a, c]) for c in POINT_COLUMNS[2:]}})
+            rows.append(
+                {
+                    "factor": factors[i].name,
+                    "step": step,
+                    "d_direct_cost_yi": d_own,
+                    **{f"d_{c}": float(means.loc[b, c] - means.loc[a, c]) for c in POINT_COLUMNS[2:]},
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -500,13 +620,24 @@ def cost_effectiveness_morris(factors, steps: pd.DataFrame) -> pd.DataFrame:
         d_huk = float((sign * st.d_hukou_rate_2029).sum())
         d_cost = float((sign * st.d_cost_2025_2029_yi).sum())
         d_own = float((sign * st.d_direct_cost_yi).sum())
-        per_range = {"d_resident_pp_per_range": d_res / span, "d_hukou_pp_per_range": d_huk / span,
-                     "d_direct_cost_yi_per_range": d_own / span, "d_cost_yi_per_range": d_cost / span}
-        rows.append({"lever": f.name, "action": f.group, "steps": len(st), **per_range,
-                     "resident_pp_per_billion": _per_billion(d_res, d_own, span),
-                     "hukou_pp_per_billion": _per_billion(d_huk, d_own, span),
-                     "resident_pp_per_billion_total_cost": _per_billion(d_res, d_cost, span),
-                     "has_unit_cost": bool(f.costly)})
+        per_range = {
+            "d_resident_pp_per_range": d_res / span,
+            "d_hukou_pp_per_range": d_huk / span,
+            "d_direct_cost_yi_per_range": d_own / span,
+            "d_cost_yi_per_range": d_cost / span,
+        }
+        rows.append(
+            {
+                "lever": f.name,
+                "action": f.group,
+                "steps": len(st),
+                **per_range,
+                "resident_pp_per_billion": _per_billion(d_res, d_own, span),
+                "hukou_pp_per_billion": _per_billion(d_huk, d_own, span),
+                "resident_pp_per_billion_total_cost": _per_billion(d_res, d_cost, span),
+                "has_unit_cost": bool(f.costly),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -526,14 +657,21 @@ def cost_effectiveness_oat(points: list[dict], runs: pd.DataFrame, nominal: int,
             diffs = [r.loc[(i, sd), c] - r.loc[(nominal, sd), c] for sd in seeds]
             d[c] = (float(np.mean(diffs)), float(np.min(diffs)), float(np.max(diffs)))
         cost, direct = d["cost_2025_2029_yi"][0], d[own][0]
-        rows.append({"lever": p["lever"], "plan_schedule": json.dumps(p["set"][f"scenario.levers.{p['lever']}"],
-                                                                      ensure_ascii=False),
-                     "d_resident_pp": d["resident_rate_2029"][0], "d_resident_pp_min": d["resident_rate_2029"][1],
-                     "d_resident_pp_max": d["resident_rate_2029"][2], "d_hukou_pp": d["hukou_rate_2029"][0],
-                     "d_direct_cost_yi": direct, "d_cost_yi": cost,
-                     "resident_pp_per_billion": _per_billion(d["resident_rate_2029"][0], direct),
-                     "hukou_pp_per_billion": _per_billion(d["hukou_rate_2029"][0], direct),
-                     "resident_pp_per_billion_total_cost": _per_billion(d["resident_rate_2029"][0], cost)})
+        rows.append(
+            {
+                "lever": p["lever"],
+                "plan_schedule": json.dumps(p["set"][f"scenario.levers.{p['lever']}"], ensure_ascii=False),
+                "d_resident_pp": d["resident_rate_2029"][0],
+                "d_resident_pp_min": d["resident_rate_2029"][1],
+                "d_resident_pp_max": d["resident_rate_2029"][2],
+                "d_hukou_pp": d["hukou_rate_2029"][0],
+                "d_direct_cost_yi": direct,
+                "d_cost_yi": cost,
+                "resident_pp_per_billion": _per_billion(d["resident_rate_2029"][0], direct),
+                "hukou_pp_per_billion": _per_billion(d["hukou_rate_2029"][0], direct),
+                "resident_pp_per_billion_total_cost": _per_billion(d["resident_rate_2029"][0], cost),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -548,6 +686,7 @@ def select_top(morris: pd.DataFrame, select_by: list[str], k: int) -> list[str]:
 
 def sobol_indices(factors, Y_by_output: dict, s: dict) -> pd.DataFrame:
     from SALib.analyze import sobol as sa
+
     so = s["sobol"]
     prob = problem_of(factors)
     rows = []
@@ -555,11 +694,25 @@ def sobol_indices(factors, Y_by_output: dict, s: dict) -> pd.DataFrame:
         if np.nanstd(Y) == 0:
             res = {n: np.full(len(factors), np.nan) for n in ("S1", "S1_conf", "ST", "ST_conf")}
         else:
-            res = sa.analyze(prob, np.asarray(Y, float), calc_second_order=False, num_resamples=int(so["num_resamples"]),
-                             conf_level=float(so["conf_level"]), seed=int(s["sample_seed"]))
+            res = sa.analyze(
+                prob,
+                np.asarray(Y, float),
+                calc_second_order=False,
+                num_resamples=int(so["num_resamples"]),
+                conf_level=float(so["conf_level"]),
+                seed=int(s["sample_seed"]),
+            )
         for i, f in enumerate(factors):
-            rows.append({"factor": f.name, "output": key, "S1": float(res["S1"][i]), "S1_conf": float(res["S1_conf"][i]),
-                         "ST": float(res["ST"][i]), "ST_conf": float(res["ST_conf"][i])})
+            rows.append(
+                {
+                    "factor": f.name,
+                    "output": key,
+                    "S1": float(res["S1"][i]),
+                    "S1_conf": float(res["S1_conf"][i]),
+                    "ST": float(res["ST"][i]),
+                    "ST_conf": float(res["ST_conf"][i]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -570,8 +723,20 @@ GROUP_COLOURS = {"A1": "tab:blue", "A2": "tab:green", "A3": "tab:orange", "A4": 
 
 def indices_table(factors, morris: pd.DataFrame, sobol: pd.DataFrame | None) -> pd.DataFrame:
     """Wide table: one row per factor, mu*, sigma (and S1, ST with intervals) per output."""
-    base = pd.DataFrame([{"factor": f.name, "kind": f.kind, "group": f.group, "unit": f.unit, "low": f.lo,
-                          "high": f.hi, "range": f.range_note} for f in factors]).set_index("factor")
+    base = pd.DataFrame(
+        [
+            {
+                "factor": f.name,
+                "kind": f.kind,
+                "group": f.group,
+                "unit": f.unit,
+                "low": f.lo,
+                "high": f.hi,
+                "range": f.range_note,
+            }
+            for f in factors
+        ]
+    ).set_index("factor")
     for key in OUTPUTS:
         m = morris[morris.output == key].set_index("factor")
         for c in ("mu_star", "mu_star_conf", "mu", "sigma"):
@@ -594,34 +759,57 @@ def indices_markdown(table: pd.DataFrame, noise: dict) -> str:
         rows = []
         for name, r in t.iterrows():
             s1 = r[f"{key}.S1"]
-            sob = ("—", "—") if not np.isfinite(s1) else (
-                f"{s1:.2f} [{s1 - r[f'{key}.S1_conf']:.2f}, {s1 + r[f'{key}.S1_conf']:.2f}]",
-                f"{r[f'{key}.ST']:.2f} [{r[f'{key}.ST'] - r[f'{key}.ST_conf']:.2f}, "
-                f"{r[f'{key}.ST'] + r[f'{key}.ST_conf']:.2f}]")
+            sob = (
+                ("—", "—")
+                if not np.isfinite(s1)
+                else (
+                    f"{s1:.2f} [{s1 - r[f'{key}.S1_conf']:.2f}, {s1 + r[f'{key}.S1_conf']:.2f}]",
+                    f"{r[f'{key}.ST']:.2f} [{r[f'{key}.ST'] - r[f'{key}.ST_conf']:.2f}, "
+                    f"{r[f'{key}.ST'] + r[f'{key}.ST_conf']:.2f}]",
+                )
+            )
             below = r[f"{key}.mu_star"] < 2 * noise[key]["ee_noise"] if np.isfinite(noise[key]["ee_noise"]) else False
-            rows.append([name + (" °" if below else ""), r["group"], number(r[f"{key}.mu_star"], d),
-                         "± " + number(r[f"{key}.mu_star_conf"], d), number(r[f"{key}.mu"], d, sign=True),
-                         number(r[f"{key}.sigma"], d), *sob])
-        parts.append(f"### {label} ({unit})\n\n" + markdown_table(
-            ["factor", "group", "μ*", "μ* CI", "μ", "σ", "S1 [CI]", "ST [CI]"], rows))
+            rows.append(
+                [
+                    name + (" °" if below else ""),
+                    r["group"],
+                    number(r[f"{key}.mu_star"], d),
+                    "± " + number(r[f"{key}.mu_star_conf"], d),
+                    number(r[f"{key}.mu"], d, sign=True),
+                    number(r[f"{key}.sigma"], d),
+                    *sob,
+                ]
+            )
+        parts.append(
+            f"### {label} ({unit})\n\n"
+            + markdown_table(["factor", "group", "μ*", "μ* CI", "μ", "σ", "S1 [CI]", "ST [CI]"], rows)
+        )
     return "\n".join(parts)
 
 
 def plot_tornado(table: pd.DataFrame, noise: dict, path: Path, foot: str, top: int = 20) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     from sim.reporting.fonts import use_cjk_font
+
     use_cjk_font()
     fig, axes = plt.subplots(1, 3, figsize=(16, max(4.5, 0.28 * min(top, len(table)) + 1.8)), dpi=110)
     for ax, (key, (_, label, unit)) in zip(axes, OUTPUTS.items()):
         t = table.sort_values(f"{key}.mu_star", ascending=False).head(top)[::-1]
         y = np.arange(len(t))
         colours = [GROUP_COLOURS.get(g, "0.3") for g in t.group]
-        bars = ax.barh(y, t[f"{key}.mu_star"], xerr=t[f"{key}.mu_star_conf"], color=colours, alpha=0.85,
-                       error_kw={"elinewidth": 0.8, "capsize": 2})
+        bars = ax.barh(
+            y,
+            t[f"{key}.mu_star"],
+            xerr=t[f"{key}.mu_star_conf"],
+            color=colours,
+            alpha=0.85,
+            error_kw={"elinewidth": 0.8, "capsize": 2},
+        )
         for bar, mu in zip(bars, t[f"{key}.mu"]):
             if mu < 0:
                 bar.set_hatch("///")
@@ -632,9 +820,12 @@ def plot_tornado(table: pd.DataFrame, noise: dict, path: Path, foot: str, top: i
             ax.text(2 * nz, -0.9, " 2× seed noise", color="tab:red", fontsize=7, va="top")
         ax.set_title(f"{label}\nMorris μ* ({unit} over the factor's range)", fontsize=9)
         ax.grid(alpha=0.3, axis="x")
-    axes[-1].legend(handles=[Patch(color=c, label=g) for g, c in GROUP_COLOURS.items()] +
-                    [Patch(facecolor="white", edgecolor="k", hatch="///", label="lowers it (μ < 0)")],
-                    fontsize=7, loc="lower right")
+    axes[-1].legend(
+        handles=[Patch(color=c, label=g) for g, c in GROUP_COLOURS.items()]
+        + [Patch(facecolor="white", edgecolor="k", hatch="///", label="lowers it (μ < 0)")],
+        fontsize=7,
+        loc="lower right",
+    )
     fig.text(0.01, 0.005, foot, fontsize=6, color="0.4")
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     with outputs.atomic_path(path) as tmp:
@@ -644,8 +835,10 @@ def plot_tornado(table: pd.DataFrame, noise: dict, path: Path, foot: str, top: i
 
 def plot_sobol(sobol: pd.DataFrame, path: Path, foot: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     names = list(dict.fromkeys(sobol.factor))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), dpi=110)
     for ax, (key, (_, label, _)) in zip(axes, OUTPUTS.items()):
@@ -665,50 +858,68 @@ def plot_sobol(sobol: pd.DataFrame, path: Path, foot: str) -> None:
     plt.close(fig)
 
 
-def lever_paragraph(f: Factor, table: pd.DataFrame, ce: pd.DataFrame, oat: pd.DataFrame | None, noise: dict,
-                    spec: dict) -> str:
+def lever_paragraph(
+    f: Factor, table: pd.DataFrame, ce: pd.DataFrame, oat: pd.DataFrame | None, noise: dict, spec: dict
+) -> str:
     r = table.loc[f.name]
     key = "resident_rate_2029"
     mu_s, mu, sig = r[f"{key}.mu_star"], r[f"{key}.mu"], r[f"{key}.sigma"]
     direction = "raises" if mu > 0 else "lowers"
     if abs(mu) < 0.5 * mu_s:
         direction = "moves (in both directions, depending on the other factors)"
-    shape = ("its effect varies strongly with the other factors (σ > μ*: non-linear or interacting)" if sig > mu_s
-             else "its effect is fairly steady across the design (σ ≤ μ*)")
+    shape = (
+        "its effect varies strongly with the other factors (σ > μ*: non-linear or interacting)"
+        if sig > mu_s
+        else "its effect is fairly steady across the design (σ ≤ μ*)"
+    )
     where = "every region" if f.by == "province" or f.regions == ["all"] else ", ".join(f.regions)
-    text = [f"**{f.name}** ({spec.get('clause', '')}, {spec.get('clause_zh', '')}; {f.unit}, sampled "
-            f"{number(f.lo, 3)}–{number(f.hi, 3)} from {PLAN_YEARS[0]} in {where}; baseline {f.nominal}). "
-            f"Mechanism: {str(spec.get('mechanism', '')).rstrip('.')}. "
-            f"Over that range it {direction} the 2029 resident rate: "
-            f"μ* = {number(mu_s, 2)} ± {number(r[f'{key}.mu_star_conf'], 2)} pp (μ = {number(mu, 2, True)}, σ = {number(sig, 2)}); "
-            f"{shape}. Hukou rate: μ* = {number(r['hukou_rate_2029.mu_star'], 2)} pp "
-            f"(μ = {number(r['hukou_rate_2029.mu'], 2, True)})."]
+    text = [
+        f"**{f.name}** ({spec.get('clause', '')}, {spec.get('clause_zh', '')}; {f.unit}, sampled "
+        f"{number(f.lo, 3)}–{number(f.hi, 3)} from {PLAN_YEARS[0]} in {where}; baseline {f.nominal}). "
+        f"Mechanism: {str(spec.get('mechanism', '')).rstrip('.')}. "
+        f"Over that range it {direction} the 2029 resident rate: "
+        f"μ* = {number(mu_s, 2)} ± {number(r[f'{key}.mu_star_conf'], 2)} pp (μ = {number(mu, 2, True)}, σ = {number(sig, 2)}); "
+        f"{shape}. Hukou rate: μ* = {number(r['hukou_rate_2029.mu_star'], 2)} pp "
+        f"(μ = {number(r['hukou_rate_2029.mu'], 2, True)})."
+    ]
     nz = noise[key]["ee_noise"]
     if np.isfinite(nz) and mu_s < 2 * nz:
-        text.append(f"This is within twice the seed-noise level of an elementary effect ({number(nz, 2)} pp): "
-                    "not distinguishable from noise with this design.")
+        text.append(
+            f"This is within twice the seed-noise level of an elementary effect ({number(nz, 2)} pp): "
+            "not distinguishable from noise with this design."
+        )
     if np.isfinite(r[f"{key}.S1"]):
-        text.append(f"Sobol: S1 = {r[f'{key}.S1']:.2f} ± {r[f'{key}.S1_conf']:.2f}, ST = {r[f'{key}.ST']:.2f} ± "
-                    f"{r[f'{key}.ST_conf']:.2f} of the variance of the 2029 resident rate over the Sobol factors.")
+        text.append(
+            f"Sobol: S1 = {r[f'{key}.S1']:.2f} ± {r[f'{key}.S1_conf']:.2f}, ST = {r[f'{key}.ST']:.2f} ± "
+            f"{r[f'{key}.ST_conf']:.2f} of the variance of the 2029 resident rate over the Sobol factors."
+        )
     c = ce[ce.lever == f.name]
     if len(c):
         c = c.iloc[0]
         if np.isfinite(c.resident_pp_per_billion):
-            text.append(f"Its own cost over its range: {number(c.d_direct_cost_yi_per_range, 0)} 亿 yuan 2025-2029 "
-                        f"(total cost change {number(c.d_cost_yi_per_range, 0)} 亿), i.e. "
-                        f"{number(c.resident_pp_per_billion, 3, True)} resident-rate points per billion yuan of its own "
-                        f"cost (Morris steps).")
+            text.append(
+                f"Its own cost over its range: {number(c.d_direct_cost_yi_per_range, 0)} 亿 yuan 2025-2029 "
+                f"(total cost change {number(c.d_cost_yi_per_range, 0)} 亿), i.e. "
+                f"{number(c.resident_pp_per_billion, 3, True)} resident-rate points per billion yuan of its own "
+                f"cost (Morris steps)."
+            )
         elif not f.costly:
-            text.append(f"It has no unit cost in the model (a rule, not spending); the total cost changes by "
-                        f"{number(c.d_cost_yi_per_range, 0)} 亿 yuan over its range through other levers' spending.")
+            text.append(
+                f"It has no unit cost in the model (a rule, not spending); the total cost changes by "
+                f"{number(c.d_cost_yi_per_range, 0)} 亿 yuan over its range through other levers' spending."
+            )
         else:
-            text.append("Its own cost over the design is negligible (under half a 亿 yuan over its range: the "
-                        "design's steps stayed on the side of its baseline that costs nothing).")
+            text.append(
+                "Its own cost over the design is negligible (under half a 亿 yuan over its range: the "
+                "design's steps stayed on the side of its baseline that costs nothing)."
+            )
     if oat is not None and len(oat) and f.name in set(oat.lever):
         o = oat[oat.lever == f.name].iloc[0]
-        text.append(f"Alone at the plan's schedule: {number(o.d_resident_pp, 2, True)} pp resident "
-                    f"({number(o.d_resident_pp_min, 2, True)} to {number(o.d_resident_pp_max, 2, True)} over seeds) for "
-                    f"{number(o.d_direct_cost_yi, 1)} 亿 yuan of its own cost ({number(o.d_cost_yi, 1)} 亿 in all).")
+        text.append(
+            f"Alone at the plan's schedule: {number(o.d_resident_pp, 2, True)} pp resident "
+            f"({number(o.d_resident_pp_min, 2, True)} to {number(o.d_resident_pp_max, 2, True)} over seeds) for "
+            f"{number(o.d_direct_cost_yi, 1)} 亿 yuan of its own cost ({number(o.d_cost_yi, 1)} 亿 in all)."
+        )
     return " ".join(text)
 
 
@@ -724,44 +935,76 @@ def report_markdown(ctx: dict) -> str:
         f"order) over the top {len(top)} factors with N = {s['sobol']['n']} ({ctx['n_sobol']} points). Every point ran "
         f"with seeds {s['seeds']} (common random numbers) at population.scale = {ctx['scale']:g}, scenario "
         f"`{ctx['scenario']}`; lever factors are constant values from {s['from_year']} to 2029. "
-        f"{ctx['n_runs']} model runs in all.")
+        f"{ctx['n_runs']} model runs in all."
+    )
     lines.append("")
     if small:
-        lines.append("**Small design: the intervals below are wide and the order of factors with similar μ* is not "
-                     "reliable.** It screens; it does not settle close calls. Rerun with more trajectories, seeds "
-                     "and a larger Sobol N (conf/sensitivity/default.yaml) at a larger scale before quoting numbers.")
+        lines.append(
+            "**Small design: the intervals below are wide and the order of factors with similar μ* is not "
+            "reliable.** It screens; it does not settle close calls. Rerun with more trajectories, seeds "
+            "and a larger Sobol N (conf/sensitivity/default.yaml) at a larger scale before quoting numbers."
+        )
         lines.append("")
     lines.append("## Seed noise")
     lines.append("")
-    lines.append(markdown_table(["output", "runs at the nominal point", "sd over seeds", "sd of a point mean",
-                            "noise of one elementary effect"],
-                           [[OUTPUTS[k][1] + f" ({OUTPUTS[k][2]})", str(v["runs"]), number(v["sd"], 3),
-                             number(v["sd_point_mean"], 3), number(v["ee_noise"], 3)] for k, v in noise.items()]))
-    lines.append("Factors marked ° have μ* below twice the noise of one elementary effect: with this design they "
-                 "cannot be told apart from seed noise (the bound is conservative: common random numbers make "
-                 "the noise of differences smaller).")
+    lines.append(
+        markdown_table(
+            [
+                "output",
+                "runs at the nominal point",
+                "sd over seeds",
+                "sd of a point mean",
+                "noise of one elementary effect",
+            ],
+            [
+                [
+                    OUTPUTS[k][1] + f" ({OUTPUTS[k][2]})",
+                    str(v["runs"]),
+                    number(v["sd"], 3),
+                    number(v["sd_point_mean"], 3),
+                    number(v["ee_noise"], 3),
+                ]
+                for k, v in noise.items()
+            ],
+        )
+    )
+    lines.append(
+        "Factors marked ° have μ* below twice the noise of one elementary effect: with this design they "
+        "cannot be told apart from seed noise (the bound is conservative: common random numbers make "
+        "the noise of differences smaller)."
+    )
     lines.append("")
     lines.append("## Ranking (Morris) and Sobol indices")
     lines.append("")
-    lines.append("μ*: mean absolute change of the output when the factor moves over its whole range (Morris "
-                 "elementary effects scaled to the range), with its bootstrap interval; μ: signed mean; σ: spread "
-                 "(non-linearity and interactions). S1/ST: Sobol first-order and total indices, shares of the output "
-                 "variance over the Sobol factors' ranges, [95% bootstrap interval]; — = not in the Sobol set.")
+    lines.append(
+        "μ*: mean absolute change of the output when the factor moves over its whole range (Morris "
+        "elementary effects scaled to the range), with its bootstrap interval; μ: signed mean; σ: spread "
+        "(non-linearity and interactions). S1/ST: Sobol first-order and total indices, shares of the output "
+        "variance over the Sobol factors' ranges, [95% bootstrap interval]; — = not in the Sobol set."
+    )
     lines.append("")
     lines.append(indices_markdown(table, noise))
     if sob is not None and len(sob):
         lines.append("### Sobol indices of the top factors (2029 resident rate)")
         lines.append("")
         so = sob[sob.output == "resident_rate_2029"].set_index("factor")
-        rows = [[n, f"{so.loc[n, 'S1']:.2f}", f"[{so.loc[n, 'S1'] - so.loc[n, 'S1_conf']:.2f}, "
-                 f"{so.loc[n, 'S1'] + so.loc[n, 'S1_conf']:.2f}]", f"{so.loc[n, 'ST']:.2f}",
-                 f"[{so.loc[n, 'ST'] - so.loc[n, 'ST_conf']:.2f}, {so.loc[n, 'ST'] + so.loc[n, 'ST_conf']:.2f}]"]
-                for n in top]
+        rows = [
+            [
+                n,
+                f"{so.loc[n, 'S1']:.2f}",
+                f"[{so.loc[n, 'S1'] - so.loc[n, 'S1_conf']:.2f}, {so.loc[n, 'S1'] + so.loc[n, 'S1_conf']:.2f}]",
+                f"{so.loc[n, 'ST']:.2f}",
+                f"[{so.loc[n, 'ST'] - so.loc[n, 'ST_conf']:.2f}, {so.loc[n, 'ST'] + so.loc[n, 'ST_conf']:.2f}]",
+            ]
+            for n in top
+        ]
         lines.append(markdown_table(["factor", "S1", "S1 95% CI", "ST", "ST 95% CI"], rows))
         sh = ctx.get("sobol_noise_share")
         if sh is not None and np.isfinite(sh):
-            lines.append(f"Seed noise is about {100 * sh:.1f}% of the variance of the 2029 resident rate over the "
-                         "Sobol design; indices of that size are noise.")
+            lines.append(
+                f"Seed noise is about {100 * sh:.1f}% of the variance of the 2029 resident rate over the "
+                "Sobol design; indices of that size are noise."
+            )
             lines.append("")
     lines.append("![Morris μ*](sensitivity_tornado.png)")
     lines.append("")
@@ -777,74 +1020,136 @@ def report_markdown(ctx: dict) -> str:
         lines.append("")
     lines.append("## Cost-effectiveness of the levers")
     lines.append("")
-    lines.append("Resident-rate points in 2029 per billion (10 亿) yuan of public cost 2025-2029 above the baseline. "
-                 "From the Morris steps: the sum of the oriented changes of the rate over the sum of the oriented "
-                 "changes of the cost, every step where the lever moved (so it averages over the other factors' "
-                 "values). *Own cost* is the lever's own spending (cost_<lever>_yuan); *total* adds what it "
-                 "induces in other levers' spending (e.g. more migrants drawing per-migrant services), which in "
-                 "a Morris step also carries the other factors' noise. Levers without a unit cost (rules such "
-                 "as the hukou threshold) have no own-cost ratio. A lever whose effect is within twice the seed "
-                 "noise of an elementary effect (marked °) has a meaningless ratio. Negative: the spending "
-                 "lowers the rate.")
+    lines.append(
+        "Resident-rate points in 2029 per billion (10 亿) yuan of public cost 2025-2029 above the baseline. "
+        "From the Morris steps: the sum of the oriented changes of the rate over the sum of the oriented "
+        "changes of the cost, every step where the lever moved (so it averages over the other factors' "
+        "values). *Own cost* is the lever's own spending (cost_<lever>_yuan); *total* adds what it "
+        "induces in other levers' spending (e.g. more migrants drawing per-migrant services), which in "
+        "a Morris step also carries the other factors' noise. Levers without a unit cost (rules such "
+        "as the hukou threshold) have no own-cost ratio. A lever whose effect is within twice the seed "
+        "noise of an elementary effect (marked °) has a meaningless ratio. Negative: the spending "
+        "lowers the rate."
+    )
     lines.append("")
     c = ce.sort_values("resident_pp_per_billion", ascending=False, na_position="last")
-    rows = [[r.lever + (" °" if getattr(r, "resident_within_noise", False) else ""), r.action,
-             number(r.d_resident_pp_per_range, 2, True), number(r.d_hukou_pp_per_range, 2, True),
-             number(r.d_direct_cost_yi_per_range, 0), number(r.d_cost_yi_per_range, 0), number(r.resident_pp_per_billion, 4, True),
-             number(r.hukou_pp_per_billion, 4, True), number(r.resident_pp_per_billion_total_cost, 4, True)]
-            for r in c.itertuples()]
-    lines.append(markdown_table(["lever", "action", "Δ resident pp over range", "Δ hukou pp over range",
-                            "own cost 亿 over range", "total Δ cost 亿 over range", "resident pp per billion (own)",
-                            "hukou pp per billion (own)", "resident pp per billion (total)"], rows))
+    rows = [
+        [
+            r.lever + (" °" if getattr(r, "resident_within_noise", False) else ""),
+            r.action,
+            number(r.d_resident_pp_per_range, 2, True),
+            number(r.d_hukou_pp_per_range, 2, True),
+            number(r.d_direct_cost_yi_per_range, 0),
+            number(r.d_cost_yi_per_range, 0),
+            number(r.resident_pp_per_billion, 4, True),
+            number(r.hukou_pp_per_billion, 4, True),
+            number(r.resident_pp_per_billion_total_cost, 4, True),
+        ]
+        for r in c.itertuples()
+    ]
+    lines.append(
+        markdown_table(
+            [
+                "lever",
+                "action",
+                "Δ resident pp over range",
+                "Δ hukou pp over range",
+                "own cost 亿 over range",
+                "total Δ cost 亿 over range",
+                "resident pp per billion (own)",
+                "hukou pp per billion (own)",
+                "resident pp per billion (total)",
+            ],
+            rows,
+        )
+    )
     if oat is not None and len(oat):
         lines.append("### Each lever of the plan alone, at the plan's schedule (vs the nominal point, seed by seed)")
         lines.append("")
         o = oat.sort_values("resident_pp_per_billion", ascending=False, na_position="last")
-        rows = [[r.lever, number(r.d_resident_pp, 2, True), f"{number(r.d_resident_pp_min, 2, True)} to "
-                 f"{number(r.d_resident_pp_max, 2, True)}", number(r.d_hukou_pp, 2, True), number(r.d_direct_cost_yi, 1),
-                 number(r.d_cost_yi, 1), number(r.resident_pp_per_billion, 4, True),
-                 number(r.resident_pp_per_billion_total_cost, 4, True)] for r in o.itertuples()]
-        lines.append(markdown_table(["lever", "Δ resident pp", "over seeds", "Δ hukou pp", "own cost 亿 yuan",
-                                "total Δ cost 亿 yuan", "resident pp per billion (own)",
-                                "resident pp per billion (total)"], rows))
+        rows = [
+            [
+                r.lever,
+                number(r.d_resident_pp, 2, True),
+                f"{number(r.d_resident_pp_min, 2, True)} to {number(r.d_resident_pp_max, 2, True)}",
+                number(r.d_hukou_pp, 2, True),
+                number(r.d_direct_cost_yi, 1),
+                number(r.d_cost_yi, 1),
+                number(r.resident_pp_per_billion, 4, True),
+                number(r.resident_pp_per_billion_total_cost, 4, True),
+            ]
+            for r in o.itertuples()
+        ]
+        lines.append(
+            markdown_table(
+                [
+                    "lever",
+                    "Δ resident pp",
+                    "over seeds",
+                    "Δ hukou pp",
+                    "own cost 亿 yuan",
+                    "total Δ cost 亿 yuan",
+                    "resident pp per billion (own)",
+                    "resident pp per billion (total)",
+                ],
+                rows,
+            )
+        )
     lines.append("## Files")
     lines.append("")
-    lines.append("sensitivity_indices.csv/.md (every factor), cost_effectiveness.csv/.md, points.csv (every run), "
-                 "design_morris.json/.csv, design_sobol.json/.csv, runs_morris/, runs_sobol/, runs_noise/ "
-                 "(run folders; python -m sim gather works on them), manifest.json.")
+    lines.append(
+        "sensitivity_indices.csv/.md (every factor), cost_effectiveness.csv/.md, points.csv (every run), "
+        "design_morris.json/.csv, design_sobol.json/.csv, runs_morris/, runs_sobol/, runs_noise/ "
+        "(run folders; python -m sim gather works on them), manifest.json."
+    )
     return "\n".join(lines) + "\n"
 
 
 # ============================================================================ the whole analysis
 
+
 def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | None = None) -> dict:
     from scenarios.compile import load_levers
-    from sim.world.inputs import data_file_hashes
-    from sim.runs.run import peak_rss_mb
     from sim.config.schema import refuse_code_targets, validate_config
+    from sim.runs.run import peak_rss_mb
+    from sim.world.inputs import data_file_hashes
 
     run_dir = outputs.begin_run(run_dir)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.perf_counter()
     refuse_code_targets(cfg)
     model_cfg = {k: v for k, v in cfg.items() if k not in APP_KEYS}
     validate_config(model_cfg)
     s = settings_of(cfg)
     if int(cfg["run"]["end_year"]) < FINAL_YEAR:
-        raise ValueError(f"run.end_year = {cfg['run']['end_year']}: the outputs are of {FINAL_YEAR}; "
-                         f"allowed >= {FINAL_YEAR}")
+        raise ValueError(
+            f"run.end_year = {cfg['run']['end_year']}: the outputs are of {FINAL_YEAR}; allowed >= {FINAL_YEAR}"
+        )
     levers_spec = load_levers()
     factors = build_factors(s, cfg["behaviour"])
     from_year = int(s["from_year"])
     scale = float(cfg["population"]["scale"])
     threads = int(cfg["run"].get("threads") or 1)
     model_ovs = passthrough_overrides(task_overrides or [])
-    model_ovs = [o for o in model_ovs if o.split("=", 1)[0].lstrip("+~") not in
-                 ("population.scale", "run.end_year", "run.progress", "run.threads")]
-    model_ovs += [f"population.scale={scale}", f"run.end_year={int(cfg['run']['end_year'])}", "run.progress=none",
-                  f"run.threads={threads}"]
-    log.info("%d factors (%d levers, %d behavioural); seeds %s; scale %g", len(factors),
-             sum(f.kind == "lever" for f in factors), sum(f.kind == "behaviour" for f in factors), s["seeds"], scale)
+    model_ovs = [
+        o
+        for o in model_ovs
+        if o.split("=", 1)[0].lstrip("+~") not in ("population.scale", "run.end_year", "run.progress", "run.threads")
+    ]
+    model_ovs += [
+        f"population.scale={scale}",
+        f"run.end_year={int(cfg['run']['end_year'])}",
+        "run.progress=none",
+        f"run.threads={threads}",
+    ]
+    log.info(
+        "%d factors (%d levers, %d behavioural); seeds %s; scale %g",
+        len(factors),
+        sum(f.kind == "lever" for f in factors),
+        sum(f.kind == "behaviour" for f in factors),
+        s["seeds"],
+        scale,
+    )
 
     # ---- stage 1: Morris (+ nominal, + plan levers one at a time)
     X = morris_sample(factors, s)
@@ -866,8 +1171,7 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
     means1 = point_means(runs1, s["seeds"])
     noise = noise_level(runs_noise, len(s["seeds"]), int(s["morris"]["levels"]))
     morris = morris_indices(factors, X, means1.loc[range(len(X))].reset_index(drop=True), s)
-    steps = elementary_steps(factors, X, means1.loc[range(len(X))].reset_index(drop=True),
-                             len(X) // (len(factors) + 1))
+    steps = elementary_steps(factors, X, means1.loc[range(len(X))].reset_index(drop=True), len(X) // (len(factors) + 1))
     ce = cost_effectiveness_morris(factors, steps)
     if len(ce):
         nz = noise["resident_rate_2029"]["ee_noise"]
@@ -891,14 +1195,20 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
         n_sobol = len(pts2)
         var = float(np.var(means2["resident_rate_2029"].to_numpy(float)))
         sd_mean = noise["resident_rate_2029"]["sd_point_mean"]
-        sobol_noise_share = sd_mean ** 2 / var if var > 0 and np.isfinite(sd_mean) else None
+        sobol_noise_share = sd_mean**2 / var if var > 0 and np.isfinite(sd_mean) else None
 
     # ---- outputs
     table = indices_table(factors, morris, sobol)
     lever_rank = [n for n in table.index if table.loc[n, "kind"] == "lever"]
-    top_levers = lever_rank[:int(s["report"]["paragraphs"])]
-    allruns = pd.concat([runs1.assign(design="morris"), runs2.assign(design="sobol"),
-                         runs_noise[~runs_noise.seed.isin(s["seeds"])].assign(design="noise")], ignore_index=True)
+    top_levers = lever_rank[: int(s["report"]["paragraphs"])]
+    allruns = pd.concat(
+        [
+            runs1.assign(design="morris"),
+            runs2.assign(design="sobol"),
+            runs_noise[~runs_noise.seed.isin(s["seeds"])].assign(design="noise"),
+        ],
+        ignore_index=True,
+    )
     with outputs.atomic_path(run_dir / "points.csv") as tmp:
         allruns.to_csv(tmp, index=False)
     with outputs.atomic_path(run_dir / "sensitivity_indices.csv") as tmp:
@@ -906,46 +1216,86 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
     outputs.write_text(run_dir / "sensitivity_indices.md", indices_markdown(table, noise))
     with outputs.atomic_path(run_dir / "cost_effectiveness.csv") as tmp:
         ce.to_csv(tmp, index=False)
-    files = ["design_morris.json", "design_morris.csv", "points.csv", "sensitivity_indices.csv",
-             "sensitivity_indices.md", "cost_effectiveness.csv", "cost_effectiveness.md", "sensitivity_tornado.png",
-             "sensitivity.md"]
+    files = [
+        "design_morris.json",
+        "design_morris.csv",
+        "points.csv",
+        "sensitivity_indices.csv",
+        "sensitivity_indices.md",
+        "cost_effectiveness.csv",
+        "cost_effectiveness.md",
+        "sensitivity_tornado.png",
+        "sensitivity.md",
+    ]
     if oat is not None:
         with outputs.atomic_path(run_dir / "cost_effectiveness_plan_levers.csv") as tmp:
             oat.to_csv(tmp, index=False)
         files.append("cost_effectiveness_plan_levers.csv")
-    foot = (f"sim.analysis.sensitivity | {len(factors)} factors, r={s['morris']['trajectories']}, Sobol top {len(top)} "
-            f"N={s['sobol']['n']} | seeds {s['seeds']} | scale {scale:g} | model "
-            f"{outputs.package_versions().get('shanxi-urbanization')} {(outputs.git_state()['commit'] or '')[:8]} | "
-            f"{started:%Y-%m-%d}")
+    foot = (
+        f"sim.analysis.sensitivity | {len(factors)} factors, r={s['morris']['trajectories']}, Sobol top {len(top)} "
+        f"N={s['sobol']['n']} | seeds {s['seeds']} | scale {scale:g} | model "
+        f"{outputs.package_versions().get('shanxi-urbanization')} {(outputs.git_state()['commit'] or '')[:8]} | "
+        f"{started:%Y-%m-%d}"
+    )
     plot_tornado(table, noise, run_dir / "sensitivity_tornado.png", foot)
     if sobol is not None:
         plot_sobol(sobol, run_dir / "sensitivity_sobol.png", foot)
         files += ["design_sobol.json", "design_sobol.csv", "sensitivity_sobol.png"]
-    ctx = {"settings": s, "factors": factors, "table": table, "noise": noise, "ce": ce, "oat": oat, "sobol": sobol,
-           "top": top, "top_levers": top_levers, "levers_spec": levers_spec, "scale": scale,
-           "scenario": cfg["scenario"]["name"], "n_morris": len(X), "n_sobol": n_sobol,
-           "n_runs": len(allruns), "date": f"{started:%Y-%m-%d}", "sobol_noise_share": sobol_noise_share}
+    ctx = {
+        "settings": s,
+        "factors": factors,
+        "table": table,
+        "noise": noise,
+        "ce": ce,
+        "oat": oat,
+        "sobol": sobol,
+        "top": top,
+        "top_levers": top_levers,
+        "levers_spec": levers_spec,
+        "scale": scale,
+        "scenario": cfg["scenario"]["name"],
+        "n_morris": len(X),
+        "n_sobol": n_sobol,
+        "n_runs": len(allruns),
+        "date": f"{started:%Y-%m-%d}",
+        "sobol_noise_share": sobol_noise_share,
+    }
     report = report_markdown(ctx)
-    ce_md = report[report.index("## Cost-effectiveness"):report.index("## Files")]
+    ce_md = report[report.index("## Cost-effectiveness") : report.index("## Files")]
     outputs.write_text(run_dir / "cost_effectiveness.md", ce_md)
     outputs.write_text(run_dir / "sensitivity.md", report)
     summary = {
-        "factors": [f.name for f in factors], "top_sobol": top, "top_levers": top_levers, "noise": noise,
-        "runs": len(allruns), "morris_points": len(X), "sobol_points": n_sobol,
+        "factors": [f.name for f in factors],
+        "top_sobol": top,
+        "top_levers": top_levers,
+        "noise": noise,
+        "runs": len(allruns),
+        "morris_points": len(X),
+        "sobol_points": n_sobol,
     }
-    man = outputs.manifest(cfg, s["seeds"][0], started, time.perf_counter() - t0, peak_rss_mb(), data_file_hashes(),
-                           {"total": time.perf_counter() - t0}, files,
-                           extra={"kind": "sensitivity", "seeds": s["seeds"], "summary": summary})
+    man = outputs.manifest(
+        cfg,
+        s["seeds"][0],
+        started,
+        time.perf_counter() - t0,
+        peak_rss_mb(),
+        data_file_hashes(),
+        {"total": time.perf_counter() - t0},
+        files,
+        extra={"kind": "sensitivity", "seeds": s["seeds"], "summary": summary},
+    )
     outputs.write_manifest(run_dir, man)
     return man
 
 
 # ============================================================================ Hydra apps
 
+
 def _main(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from sim.config import to_dict
+
     quiet_libraries()
     hc = HydraConfig.get()
     run_dir = hc.runtime.output_dir
@@ -955,10 +1305,11 @@ def _main(cfg) -> None:
 
 def main() -> None:
     import hydra
+
     argv = sys.argv[1:]
     if "--quick" in argv:
         i = argv.index("--quick")
-        argv = argv[:i] + QUICK + argv[i + 1:]
+        argv = argv[:i] + QUICK + argv[i + 1 :]
         sys.argv = [sys.argv[0], *argv]
     hydra.main(config_path=str(CONF_DIR), config_name="sensitivity", version_base="1.3")(_main)()
 

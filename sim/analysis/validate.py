@@ -20,6 +20,7 @@ Settings (conf/validation/default.yaml): calibration_years, validation_years, se
 parameter_draws, band. Time is in fractional years (sim.analysis.naive): census = 2020 + 10/12,
 end of year Y = Y + 1.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,7 +29,7 @@ import html
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import hydra
@@ -41,12 +42,12 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from sim.runs.logs import quiet_libraries
-from sim.reporting.tables import html_table, markdown_table, number
-from sim.places import TARGET_RESIDENT_RATE_PCT
 from sim.analysis import naive
-from sim.runs import outputs  # noqa: E402
 from sim.config import CONF_DIR, to_dict  # noqa: E402
+from sim.places import TARGET_RESIDENT_RATE_PCT
+from sim.reporting.tables import html_table, markdown_table, number
+from sim.runs import outputs  # noqa: E402
+from sim.runs.logs import quiet_libraries
 from sim.world.inputs import DATA_DIR, data_file_hashes, load_city_series, load_province_series  # noqa: E402
 
 log = logging.getLogger("sim.analysis.validate")
@@ -56,10 +57,15 @@ PROVINCE = "Shanxi"
 RESIDENT = "resident_urbanization_rate_pct"
 HUKOU = "hukou_urbanization_rate_pct"
 POPULATION = "population"
-TEN_THOUSAND = 1e4                      # 万 persons
-PARAMETER_STREAM = 0x7A1D               # seeds the parameter draws apart from the model's streams
-DEFAULT_SETTINGS = {"calibration_years": [2021, 2022], "validation_years": [2023], "seeds": 5,
-                    "parameter_draws": 0, "band": [5, 95]}
+TEN_THOUSAND = 1e4  # 万 persons
+PARAMETER_STREAM = 0x7A1D  # seeds the parameter draws apart from the model's streams
+DEFAULT_SETTINGS = {
+    "calibration_years": [2021, 2022],
+    "validation_years": [2023],
+    "seeds": 5,
+    "parameter_draws": 0,
+    "band": [5, 95],
+}
 ENSEMBLE_COLUMNS = ["member", "seed", "draw", "scenario", "period", "year", "level", "region", "indicator", "value"]
 KEY = ["period", "year", "level", "region", "indicator"]
 METRIC_COLUMNS = ["metric", "window", "target", "value"]
@@ -69,8 +75,7 @@ HOUSEHOLD_INDICATORS = {
     "shanxi_hukou_migrants_in_shanxi": "Shanxi-hukou people living in Shanxi away from their hukou place",
     "shanxi_hukou_out_of_province": "Shanxi-hukou people living in another province",
     "other_province_hukou_in_shanxi": "people with another province's hukou living in Shanxi",
-    "rural_hukou_working_age_away":
-        "rural-hukou people aged 15-59 living away from their hukou place (any destination)",
+    "rural_hukou_working_age_away": "rural-hukou people aged 15-59 living away from their hukou place (any destination)",
     "rural_hukou_working_age_away_out_of_province": "rural-hukou people aged 15-59 living in another province",
     "rural_hukou_working_age_at_home": "rural-hukou people aged 15-59 living at their hukou place",
 }
@@ -82,7 +87,8 @@ HOUSEHOLD_INDICATORS = {
 
 def compose_validation(overrides: list[str] | None = None) -> DictConfig:
     """The config `python -m sim validate` would run with these overrides (without Hydra's run dir)."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     if GlobalHydra.instance().is_initialized():
@@ -126,10 +132,11 @@ def _value(entry):
 @dataclass(frozen=True)
 class Member:
     """One ensemble member: a seed, and for parameter draws the drawn behaviour values."""
+
     index: int
     seed: int
-    draw: int = 0                      # 0 = the fitted parameters; k > 0 = the k-th parameter draw
-    parameters: tuple = ()             # ((path inside cfg.behaviour, value), ...)
+    draw: int = 0  # 0 = the fitted parameters; k > 0 = the k-th parameter draw
+    parameters: tuple = ()  # ((path inside cfg.behaviour, value), ...)
 
     @property
     def label(self) -> str:
@@ -189,8 +196,11 @@ def draw_parameters(behaviour: dict, n: int, seed: int) -> tuple[list[tuple], st
     x = rng.multivariate_normal(mean, cov, size=n, method="eigh")
     draws = [tuple((".".join(p), float(v)) for p, v in zip(paths, row)) for row in x]
     sd = np.sqrt(np.diag(cov))
-    note = (f"{n} parameter draws from N(fitted, fit.covariance) of "
-            + ", ".join(f"{nm} = {m:.4g} (sd {s:.3g})" for nm, m, s in zip(names, mean, sd)) + ".")
+    note = (
+        f"{n} parameter draws from N(fitted, fit.covariance) of "
+        + ", ".join(f"{nm} = {m:.4g} (sd {s:.3g})" for nm, m, s in zip(names, mean, sd))
+        + "."
+    )
     return draws, note
 
 
@@ -243,8 +253,11 @@ def run_member(cfg: dict, member: Member, n_members: int = 1, progress: str | No
         node[leaf] = value
     model = ShanxiModel(config=mcfg, threads=mcfg["run"].get("threads") or None)
     regions = list(zip(model.regions.levels, model.regions.names))
-    rows = [("census", naive.CENSUS_YEAR, level, region, name, float(arr[r]))
-            for name, arr in model.census_values.items() for r, (level, region) in enumerate(regions)]
+    rows = [
+        ("census", naive.CENSUS_YEAR, level, region, name, float(arr[r]))
+        for name, arr in model.census_values.items()
+        for r, (level, region) in enumerate(regions)
+    ]
     rows += [("census", naive.CENSUS_YEAR, "province", PROVINCE, k, v) for k, v in household_indicators(model).items()]
     mode = str(progress or mcfg["run"].get("progress", "auto"))
     report = progress_reporter(mode, f"validation member {member.index + 1}/{n_members} ({member.label})")
@@ -283,8 +296,9 @@ def run_ensemble(cfg, seeds, parameter_draws: int = 0, progress: str | None = No
         log.info("member %d/%d (%s) done in %.1f s", m.index + 1, len(members), m.label, time.perf_counter() - t0)
     ensemble = pd.concat(tables, ignore_index=True)
     ensemble.attrs["notes"] = notes
-    ensemble.attrs["members"] = [{"member": m.index, "seed": m.seed, "draw": m.draw,
-                                  "parameters": dict(m.parameters)} for m in members]
+    ensemble.attrs["members"] = [
+        {"member": m.index, "seed": m.seed, "draw": m.draw, "parameters": dict(m.parameters)} for m in members
+    ]
     return ensemble
 
 
@@ -333,31 +347,61 @@ def observed_targets(targets: dict | None = None, data_dir: str | Path | None = 
     prov_spec = targets["series"]["province"]
     prov = load_province_series(data_dir)
     for column, indicator, first, factor in (
-            (prov_spec["resident_rate_column"], RESIDENT, prov_spec["first_resident_rate_year"], 1.0),
-            (prov_spec["hukou_rate_column"], HUKOU, prov_spec["first_hukou_rate_year"], 1.0),
-            (prov_spec["population_column"], POPULATION, naive.CENSUS_YEAR, TEN_THOUSAND)):
+        (prov_spec["resident_rate_column"], RESIDENT, prov_spec["first_resident_rate_year"], 1.0),
+        (prov_spec["hukou_rate_column"], HUKOU, prov_spec["first_hukou_rate_year"], 1.0),
+        (prov_spec["population_column"], POPULATION, naive.CENSUS_YEAR, TEN_THOUSAND),
+    ):
         for _, r in prov[(prov["year"] >= first) & prov[column].notna()].iterrows():
             year = int(r["year"])
             # the file's 2020 rates are the census; its 2020 population is the year-end estimate
             period = "census" if year == naive.CENSUS_YEAR and indicator != POPULATION else "year_end"
-            rows.append(("province", PROVINCE, indicator, period, year, float(r[column]) * factor,
-                         f"{prov_spec['file']} {year}: {r['source']}"))
+            rows.append(
+                (
+                    "province",
+                    PROVINCE,
+                    indicator,
+                    period,
+                    year,
+                    float(r[column]) * factor,
+                    f"{prov_spec['file']} {year}: {r['source']}",
+                )
+            )
     census = targets["census_2020"]
-    rows.append(("province", PROVINCE, POPULATION, "census", naive.CENSUS_YEAR, float(_value(census["population"])),
-                 census["population"]["source"]))
+    rows.append(
+        (
+            "province",
+            PROVINCE,
+            POPULATION,
+            "census",
+            naive.CENSUS_YEAR,
+            float(_value(census["population"])),
+            census["population"]["source"],
+        )
+    )
     city_spec = targets["series"]["cities"]
     cities = load_city_series(data_dir)
     raw = pd.read_csv(Path(data_dir or DATA_DIR) / city_spec["file"], dtype=str, keep_default_na=False)
     for _, r in cities[cities["year"] >= naive.CENSUS_YEAR].iterrows():
         period = "census" if r["kind"] == "census" else "year_end"
         source_rows = [int(x) for x in str(r["source_rows"]).split(";")]
-        for column, indicator, factor in ((city_spec["population_column"], POPULATION, TEN_THOUSAND),
-                                          (city_spec["rate_column"], RESIDENT, 1.0)):
+        for column, indicator, factor in (
+            (city_spec["population_column"], POPULATION, TEN_THOUSAND),
+            (city_spec["rate_column"], RESIDENT, 1.0),
+        ):
             if pd.isna(r[column]):
                 continue
             sources = [raw.iloc[i - 1]["source"] for i in source_rows if raw.iloc[i - 1][column].strip()]
-            rows.append(("city", r["city_en"], indicator, period, int(r["year"]), float(r[column]) * factor,
-                         f"{city_spec['file']} data row {';'.join(map(str, source_rows))}: " + " | ".join(sources)))
+            rows.append(
+                (
+                    "city",
+                    r["city_en"],
+                    indicator,
+                    period,
+                    int(r["year"]),
+                    float(r[column]) * factor,
+                    f"{city_spec['file']} data row {';'.join(map(str, source_rows))}: " + " | ".join(sources),
+                )
+            )
     return pd.DataFrame(rows, columns=["level", "region", "indicator", "period", "year", "value", "source"])
 
 
@@ -381,37 +425,53 @@ def _rows(metric, window, target, value):
     return {"metric": metric, "window": str(window), "target": target, "value": float(value)}
 
 
-def _pairs(summary: pd.DataFrame, observed: pd.DataFrame, level: str, indicator: str, first_year: int,
-           factor: float = 1.0) -> pd.DataFrame:
+def _pairs(
+    summary: pd.DataFrame, observed: pd.DataFrame, level: str, indicator: str, first_year: int, factor: float = 1.0
+) -> pd.DataFrame:
     """Year-end observations of one indicator next to the ensemble median and band (divided by factor)."""
-    obs = observed[(observed.level == level) & (observed.indicator == indicator) & (observed.period == "year_end")
-                   & (observed.year >= first_year)]
+    obs = observed[
+        (observed.level == level)
+        & (observed.indicator == indicator)
+        & (observed.period == "year_end")
+        & (observed.year >= first_year)
+    ]
     out = []
     for _, o in obs.iterrows():
         key = ("year_end", int(o.year), level, o.region, indicator)
         if key not in summary.index:
             continue
         s = summary.loc[key]
-        out.append({"region": o.region, "year": int(o.year), "observed": o.value / factor,
-                    "median": s["median"] / factor, "lo": s["lo"] / factor, "hi": s["hi"] / factor,
-                    "source": o.source})
+        out.append(
+            {
+                "region": o.region,
+                "year": int(o.year),
+                "observed": o.value / factor,
+                "median": s["median"] / factor,
+                "lo": s["lo"] / factor,
+                "hi": s["hi"] / factor,
+                "source": o.source,
+            }
+        )
     table = pd.DataFrame(out, columns=["region", "year", "observed", "median", "lo", "hi", "source"])
     table["error"] = table["median"] - table["observed"]
     return table
 
 
-def _window_scores(pairs: pd.DataFrame, windows: dict, target: str, prefix: str = "model",
-                   prediction: str = "median") -> list[dict]:
+def _window_scores(
+    pairs: pd.DataFrame, windows: dict, target: str, prefix: str = "model", prediction: str = "median"
+) -> list[dict]:
     rows = []
     for name, years in windows.items():
         p = pairs[pairs.year.isin(years)]
         if p.empty:
             continue
         err = p[prediction] - p["observed"]
-        rows += [_rows(f"{prefix}.mae", name, target, err.abs().mean()),
-                 _rows(f"{prefix}.ard_pct", name, target, 100 * (err.abs() / p["observed"]).mean()),
-                 _rows(f"{prefix}.bias", name, target, err.mean()),
-                 _rows(f"{prefix}.n", name, target, len(p))]
+        rows += [
+            _rows(f"{prefix}.mae", name, target, err.abs().mean()),
+            _rows(f"{prefix}.ard_pct", name, target, 100 * (err.abs() / p["observed"]).mean()),
+            _rows(f"{prefix}.bias", name, target, err.mean()),
+            _rows(f"{prefix}.n", name, target, len(p)),
+        ]
         if prefix == "model":
             inside = (p["observed"] >= p["lo"]) & (p["observed"] <= p["hi"])
             rows.append(_rows("model.coverage_pct", name, target, 100 * inside.mean()))
@@ -421,8 +481,9 @@ def _window_scores(pairs: pd.DataFrame, windows: dict, target: str, prefix: str 
 @dataclass
 class Benchmarks:
     """The naive benchmarks fitted to the census and the calibration years, and to all observations."""
-    series: pd.DataFrame                      # the clean series (year, period, time, pct)
-    fit_years: list[int]                      # year-end years of the calibration fits (besides the census)
+
+    series: pd.DataFrame  # the clean series (year, period, time, pct)
+    fit_years: list[int]  # year-end years of the calibration fits (besides the census)
     urgd: naive.URGDFit | None
     logistic: naive.LogisticFit | None
     urgd_all: naive.URGDFit | None
@@ -430,8 +491,16 @@ class Benchmarks:
     notes: list[str]
 
     def predictors(self) -> dict:
-        return {k: v for k, v in (("urgd", self.urgd), ("logistic", self.logistic), ("urgd_all", self.urgd_all),
-                                  ("logistic_all", self.logistic_all)) if v is not None}
+        return {
+            k: v
+            for k, v in (
+                ("urgd", self.urgd),
+                ("logistic", self.logistic),
+                ("urgd_all", self.urgd_all),
+                ("logistic_all", self.logistic_all),
+            )
+            if v is not None
+        }
 
 
 def fit_benchmarks(observed: pd.DataFrame, calibration_years) -> Benchmarks:
@@ -453,17 +522,28 @@ def fit_benchmarks(observed: pd.DataFrame, calibration_years) -> Benchmarks:
     for key in ("logistic", "logistic_all"):
         f = fits.get(key)
         if f is not None and f.n_obs == 3:
-            notes.append(f"{key}: 3 parameters fitted to 3 points, so the curve passes through them exactly; "
-                         "its projection rests on the curvature of three points.")
+            notes.append(
+                f"{key}: 3 parameters fitted to 3 points, so the curve passes through them exactly; "
+                "its projection rests on the curvature of three points."
+            )
         if f is not None and f.at_bound:
-            notes.append(f"{key}: an estimate ended on a bound of the fit (saturation {f.saturation_pct:.1f}%): "
-                         "the observations do not pin the saturation level down.")
-    return Benchmarks(series, list(calibration_years), fits["urgd"], fits["logistic"], fits["urgd_all"],
-                      fits["logistic_all"], notes)
+            notes.append(
+                f"{key}: an estimate ended on a bound of the fit (saturation {f.saturation_pct:.1f}%): "
+                "the observations do not pin the saturation level down."
+            )
+    return Benchmarks(
+        series, list(calibration_years), fits["urgd"], fits["logistic"], fits["urgd_all"], fits["logistic_all"], notes
+    )
 
 
-def metrics(ensemble: pd.DataFrame, observed: pd.DataFrame, windows: dict, band=(5, 95),
-            targets: dict | None = None, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+def metrics(
+    ensemble: pd.DataFrame,
+    observed: pd.DataFrame,
+    windows: dict,
+    band=(5, 95),
+    targets: dict | None = None,
+    summary: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Scores of the ensemble median (and the naive benchmarks) against the observations.
 
     Tidy rows metric, window, target, value. Rates in percentage points (pp), populations in 万
@@ -482,9 +562,15 @@ def metrics(ensemble: pd.DataFrame, observed: pd.DataFrame, windows: dict, band=
     def per_observation(pairs, target_of):
         for _, p in pairs.iterrows():
             t = target_of(p)
-            out.extend([_rows("observed", p.year, t, p.observed), _rows("model.median", p.year, t, p["median"]),
-                        _rows(lo_name, p.year, t, p.lo), _rows(hi_name, p.year, t, p.hi),
-                        _rows("model.error", p.year, t, p.error)])
+            out.extend(
+                [
+                    _rows("observed", p.year, t, p.observed),
+                    _rows("model.median", p.year, t, p["median"]),
+                    _rows(lo_name, p.year, t, p.lo),
+                    _rows(hi_name, p.year, t, p.hi),
+                    _rows("model.error", p.year, t, p.error),
+                ]
+            )
 
     # province resident rate and population
     rate = _pairs(summary, observed, "province", RESIDENT, first)
@@ -508,17 +594,29 @@ def metrics(ensemble: pd.DataFrame, observed: pd.DataFrame, windows: dict, band=
 
     # projections: the model's median and band and the benchmarks, every year after the last observation
     last_obs = int(bench.series.year.max()) if not bench.series.empty else naive.CENSUS_YEAR
-    years = sorted({int(y) for y in summary.xs(("year_end", "province", PROVINCE, RESIDENT),
-                                               level=["period", "level", "region", "indicator"]).index})
+    years = sorted(
+        {
+            int(y)
+            for y in summary.xs(
+                ("year_end", "province", PROVINCE, RESIDENT), level=["period", "level", "region", "indicator"]
+            ).index
+        }
+    )
     for year in (y for y in years if y > last_obs):
-        for indicator, factor, t in ((RESIDENT, 1.0, f"province:{PROVINCE}:{RESIDENT}"),
-                                     (POPULATION, TEN_THOUSAND, f"province:{PROVINCE}:population_10k")):
+        for indicator, factor, t in (
+            (RESIDENT, 1.0, f"province:{PROVINCE}:{RESIDENT}"),
+            (POPULATION, TEN_THOUSAND, f"province:{PROVINCE}:population_10k"),
+        ):
             s = summary.loc[("year_end", year, "province", PROVINCE, indicator)]
-            out += [_rows("model.median", year, t, s["median"] / factor),
-                    _rows(lo_name, year, t, s["lo"] / factor), _rows(hi_name, year, t, s["hi"] / factor)]
+            out += [
+                _rows("model.median", year, t, s["median"] / factor),
+                _rows(lo_name, year, t, s["lo"] / factor),
+                _rows(hi_name, year, t, s["hi"] / factor),
+            ]
         for name, fit in bench.predictors().items():
-            out.append(_rows(f"{name}.projection", year, f"province:{PROVINCE}:{RESIDENT}",
-                             float(fit.predict_year_end(year))))
+            out.append(
+                _rows(f"{name}.projection", year, f"province:{PROVINCE}:{RESIDENT}", float(fit.predict_year_end(year)))
+            )
 
     # cities
     city_pop = _pairs(summary, observed, "city", POPULATION, first, TEN_THOUSAND)
@@ -536,21 +634,34 @@ def metrics(ensemble: pd.DataFrame, observed: pd.DataFrame, windows: dict, band=
         key = (period, naive.CENSUS_YEAR, "province", PROVINCE, HUKOU)
         if key in summary.index and not census_obs.empty:
             obs_2020 = float(census_obs.value.iloc[0])
-            out += [_rows("observed", label, t, obs_2020), _rows("model.median", label, t, summary.loc[key, "median"]),
-                    _rows("model.error", label, t, summary.loc[key, "median"] - obs_2020)]
+            out += [
+                _rows("observed", label, t, obs_2020),
+                _rows("model.median", label, t, summary.loc[key, "median"]),
+                _rows("model.error", label, t, summary.loc[key, "median"] - obs_2020),
+            ]
     trend = hukou_trend(summary)
     if trend is not None:
         obs_trend = float(_value(targets["hukou_trend"]["observed_2017_2020_pp_per_year"]))
-        out += [_rows("observed.trend_pp_per_year", "2017-2020", t, obs_trend),
-                _rows("model.trend_pp_per_year", trend["window"], t, trend["slope"]),
-                _rows("model.trend_difference_pp_per_year", trend["window"], t, trend["slope"] - obs_trend)]
+        out += [
+            _rows("observed.trend_pp_per_year", "2017-2020", t, obs_trend),
+            _rows("model.trend_pp_per_year", trend["window"], t, trend["slope"]),
+            _rows("model.trend_difference_pp_per_year", trend["window"], t, trend["slope"] - obs_trend),
+        ]
 
     # resident - hukou gap
     for period, year in _gap_points(summary):
-        g = (summary.loc[(period, year, "province", PROVINCE, RESIDENT), "median"]
-             - summary.loc[(period, year, "province", PROVINCE, HUKOU), "median"])
-        out.append(_rows("model.gap_pp", f"{year} census" if period == "census" else year,
-                         f"province:{PROVINCE}:resident_minus_hukou", g))
+        g = (
+            summary.loc[(period, year, "province", PROVINCE, RESIDENT), "median"]
+            - summary.loc[(period, year, "province", PROVINCE, HUKOU), "median"]
+        )
+        out.append(
+            _rows(
+                "model.gap_pp",
+                f"{year} census" if period == "census" else year,
+                f"province:{PROVINCE}:resident_minus_hukou",
+                g,
+            )
+        )
 
     # migrant workers, 2023
     out += [_rows(m, w, t_, v) for m, w, t_, v in migrant_worker_rows(summary, targets, band)]
@@ -573,26 +684,43 @@ def hukou_trend(summary: pd.DataFrame, last_year: int = 2023) -> dict | None:
 
 def _gap_points(summary, last_year: int = 2023):
     points = [("census", naive.CENSUS_YEAR)] + [("year_end", y) for y in range(naive.CENSUS_YEAR, last_year + 1)]
-    return [(p, y) for p, y in points if (p, y, "province", PROVINCE, RESIDENT) in summary.index
-            and (p, y, "province", PROVINCE, HUKOU) in summary.index]
+    return [
+        (p, y)
+        for p, y in points
+        if (p, y, "province", PROVINCE, RESIDENT) in summary.index
+        and (p, y, "province", PROVINCE, HUKOU) in summary.index
+    ]
 
 
 def migrant_worker_rows(summary: pd.DataFrame, targets: dict, band=(5, 95), year: int = 2023) -> list[tuple]:
     """(metric, window, target, value) rows comparing the model with the 2023 migrant-worker counts (万)."""
     mw = targets["migrant_workers_2023"]
-    rows = [("observed", year, "province:Shanxi:migrant_workers_total_10k", _value(mw["total_10k"])),
-            ("observed", year, "province:Shanxi:migrant_workers_away_10k", _value(mw["away_from_home_10k"])),
-            ("observed", year, "province:Shanxi:migrant_workers_local_10k", _value(mw["local_10k"])),
-            ("observed", year, "province:Shanxi:migrant_workers_away_out_of_province_10k",
-             _value(mw["away_from_home_10k"]) * _value(mw["away_out_of_province_share_2013"]))]
-    for name in ("rural_hukou_working_age_away", "rural_hukou_working_age_away_out_of_province",
-                 "rural_hukou_working_age_at_home", "shanxi_hukou_migrants_in_shanxi", "shanxi_hukou_out_of_province"):
+    rows = [
+        ("observed", year, "province:Shanxi:migrant_workers_total_10k", _value(mw["total_10k"])),
+        ("observed", year, "province:Shanxi:migrant_workers_away_10k", _value(mw["away_from_home_10k"])),
+        ("observed", year, "province:Shanxi:migrant_workers_local_10k", _value(mw["local_10k"])),
+        (
+            "observed",
+            year,
+            "province:Shanxi:migrant_workers_away_out_of_province_10k",
+            _value(mw["away_from_home_10k"]) * _value(mw["away_out_of_province_share_2013"]),
+        ),
+    ]
+    for name in (
+        "rural_hukou_working_age_away",
+        "rural_hukou_working_age_away_out_of_province",
+        "rural_hukou_working_age_at_home",
+        "shanxi_hukou_migrants_in_shanxi",
+        "shanxi_hukou_out_of_province",
+    ):
         key = ("year_end", year, "province", PROVINCE, name)
         if key in summary.index:
             s = summary.loc[key]
-            rows += [("model.median", year, f"province:Shanxi:{name}_10k", s["median"] / TEN_THOUSAND),
-                     (f"model.p{band[0]:g}", year, f"province:Shanxi:{name}_10k", s["lo"] / TEN_THOUSAND),
-                     (f"model.p{band[1]:g}", year, f"province:Shanxi:{name}_10k", s["hi"] / TEN_THOUSAND)]
+            rows += [
+                ("model.median", year, f"province:Shanxi:{name}_10k", s["median"] / TEN_THOUSAND),
+                (f"model.p{band[0]:g}", year, f"province:Shanxi:{name}_10k", s["lo"] / TEN_THOUSAND),
+                (f"model.p{band[1]:g}", year, f"province:Shanxi:{name}_10k", s["hi"] / TEN_THOUSAND),
+            ]
     return rows
 
 
@@ -602,16 +730,15 @@ def migrant_worker_rows(summary: pd.DataFrame, targets: dict, band=(5, 95), year
 
 @dataclass
 class Pattern:
-    key: str            # a, b, c, ...
+    key: str  # a, b, c, ...
     title: str
-    status: str         # PASS | FAIL | NOT CHECKABLE
+    status: str  # PASS | FAIL | NOT CHECKABLE
     detail: str
     members_passing: int | None = None
     n_members: int | None = None
 
     def line(self) -> str:
-        share = (f" ({self.members_passing}/{self.n_members} members pass)"
-                 if self.members_passing is not None else "")
+        share = f" ({self.members_passing}/{self.n_members} members pass)" if self.members_passing is not None else ""
         return f"({self.key}) {self.status}: {self.title}. {self.detail}{share}"
 
 
@@ -635,22 +762,29 @@ def _check_taiyuan_share(v: _View) -> tuple[bool, str]:
 
 def _check_gap(v: _View, band_pp) -> tuple[bool, str]:
     lo, hi = band_pp
-    gaps = [(f"{y}{' census' if p == 'census' else ''}",
-             v("province", PROVINCE, RESIDENT, y, p) - v("province", PROVINCE, HUKOU, y, p))
-            for p, y in YEARS_2020_2023]
+    gaps = [
+        (
+            f"{y}{' census' if p == 'census' else ''}",
+            v("province", PROVINCE, RESIDENT, y, p) - v("province", PROVINCE, HUKOU, y, p),
+        )
+        for p, y in YEARS_2020_2023
+    ]
     return all(lo <= g <= hi for _, g in gaps), ", ".join(f"{label} {g:.1f}" for label, g in gaps) + " pp"
 
 
 def _check_migrants_inside(v: _View) -> tuple[bool, str]:
     inside = [v("province", PROVINCE, "shanxi_hukou_migrants_in_shanxi", y, p) for p, y in YEARS_2020_2023]
     outside = [v("province", PROVINCE, "shanxi_hukou_out_of_province", y, p) for p, y in YEARS_2020_2023]
-    return (all(i > o for i, o in zip(inside, outside)),
-            f"2023: {inside[-1] / TEN_THOUSAND:.0f}万 Shanxi-hukou migrants inside Shanxi vs "
-            f"{outside[-1] / TEN_THOUSAND:.0f}万 out of province (every year 2020-2023 checked)")
+    return (
+        all(i > o for i, o in zip(inside, outside)),
+        f"2023: {inside[-1] / TEN_THOUSAND:.0f}万 Shanxi-hukou migrants inside Shanxi vs "
+        f"{outside[-1] / TEN_THOUSAND:.0f}万 out of province (every year 2020-2023 checked)",
+    )
 
 
-def patterns(ensemble: pd.DataFrame, targets: dict | None = None,
-             observed: pd.DataFrame | None = None) -> list[Pattern]:
+def patterns(
+    ensemble: pd.DataFrame, targets: dict | None = None, observed: pd.DataFrame | None = None
+) -> list[Pattern]:
     """Pattern-oriented checks (a)-(e) on the ensemble median, with the number of members passing each.
 
     Where the observations allow it, the same check is run on them and reported next to the model.
@@ -665,31 +799,54 @@ def patterns(ensemble: pd.DataFrame, targets: dict | None = None,
     band_pp = _value(gap["band_pp"])
     census_flow = _value(targets["census_2020"]["floating_within_province"]) / TEN_THOUSAND
     checks = [
-        ("a", "2020->2022 Taiyuan grows while most other cities (besides Taiyuan and Jinzhong) shrink",
-         lambda v: _check_city_growth(v, growth, cities),
-         f"need >= {growth['min_shrinking_of_others']} shrinking; observed: "
-         + _check_city_growth(seen, growth, cities)[1]),
-        ("b", "Taiyuan's share of the province population rises 2020->2022", _check_taiyuan_share,
-         "observed: " + _check_taiyuan_share(seen)[1]),
-        ("c", f"the resident-hukou gap stays within {band_pp[0]}-{band_pp[1]} points in 2020-2023",
-         lambda v: _check_gap(v, band_pp),
-         "observed: " + ", ".join(f"{y} {g}" for y, g in gap["observed_pp"].items()) + " pp; none after 2020"),
-        ("d", "most migrants stay inside Shanxi (Shanxi-hukou migrants living in Shanxi away from their hukou "
-              "place outnumber those out of province)", _check_migrants_inside,
-         f"observed: census 2020 省内流动 {census_flow:.0f}万; 2013: "
-         f"{1 - _value(targets['migrant_workers_2023']['away_out_of_province_share_2013']):.0%} of 外出农民工 "
-         "worked inside Shanxi; Shanxi-hukou people in other provinces NOT FOUND"),
+        (
+            "a",
+            "2020->2022 Taiyuan grows while most other cities (besides Taiyuan and Jinzhong) shrink",
+            lambda v: _check_city_growth(v, growth, cities),
+            f"need >= {growth['min_shrinking_of_others']} shrinking; observed: "
+            + _check_city_growth(seen, growth, cities)[1],
+        ),
+        (
+            "b",
+            "Taiyuan's share of the province population rises 2020->2022",
+            _check_taiyuan_share,
+            "observed: " + _check_taiyuan_share(seen)[1],
+        ),
+        (
+            "c",
+            f"the resident-hukou gap stays within {band_pp[0]}-{band_pp[1]} points in 2020-2023",
+            lambda v: _check_gap(v, band_pp),
+            "observed: " + ", ".join(f"{y} {g}" for y, g in gap["observed_pp"].items()) + " pp; none after 2020",
+        ),
+        (
+            "d",
+            "most migrants stay inside Shanxi (Shanxi-hukou migrants living in Shanxi away from their hukou "
+            "place outnumber those out of province)",
+            _check_migrants_inside,
+            f"observed: census 2020 省内流动 {census_flow:.0f}万; 2013: "
+            f"{1 - _value(targets['migrant_workers_2023']['away_out_of_province_share_2013']):.0%} of 外出农民工 "
+            "worked inside Shanxi; Shanxi-hukou people in other provinces NOT FOUND",
+        ),
     ]
     out = []
     for key, title, check, observed_text in checks:
         ok, model_text = check(median)
         passing = sum(bool(check(m)[0]) for m in members)
-        out.append(Pattern(key, title, "PASS" if ok else "FAIL", f"Model: {model_text}; {observed_text}",
-                           passing, len(members)))
+        out.append(
+            Pattern(
+                key, title, "PASS" if ok else "FAIL", f"Model: {model_text}; {observed_text}", passing, len(members)
+            )
+        )
     p2010 = targets["pattern_2010_2020"]
-    out.append(Pattern("e", "the 2010-2020 pattern (" + p2010["observation"] + ")", "NOT CHECKABLE",
-                       "The model starts at the 2020 census, so it cannot reproduce a decade that ends where it "
-                       f"begins; source: {p2010['source']}."))
+    out.append(
+        Pattern(
+            "e",
+            "the 2010-2020 pattern (" + p2010["observation"] + ")",
+            "NOT CHECKABLE",
+            "The model starts at the 2020 census, so it cannot reproduce a decade that ends where it "
+            f"begins; source: {p2010['source']}.",
+        )
+    )
     return out
 
 
@@ -717,6 +874,7 @@ def _series(summary, indicator, level="province", region=PROVINCE, factor=1.0) -
 
 def _save(fig, path: Path, footer_text: str) -> None:
     from sim.reporting.plots import footer
+
     footer(fig, footer_text)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     with outputs.atomic_path(path) as tmp:
@@ -727,26 +885,46 @@ def _save(fig, path: Path, footer_text: str) -> None:
 def plot_resident_rate(summary, bench: Benchmarks, windows, band, path, footer_text) -> None:
     s = _series(summary, RESIDENT)
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=130)
-    ax.fill_between(s.time, s.lo, s.hi, color="tab:blue", alpha=0.2,
-                    label=f"model P{band[0]:g}-P{band[1]:g} ({int(s.n.max())} members)")
+    ax.fill_between(
+        s.time,
+        s.lo,
+        s.hi,
+        color="tab:blue",
+        alpha=0.2,
+        label=f"model P{band[0]:g}-P{band[1]:g} ({int(s.n.max())} members)",
+    )
     ax.plot(s.time, s["median"], "-", color="tab:blue", lw=2, label="model median")
     t = np.linspace(naive.CENSUS_TIME, 2030.0, 200)
     for name, style, label in (("urgd", "--", "URGD"), ("logistic", ":", "logistic")):
         fit = bench.predictors().get(name)
         if fit is not None:
-            ax.plot(t, fit.predict(t), style, color="0.3", lw=1.3,
-                    label=f"{label} (fitted to census + calibration years)")
+            ax.plot(
+                t, fit.predict(t), style, color="0.3", lw=1.3, label=f"{label} (fitted to census + calibration years)"
+            )
     obs = bench.series
-    groups = (("calibration", obs.period.eq("census") | obs.year.isin(windows["calibration"]), "o", "tab:blue"),
-              ("validation", obs.year.isin(windows["validation"]), "D", "tab:red"),
-              ("new", obs.year.isin(windows.get("new", [])), "s", "tab:green"))
+    groups = (
+        ("calibration", obs.period.eq("census") | obs.year.isin(windows["calibration"]), "o", "tab:blue"),
+        ("validation", obs.year.isin(windows["validation"]), "D", "tab:red"),
+        ("new", obs.year.isin(windows.get("new", [])), "s", "tab:green"),
+    )
     for label, mask, marker, color in groups:
         if mask.any():
-            ax.plot(obs.time[mask], obs.pct[mask], marker, color=color, mfc="white", mew=1.5, ls="none",
-                    label=f"observed ({label})", zorder=5)
+            ax.plot(
+                obs.time[mask],
+                obs.pct[mask],
+                marker,
+                color=color,
+                mfc="white",
+                mew=1.5,
+                ls="none",
+                label=f"observed ({label})",
+                zorder=5,
+            )
     ax.axvline(max(windows["calibration"]) + 1.0, color="0.5", ls=":", lw=1)
     ax.axhline(TARGET_RESIDENT_RATE_PCT, color="tab:red", ls="--", lw=0.8)
-    ax.text(2030.0, TARGET_RESIDENT_RATE_PCT + 0.15, "2029 target: close to 70%", color="tab:red", fontsize=7, ha="right")
+    ax.text(
+        2030.0, TARGET_RESIDENT_RATE_PCT + 0.15, "2029 target: close to 70%", color="tab:red", fontsize=7, ha="right"
+    )
     _time_axis(ax, 2019, 2029)
     ax.set_xlim(naive.CENSUS_TIME - 0.3, 2030.2)
     ax.set_ylabel("resident urbanization rate, %")
@@ -768,8 +946,14 @@ def plot_hukou_rate(summary, observed, trend_pp, band, path, footer_text) -> Non
     if not census.empty:
         t0, v0 = float(census.time.iloc[0]), float(census.value.iloc[0])
         t = np.array([t0, 2024.0])
-        ax.plot(t, v0 + trend_pp * (t - t0), "--", color="0.4", lw=1,
-                label=f"2017-2020 trend continued ({trend_pp:.2f} pp/yr)")
+        ax.plot(
+            t,
+            v0 + trend_pp * (t - t0),
+            "--",
+            color="0.4",
+            lw=1,
+            label=f"2017-2020 trend continued ({trend_pp:.2f} pp/yr)",
+        )
     _time_axis(ax, 2017, 2023)
     ax.set_ylabel("hukou urbanization rate, %")
     ax.set_title("Shanxi hukou urbanization (no observation published after 2020)", fontsize=10)
@@ -780,8 +964,15 @@ def plot_hukou_rate(summary, observed, trend_pp, band, path, footer_text) -> Non
 MARKERS = {2021: "o", 2022: "s", 2023: "D"}
 
 
-def _scatter(pairs: pd.DataFrame, unit: str, title: str, path: Path, footer_text: str, label_points: bool,
-             relative_panel: bool = False) -> None:
+def _scatter(
+    pairs: pd.DataFrame,
+    unit: str,
+    title: str,
+    path: Path,
+    footer_text: str,
+    label_points: bool,
+    relative_panel: bool = False,
+) -> None:
     """Model median (bars: band) against observed, with the 1:1 line; optionally the % error by city beside it."""
     if relative_panel:
         fig, (ax, ax_rel) = plt.subplots(1, 2, figsize=(11, 5.4), dpi=130, gridspec_kw={"width_ratios": [1, 1.1]})
@@ -792,12 +983,26 @@ def _scatter(pairs: pd.DataFrame, unit: str, title: str, path: Path, footer_text
         ax.text(0.5, 0.5, "no observations", ha="center", va="center", transform=ax.transAxes)
     else:
         for year, p in pairs.groupby("year"):
-            ax.errorbar(p.observed, p["median"], yerr=[p["median"] - p.lo, p.hi - p["median"]],
-                        fmt=MARKERS.get(year, "^"), ms=5, mfc="white", capsize=2, lw=0.8, label=str(year))
+            ax.errorbar(
+                p.observed,
+                p["median"],
+                yerr=[p["median"] - p.lo, p.hi - p["median"]],
+                fmt=MARKERS.get(year, "^"),
+                ms=5,
+                mfc="white",
+                capsize=2,
+                lw=0.8,
+                label=str(year),
+            )
             if label_points:
                 for _, r in p.iterrows():
-                    ax.annotate(f"{r.region} {year}", (r.observed, r["median"]), fontsize=6, xytext=(3, 3),
-                                textcoords="offset points")
+                    ax.annotate(
+                        f"{r.region} {year}",
+                        (r.observed, r["median"]),
+                        fontsize=6,
+                        xytext=(3, 3),
+                        textcoords="offset points",
+                    )
         lo = min(pairs.observed.min(), pairs.lo.min())
         hi = max(pairs.observed.max(), pairs.hi.max())
         pad = 0.05 * (hi - lo or 1)
@@ -814,8 +1019,9 @@ def _scatter(pairs: pd.DataFrame, unit: str, title: str, path: Path, footer_text
                 y = np.array([y_of[c] for c in p.region]) + offset
                 rel = 100 * (p["median"] - p.observed) / p.observed
                 err = [100 * (p["median"] - p.lo) / p.observed, 100 * (p.hi - p["median"]) / p.observed]
-                ax_rel.errorbar(rel, y, xerr=err, fmt=MARKERS.get(year, "^"), ms=5, mfc="white", capsize=2, lw=0.8,
-                                label=str(year))
+                ax_rel.errorbar(
+                    rel, y, xerr=err, fmt=MARKERS.get(year, "^"), ms=5, mfc="white", capsize=2, lw=0.8, label=str(year)
+                )
             ax_rel.axvline(0, color="0.5", lw=0.8)
             ax_rel.set_yticks(range(len(regions)))
             ax_rel.set_yticklabels(regions, fontsize=8)
@@ -883,15 +1089,21 @@ class Report:
                 body.append(html_table(b[1], b[2]))
             elif b[0] == "img":
                 data = base64.b64encode((folder / b[1]).read_bytes()).decode("ascii")
-                body.append(f'<figure><img alt="{esc(b[2])}" src="data:image/png;base64,{data}">'
-                            f"<figcaption>{esc(b[2])}</figcaption></figure>")
-        style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4;color:#222}"
-                 "table{border-collapse:collapse;margin:0.8em 0;font-size:0.85em}"
-                 "td,th{border:1px solid #ccc;padding:0.2em 0.5em;text-align:right}"
-                 "th{background:#f0f0f0}td:first-child{text-align:left}img{max-width:100%}"
-                 "figcaption{font-size:0.85em;color:#555}")
-        return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
-                f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+                body.append(
+                    f'<figure><img alt="{esc(b[2])}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{esc(b[2])}</figcaption></figure>"
+                )
+        style = (
+            "body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4;color:#222}"
+            "table{border-collapse:collapse;margin:0.8em 0;font-size:0.85em}"
+            "td,th{border:1px solid #ccc;padding:0.2em 0.5em;text-align:right}"
+            "th{background:#f0f0f0}td:first-child{text-align:left}img{max-width:100%}"
+            "figcaption{font-size:0.85em;color:#555}"
+        )
+        return (
+            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+        )
 
 
 def _param(v) -> str:
@@ -932,22 +1144,29 @@ def out_of_sample_statement(cfg: dict, windows: dict) -> str:
     fit_years = _fit_years(cfg)
     val = windows["validation"]
     if fit_years is None:
-        return ("conf/behaviour has no fit block naming the years the behaviour constants were fitted to, so "
-                "whether the validation window is out of sample cannot be stated.")
+        return (
+            "conf/behaviour has no fit block naming the years the behaviour constants were fitted to, so "
+            "whether the validation window is out of sample cannot be stated."
+        )
     command = (cfg["behaviour"].get("fit") or {}).get("command") or "sim.analysis.calibrate"
     if set(fit_years) & set(val):
-        return (f"NOT out of sample: the behaviour constants were fitted to {', '.join(map(str, fit_years))} "
-                f"(behaviour.fit, {command}), which includes the validation year(s) {', '.join(map(str, val))}. "
-                "The validation-window error is an in-sample fit error; an honest out-of-sample score needs a fit "
-                "restricted to the calibration years.")
-    return (f"Out of sample: the behaviour constants were fitted to {', '.join(map(str, fit_years))} only "
-            f"(behaviour.fit, {command}), so the validation year(s) {', '.join(map(str, val))} were not seen by "
-            "the fit.")
+        return (
+            f"NOT out of sample: the behaviour constants were fitted to {', '.join(map(str, fit_years))} "
+            f"(behaviour.fit, {command}), which includes the validation year(s) {', '.join(map(str, val))}. "
+            "The validation-window error is an in-sample fit error; an honest out-of-sample score needs a fit "
+            "restricted to the calibration years."
+        )
+    return (
+        f"Out of sample: the behaviour constants were fitted to {', '.join(map(str, fit_years))} only "
+        f"(behaviour.fit, {command}), so the validation year(s) {', '.join(map(str, val))} were not seen by "
+        "the fit."
+    )
 
 
 @dataclass
 class _Context:
     """What the report sections share."""
+
     cfg: dict
     summary: pd.DataFrame
     observed: pd.DataFrame
@@ -956,7 +1175,7 @@ class _Context:
     targets: dict
     bench: Benchmarks
     members: pd.DataFrame
-    band: str                       # e.g. 'P5-P95'
+    band: str  # e.g. 'P5-P95'
     files: dict
 
     def metric(self, metric: str, window, target: str) -> float:
@@ -972,8 +1191,9 @@ class _Context:
     def window_of(self, year: int) -> str:
         return next((n for n in ("calibration", "validation", "new") if year in self.windows.get(n, [])), "-")
 
-    def sim(self, year: int, indicator: str, period: str = "year_end", region: str = PROVINCE,
-            level: str = "province") -> pd.Series | None:
+    def sim(
+        self, year: int, indicator: str, period: str = "year_end", region: str = PROVINCE, level: str = "province"
+    ) -> pd.Series | None:
         key = (period, year, level, region, indicator)
         return self.summary.loc[key] if key in self.summary.index else None
 
@@ -988,18 +1208,25 @@ def _section_summary(r: Report, c: _Context, pattern_list: list[Pattern]) -> Non
     seeds = sorted(c.members.seed.unique().tolist())
     n_draws = int((c.members.draw > 0).sum())
     r.heading("Hindcast validation of the Shanxi household model", 1)
-    r.para(f"Scenario {c.cfg['scenario']['name']}, population scale {float(c.cfg['population']['scale']):g}, "
-           f"{len(c.members)} ensemble members (seeds {', '.join(map(str, seeds))}"
-           f"{f'; {n_draws} parameter draws' if n_draws else ''}), simulated from the census (1 Nov 2020) to the "
-           f"end of {int(c.cfg['run']['end_year'])}. Band = {c.band} across members. Observed targets and their "
-           f"sources: sim/world/data/{TARGETS_FILE}. Windows: "
-           + "; ".join(c.label(n) for n in c.windows if n != "all") + ".")
-    headline = [f"Province resident rate, mean absolute error: {number(c.metric('model.mae', 'calibration', T_RATE))} pp "
-                f"on {c.label('calibration')}, {number(c.metric('model.mae', 'validation', T_RATE))} pp on "
-                f"{c.label('validation')}."]
+    r.para(
+        f"Scenario {c.cfg['scenario']['name']}, population scale {float(c.cfg['population']['scale']):g}, "
+        f"{len(c.members)} ensemble members (seeds {', '.join(map(str, seeds))}"
+        f"{f'; {n_draws} parameter draws' if n_draws else ''}), simulated from the census (1 Nov 2020) to the "
+        f"end of {int(c.cfg['run']['end_year'])}. Band = {c.band} across members. Observed targets and their "
+        f"sources: sim/world/data/{TARGETS_FILE}. Windows: "
+        + "; ".join(c.label(n) for n in c.windows if n != "all")
+        + "."
+    )
+    headline = [
+        f"Province resident rate, mean absolute error: {number(c.metric('model.mae', 'calibration', T_RATE))} pp "
+        f"on {c.label('calibration')}, {number(c.metric('model.mae', 'validation', T_RATE))} pp on "
+        f"{c.label('validation')}."
+    ]
     for name, label in (("urgd", "URGD"), ("logistic", "Logistic")):
-        headline.append(f"{label} benchmark (fitted to the census + calibration years) on {c.label('validation')}: "
-                        f"{number(c.metric(f'{name}.mae', 'validation', T_RATE))} pp.")
+        headline.append(
+            f"{label} benchmark (fitted to the census + calibration years) on {c.label('validation')}: "
+            f"{number(c.metric(f'{name}.mae', 'validation', T_RATE))} pp."
+        )
     headline.append("Pattern checks: " + ", ".join(f"({p.key}) {p.status}" for p in pattern_list) + ".")
     headline.append(out_of_sample_statement(c.cfg, c.windows))
     r.heading("Summary")
@@ -1010,59 +1237,114 @@ def _section_province(r: Report, c: _Context) -> None:
     r.heading("Province resident urbanization rate")
     rows = []
     census = c.sim(naive.CENSUS_YEAR, RESIDENT, "census")
-    census_obs = c.observed[(c.observed.level == "province") & (c.observed.indicator == RESIDENT)
-                            & (c.observed.period == "census")]
+    census_obs = c.observed[
+        (c.observed.level == "province") & (c.observed.indicator == RESIDENT) & (c.observed.period == "census")
+    ]
     if census is not None and not census_obs.empty:
         o = float(census_obs.value.iloc[0])
-        rows.append(["2020 census (initial state)", number(o, 2), number(census["median"], 2), _band(census.lo, census.hi),
-                     number(census["median"] - o, 2), number(100 * abs(census["median"] - o) / o, 2), "initial state"])
+        rows.append(
+            [
+                "2020 census (initial state)",
+                number(o, 2),
+                number(census["median"], 2),
+                _band(census.lo, census.hi),
+                number(census["median"] - o, 2),
+                number(100 * abs(census["median"] - o) / o, 2),
+                "initial state",
+            ]
+        )
     for _, p in c.pairs("province", RESIDENT).iterrows():
-        rows.append([str(p.year), number(p.observed, 2), number(p["median"], 2), _band(p.lo, p.hi), number(p.error, 2),
-                     number(100 * abs(p.error) / p.observed, 2), c.window_of(p.year)])
-    r.table(["year end", "observed %", "model median %", f"model {c.band}", "error pp", "abs error / obs %", "window"],
-            rows)
-    r.para("Errors by window (model = ensemble median; MAE in pp; ARD = mean |sim - obs| / obs, in %; coverage = "
-           f"share of observations inside the {c.band} band):")
-    rows = [[c.label(name)]
-            + [number(c.metric(f"model.{m}", name, T_RATE), d) for m, d in
-               (("mae", 3), ("ard_pct", 3), ("bias", 3), ("coverage_pct", 0))]
-            + [number(c.metric(f"{k}.mae", name, T_RATE), 3) for k in ("urgd", "logistic")] for name in c.windows]
-    r.table(["window", "model MAE pp", "model ARD %", "model bias pp", "coverage %", "URGD MAE pp",
-             "logistic MAE pp"], rows)
-    r.image(c.files["rate"], f"Province resident rate: model median and {c.band} band, observations and naive "
-                             "benchmarks")
+        rows.append(
+            [
+                str(p.year),
+                number(p.observed, 2),
+                number(p["median"], 2),
+                _band(p.lo, p.hi),
+                number(p.error, 2),
+                number(100 * abs(p.error) / p.observed, 2),
+                c.window_of(p.year),
+            ]
+        )
+    r.table(
+        ["year end", "observed %", "model median %", f"model {c.band}", "error pp", "abs error / obs %", "window"], rows
+    )
+    r.para(
+        "Errors by window (model = ensemble median; MAE in pp; ARD = mean |sim - obs| / obs, in %; coverage = "
+        f"share of observations inside the {c.band} band):"
+    )
+    rows = [
+        [c.label(name)]
+        + [
+            number(c.metric(f"model.{m}", name, T_RATE), d)
+            for m, d in (("mae", 3), ("ard_pct", 3), ("bias", 3), ("coverage_pct", 0))
+        ]
+        + [number(c.metric(f"{k}.mae", name, T_RATE), 3) for k in ("urgd", "logistic")]
+        for name in c.windows
+    ]
+    r.table(
+        ["window", "model MAE pp", "model ARD %", "model bias pp", "coverage %", "URGD MAE pp", "logistic MAE pp"], rows
+    )
+    r.image(
+        c.files["rate"], f"Province resident rate: model median and {c.band} band, observations and naive benchmarks"
+    )
 
     r.heading("Out-of-sample result")
-    scores = [f"{c.label(w)}: MAE {number(c.metric('model.mae', w, T_RATE), 3)} pp, ARD "
-              f"{number(c.metric('model.ard_pct', w, T_RATE), 3)}%" for w in ("calibration", "validation")]
+    scores = [
+        f"{c.label(w)}: MAE {number(c.metric('model.mae', w, T_RATE), 3)} pp, ARD "
+        f"{number(c.metric('model.ard_pct', w, T_RATE), 3)}%"
+        for w in ("calibration", "validation")
+    ]
     r.para("Province resident rate, " + "; ".join(scores) + ". " + out_of_sample_statement(c.cfg, c.windows))
     r.para("Province resident population (万, year end):")
-    r.table(["year end", "observed", "model median", f"model {c.band}", "error", "window"],
-            [[str(p.year), number(p.observed, 2), number(p["median"], 2), _band(p.lo, p.hi), number(p.error, 2), c.window_of(p.year)]
-             for _, p in c.pairs("province", POPULATION, TEN_THOUSAND).iterrows()])
+    r.table(
+        ["year end", "observed", "model median", f"model {c.band}", "error", "window"],
+        [
+            [
+                str(p.year),
+                number(p.observed, 2),
+                number(p["median"], 2),
+                _band(p.lo, p.hi),
+                number(p.error, 2),
+                c.window_of(p.year),
+            ]
+            for _, p in c.pairs("province", POPULATION, TEN_THOUSAND).iterrows()
+        ],
+    )
 
 
 def _section_benchmarks(r: Report, c: _Context, forecast_year: int) -> None:
     r.heading("Naive benchmarks")
-    r.para("URGD: the UN World Urbanization Prospects method with a constant urban-rural growth difference d "
-           "(PU_t = e^(s0+dt)/(1+e^(s0+dt)), s0 = ln(U/R) at the census, d by least squares). Logistic: an S-curve "
-           "K/(1+e^(-r(t-t_mid))) with the saturation K fitted (scipy curve_fit). Each is fitted to the census and the "
-           "calibration years, and scored on the same windows as the model; '(all)' = refitted to every observation. "
-           "Time: census = 2020.83, end of year Y = Y+1. docs/BEHAVIOUR-EVIDENCE.md 4.1-4.2.")
-    r.table(["benchmark", "points", "parameters"],
-            [[name, fit.n_obs, ", ".join(f"{k} {_param(v)}" for k, v in fit.params().items())]
-             for name, fit in c.bench.predictors().items()])
+    r.para(
+        "URGD: the UN World Urbanization Prospects method with a constant urban-rural growth difference d "
+        "(PU_t = e^(s0+dt)/(1+e^(s0+dt)), s0 = ln(U/R) at the census, d by least squares). Logistic: an S-curve "
+        "K/(1+e^(-r(t-t_mid))) with the saturation K fitted (scipy curve_fit). Each is fitted to the census and the "
+        "calibration years, and scored on the same windows as the model; '(all)' = refitted to every observation. "
+        "Time: census = 2020.83, end of year Y = Y+1. docs/BEHAVIOUR-EVIDENCE.md 4.1-4.2."
+    )
+    r.table(
+        ["benchmark", "points", "parameters"],
+        [
+            [name, fit.n_obs, ", ".join(f"{k} {_param(v)}" for k, v in fit.params().items())]
+            for name, fit in c.bench.predictors().items()
+        ],
+    )
     if c.bench.notes:
         r.bullets(c.bench.notes)
     rows = []
     for year in sorted({forecast_year, int(c.cfg["run"]["end_year"])}):
         s = c.sim(year, RESIDENT)
         if s is not None:
-            rows.append([str(year), number(s["median"], 2), _band(s.lo, s.hi)]
-                        + [number(float(f.predict_year_end(year))) if (f := c.bench.predictors().get(k)) else "-"
-                           for k in ("urgd", "logistic", "urgd_all", "logistic_all")])
-    r.para(f"Projections of the resident rate (%), model median and {c.band} next to the benchmarks "
-           f"(target for 2029: close to {TARGET_RESIDENT_RATE_PCT:g}%):")
+            rows.append(
+                [str(year), number(s["median"], 2), _band(s.lo, s.hi)]
+                + [
+                    number(float(f.predict_year_end(year))) if (f := c.bench.predictors().get(k)) else "-"
+                    for k in ("urgd", "logistic", "urgd_all", "logistic_all")
+                ]
+            )
+    r.para(
+        f"Projections of the resident rate (%), model median and {c.band} next to the benchmarks "
+        f"(target for 2029: close to {TARGET_RESIDENT_RATE_PCT:g}%):"
+    )
     r.table(["year end", "model median", f"model {c.band}", "URGD", "logistic", "URGD (all)", "logistic (all)"], rows)
 
 
@@ -1070,21 +1352,32 @@ def _section_forecast(r: Report, c: _Context, last_obs: int) -> None:
     year = last_obs + 1
     r.heading(f"Forecast for {year}")
     parts = []
-    for indicator, factor, unit, name in ((RESIDENT, 1.0, "%", "resident urbanization rate"),
-                                          (POPULATION, TEN_THOUSAND, "万 persons", "resident population")):
+    for indicator, factor, unit, name in (
+        (RESIDENT, 1.0, "%", "resident urbanization rate"),
+        (POPULATION, TEN_THOUSAND, "万 persons", "resident population"),
+    ):
         s = c.sim(year, indicator)
         if s is not None:
-            parts.append(f"{name} at the end of {year}: {number(s['median'] / factor, 2)} {unit} (model median; {c.band} "
-                         f"{_band(s.lo / factor, s.hi / factor)})")
+            parts.append(
+                f"{name} at the end of {year}: {number(s['median'] / factor, 2)} {unit} (model median; {c.band} "
+                f"{_band(s.lo / factor, s.hi / factor)})"
+            )
     if parts:
-        naive_text = ", ".join(f"{k} {number(float(f.predict_year_end(year)))}%" for k, f in c.bench.predictors().items())
-        r.para(f"The last observation is for {last_obs}. The model forecasts, for the first year after it: "
-               + "; ".join(parts) + f". Naive benchmarks: {naive_text}.")
+        naive_text = ", ".join(
+            f"{k} {number(float(f.predict_year_end(year)))}%" for k, f in c.bench.predictors().items()
+        )
+        r.para(
+            f"The last observation is for {last_obs}. The model forecasts, for the first year after it: "
+            + "; ".join(parts)
+            + f". Naive benchmarks: {naive_text}."
+        )
     else:
         r.para(f"The model was not run to {year} (run.end_year = {c.cfg['run']['end_year']}).")
-    r.para("A new observation can be scored by adding one row to sim/world/data/shanxi_province.csv (year, "
-           "resident_pop_10k, urbanization_rate_pct, source) and re-running `python -m sim validate` with the same "
-           "settings: years after the validation window are scored in the window 'new'.")
+    r.para(
+        "A new observation can be scored by adding one row to sim/world/data/shanxi_province.csv (year, "
+        "resident_pop_10k, urbanization_rate_pct, source) and re-running `python -m sim validate` with the same "
+        "settings: years after the validation window are scored in the window 'new'."
+    )
 
 
 def _section_hukou(r: Report, c: _Context) -> None:
@@ -1093,18 +1386,23 @@ def _section_hukou(r: Report, c: _Context) -> None:
     trend = c.metric("model.trend_pp_per_year", "2020-2023", T_HUKOU)
     gaps = c.metric_table[c.metric_table.metric == "model.gap_pp"][["window", "value"]]
     observed_gaps = c.targets["resident_hukou_gap"]["observed_pp"]
-    r.bullets([
-        f"2020 level: observed {number(c.metric('observed', '2020 census', T_HUKOU))}% (census); model "
-        f"{number(c.metric('model.median', '2020 census', T_HUKOU))}% at the census (error "
-        f"{number(c.metric('model.error', '2020 census', T_HUKOU))} pp) and "
-        f"{number(c.metric('model.median', '2020 year-end', T_HUKOU))}% at the end of 2020 (error "
-        f"{number(c.metric('model.error', '2020 year-end', T_HUKOU))} pp).",
-        f"Trend: model {number(trend, 2)} pp/yr over 2020-2023 (least squares, census and year ends) against the observed "
-        f"{obs_trend:.2f} pp/yr of 2017-2020 (difference {number(trend - obs_trend, 2)} pp/yr). No hukou rate was published "
-        "after 2020, so the 2017-2020 trend is the only yardstick.",
-        "Resident-hukou gap (model median): " + ", ".join(f"{w} {number(v, 1)}" for w, v in gaps.itertuples(index=False))
-        + " pp; observed " + ", ".join(f"{g} ({y})" for y, g in observed_gaps.items()) + ".",
-    ])
+    r.bullets(
+        [
+            f"2020 level: observed {number(c.metric('observed', '2020 census', T_HUKOU))}% (census); model "
+            f"{number(c.metric('model.median', '2020 census', T_HUKOU))}% at the census (error "
+            f"{number(c.metric('model.error', '2020 census', T_HUKOU))} pp) and "
+            f"{number(c.metric('model.median', '2020 year-end', T_HUKOU))}% at the end of 2020 (error "
+            f"{number(c.metric('model.error', '2020 year-end', T_HUKOU))} pp).",
+            f"Trend: model {number(trend, 2)} pp/yr over 2020-2023 (least squares, census and year ends) against the observed "
+            f"{obs_trend:.2f} pp/yr of 2017-2020 (difference {number(trend - obs_trend, 2)} pp/yr). No hukou rate was published "
+            "after 2020, so the 2017-2020 trend is the only yardstick.",
+            "Resident-hukou gap (model median): "
+            + ", ".join(f"{w} {number(v, 1)}" for w, v in gaps.itertuples(index=False))
+            + " pp; observed "
+            + ", ".join(f"{g} ({y})" for y, g in observed_gaps.items())
+            + ".",
+        ]
+    )
     r.image(c.files["hukou"], f"Hukou rate: model median and {c.band} band, observations 2017-2020 and their trend")
 
 
@@ -1112,28 +1410,60 @@ def _window_rows(c: _Context, target: str, columns) -> list[list]:
     rows = []
     for name in c.windows:
         if np.isfinite(c.metric("model.mae", name, target)):
-            rows.append([c.label(name), int(c.metric("model.n", name, target))]
-                        + [number(c.metric(f"model.{m}", name, target), d) for m, d in columns])
+            rows.append(
+                [c.label(name), int(c.metric("model.n", name, target))]
+                + [number(c.metric(f"model.{m}", name, target), d) for m, d in columns]
+            )
     return rows
 
 
 def _section_cities(r: Report, c: _Context) -> None:
     r.heading("Cities")
-    r.para("City resident populations (万, year end; 2021-2022 from the provincial sampling bulletins, 2023 only "
-           "where a city value was found):")
-    r.table(["window", "city-years", "MAE 万", "ARD %", "bias 万"],
-            _window_rows(c, T_CITY_POP, (("mae", 2), ("ard_pct", 3), ("bias", 2))))
+    r.para(
+        "City resident populations (万, year end; 2021-2022 from the provincial sampling bulletins, 2023 only "
+        "where a city value was found):"
+    )
+    r.table(
+        ["window", "city-years", "MAE 万", "ARD %", "bias 万"],
+        _window_rows(c, T_CITY_POP, (("mae", 2), ("ard_pct", 3), ("bias", 2))),
+    )
     pop = c.pairs("city", POPULATION, TEN_THOUSAND).sort_values(["year", "region"])
-    r.table(["city", "year", "observed 万", "model median 万", f"model {c.band}", "error 万", "error %"],
-            [[p.region, p.year, number(p.observed, 2), number(p["median"], 2), _band(p.lo, p.hi), number(p.error, 2),
-              number(100 * p.error / p.observed, 2)] for _, p in pop.iterrows()])
+    r.table(
+        ["city", "year", "observed 万", "model median 万", f"model {c.band}", "error 万", "error %"],
+        [
+            [
+                p.region,
+                p.year,
+                number(p.observed, 2),
+                number(p["median"], 2),
+                _band(p.lo, p.hi),
+                number(p.error, 2),
+                number(100 * p.error / p.observed, 2),
+            ]
+            for _, p in pop.iterrows()
+        ],
+    )
     r.image(c.files["city_pop"], "City populations, model median vs observed, with the 1:1 line")
-    r.para("City resident urbanization rates: every city and year with an observed rate (2021 on). Several are "
-           "secondary or derived; the source column says which.")
+    r.para(
+        "City resident urbanization rates: every city and year with an observed rate (2021 on). Several are "
+        "secondary or derived; the source column says which."
+    )
     rates = c.pairs("city", RESIDENT).sort_values(["region", "year"])
-    r.table(["city", "year", "observed %", "model median %", f"model {c.band}", "error pp", "source"],
-            [[p.region, p.year, number(p.observed, 2), number(p["median"], 2), _band(p.lo, p.hi), number(p.error, 2), _short(p.source)]
-             for _, p in rates.iterrows()])
+    r.table(
+        ["city", "year", "observed %", "model median %", f"model {c.band}", "error pp", "source"],
+        [
+            [
+                p.region,
+                p.year,
+                number(p.observed, 2),
+                number(p["median"], 2),
+                _band(p.lo, p.hi),
+                number(p.error, 2),
+                _short(p.source),
+            ]
+            for _, p in rates.iterrows()
+        ],
+    )
     r.table(["window", "city-years", "MAE pp", "ARD %"], _window_rows(c, T_CITY_RATE, (("mae", 2), ("ard_pct", 3))))
     r.image(c.files["city_rate"], "City urbanization rates where observed, model median vs observed")
 
@@ -1150,24 +1480,39 @@ def _section_migrant_workers(r: Report, c: _Context) -> None:
 
     away = _value(mw["away_from_home_10k"])
     share = _value(mw["away_out_of_province_share_2013"])
-    r.table(["observed (2023)", "万", "model counterpart (end of 2023)", "model median 万", f"model {c.band}"], [
-        ["外出农民工 (working away from home township)", number(away, 1),
-         HOUSEHOLD_INDICATORS["rural_hukou_working_age_away"], *model_10k("rural_hukou_working_age_away")],
-        [f"of which out of province (2013 share {share:.0%})", number(away * share, 1),
-         HOUSEHOLD_INDICATORS["rural_hukou_working_age_away_out_of_province"],
-         *model_10k("rural_hukou_working_age_away_out_of_province")],
-        ["本地农民工 (non-farm work in the home township)", number(_value(mw["local_10k"]), 1),
-         "no counterpart; upper bound: " + HOUSEHOLD_INDICATORS["rural_hukou_working_age_at_home"],
-         *model_10k("rural_hukou_working_age_at_home")],
-        ["农民工 total", number(_value(mw["total_10k"]), 1), "no counterpart (see below)", "-", "-"],
-    ])
-    r.para("The definitions differ, plainly: 农民工 are rural-hukou WORKERS in non-farm work for 6+ months; the model "
-           "counts PEOPLE aged 15-59 in rural-hukou households (workers or not) and has no farm/non-farm split. Its "
-           "'home village' is the rural part of the hukou county unit, so moves between townships of one county are "
-           "invisible, and a household moves together. The model has no counterpart of 本地农民工 (non-farm work "
-           f"without leaving the township), so the total {_value(mw['total_10k'])}万 cannot be compared; 外出农民工 "
-           f"({away}万) is the comparable count, and only roughly. Sources: {mw['away_from_home_10k']['source']}; "
-           f"{mw['away_out_of_province_share_2013']['source']}.")
+    r.table(
+        ["observed (2023)", "万", "model counterpart (end of 2023)", "model median 万", f"model {c.band}"],
+        [
+            [
+                "外出农民工 (working away from home township)",
+                number(away, 1),
+                HOUSEHOLD_INDICATORS["rural_hukou_working_age_away"],
+                *model_10k("rural_hukou_working_age_away"),
+            ],
+            [
+                f"of which out of province (2013 share {share:.0%})",
+                number(away * share, 1),
+                HOUSEHOLD_INDICATORS["rural_hukou_working_age_away_out_of_province"],
+                *model_10k("rural_hukou_working_age_away_out_of_province"),
+            ],
+            [
+                "本地农民工 (non-farm work in the home township)",
+                number(_value(mw["local_10k"]), 1),
+                "no counterpart; upper bound: " + HOUSEHOLD_INDICATORS["rural_hukou_working_age_at_home"],
+                *model_10k("rural_hukou_working_age_at_home"),
+            ],
+            ["农民工 total", number(_value(mw["total_10k"]), 1), "no counterpart (see below)", "-", "-"],
+        ],
+    )
+    r.para(
+        "The definitions differ, plainly: 农民工 are rural-hukou WORKERS in non-farm work for 6+ months; the model "
+        "counts PEOPLE aged 15-59 in rural-hukou households (workers or not) and has no farm/non-farm split. Its "
+        "'home village' is the rural part of the hukou county unit, so moves between townships of one county are "
+        "invisible, and a household moves together. The model has no counterpart of 本地农民工 (non-farm work "
+        f"without leaving the township), so the total {_value(mw['total_10k'])}万 cannot be compared; 外出农民工 "
+        f"({away}万) is the comparable count, and only roughly. Sources: {mw['away_from_home_10k']['source']}; "
+        f"{mw['away_out_of_province_share_2013']['source']}."
+    )
 
 
 def _section_notes(r: Report, c: _Context, pattern_list: list[Pattern], notes) -> None:
@@ -1175,44 +1520,88 @@ def _section_notes(r: Report, c: _Context, pattern_list: list[Pattern], notes) -
     r.bullets(p.line() for p in pattern_list)
     r.heading("Notes")
     drawn = bool((c.members.draw > 0).any())
-    r.bullets(list(notes) + [
-        f"Band: the {c.band} percentiles of {len(c.members)} members (seed noise"
-        + (" and parameter draws" if drawn else " only; parameter uncertainty not included")
-        + "). With few members the band is close to the members' range.",
-        f"Sampling: population.scale = {float(c.cfg['population']['scale']):g}; the model's noise at this scale is "
-        "part of the band.",
-        "Scored values are year-end; the 2020 census point is the initial state the model is built to match, not a "
-        "test.",
-        "The 2015-2019 published rates precede the census re-basing (series break) and are not scored.",
-    ])
+    r.bullets(
+        list(notes)
+        + [
+            f"Band: the {c.band} percentiles of {len(c.members)} members (seed noise"
+            + (" and parameter draws" if drawn else " only; parameter uncertainty not included")
+            + "). With few members the band is close to the members' range.",
+            f"Sampling: population.scale = {float(c.cfg['population']['scale']):g}; the model's noise at this scale is "
+            "part of the band.",
+            "Scored values are year-end; the 2020 census point is the initial state the model is built to match, not a "
+            "test.",
+            "The 2015-2019 published rates precede the census re-basing (series break) and are not scored.",
+        ]
+    )
     r.heading("Files")
-    r.bullets(["validation_metrics.csv: metric, window, target, value (every number in this report)",
-               "ensemble.parquet: every member's indicators (member, seed, draw, period, year, level, region, "
-               "indicator, value)", *c.files.values(), "manifest.json: written last"])
+    r.bullets(
+        [
+            "validation_metrics.csv: metric, window, target, value (every number in this report)",
+            "ensemble.parquet: every member's indicators (member, seed, draw, period, year, level, region, "
+            "indicator, value)",
+            *c.files.values(),
+            "manifest.json: written last",
+        ]
+    )
 
 
 REPORT_TITLE = "Hindcast validation of the Shanxi household model"
-PLOT_FILES = {"rate": "validation_resident_rate.png", "hukou": "validation_hukou_rate.png",
-              "city_pop": "validation_city_population.png", "city_rate": "validation_city_rates.png"}
+PLOT_FILES = {
+    "rate": "validation_resident_rate.png",
+    "hukou": "validation_hukou_rate.png",
+    "city_pop": "validation_city_population.png",
+    "city_rate": "validation_city_rates.png",
+}
 
 
-def write_report(run_dir: Path, cfg: dict, settings: dict, ensemble: pd.DataFrame, observed: pd.DataFrame,
-                 windows: dict, metric_table: pd.DataFrame, pattern_list: list[Pattern], targets: dict,
-                 footer_text: str, notes: list[str] = ()) -> list[str]:
+def write_report(
+    run_dir: Path,
+    cfg: dict,
+    settings: dict,
+    ensemble: pd.DataFrame,
+    observed: pd.DataFrame,
+    windows: dict,
+    metric_table: pd.DataFrame,
+    pattern_list: list[Pattern],
+    targets: dict,
+    footer_text: str,
+    notes: list[str] = (),
+) -> list[str]:
     """Write the plots, validation.md and validation.html into run_dir; returns the file names written."""
     run_dir = Path(run_dir)
     band = settings["band"]
-    c = _Context(cfg=cfg, summary=summarise(ensemble, band), observed=observed, windows=windows,
-                 metric_table=metric_table, targets=targets, bench=fit_benchmarks(observed, windows["calibration"]),
-                 members=ensemble[["member", "seed", "draw"]].drop_duplicates(), band=f"P{band[0]:g}-P{band[1]:g}",
-                 files=dict(PLOT_FILES))
+    c = _Context(
+        cfg=cfg,
+        summary=summarise(ensemble, band),
+        observed=observed,
+        windows=windows,
+        metric_table=metric_table,
+        targets=targets,
+        bench=fit_benchmarks(observed, windows["calibration"]),
+        members=ensemble[["member", "seed", "draw"]].drop_duplicates(),
+        band=f"P{band[0]:g}-P{band[1]:g}",
+        files=dict(PLOT_FILES),
+    )
     obs_trend = float(_value(targets["hukou_trend"]["observed_2017_2020_pp_per_year"]))
     plot_resident_rate(c.summary, c.bench, windows, band, run_dir / c.files["rate"], footer_text)
     plot_hukou_rate(c.summary, observed, obs_trend, band, run_dir / c.files["hukou"], footer_text)
-    _scatter(c.pairs("city", POPULATION, TEN_THOUSAND), "10,000 persons", "City populations: model vs observed "
-             "(year end)", run_dir / c.files["city_pop"], footer_text, label_points=False, relative_panel=True)
-    _scatter(c.pairs("city", RESIDENT), "%", "City resident urbanization rates where observed",
-             run_dir / c.files["city_rate"], footer_text, label_points=True)
+    _scatter(
+        c.pairs("city", POPULATION, TEN_THOUSAND),
+        "10,000 persons",
+        "City populations: model vs observed (year end)",
+        run_dir / c.files["city_pop"],
+        footer_text,
+        label_points=False,
+        relative_panel=True,
+    )
+    _scatter(
+        c.pairs("city", RESIDENT),
+        "%",
+        "City resident urbanization rates where observed",
+        run_dir / c.files["city_rate"],
+        footer_text,
+        label_points=True,
+    )
 
     last_obs = int(c.bench.series.year.max())
     r = Report()
@@ -1235,13 +1624,13 @@ def write_report(run_dir: Path, cfg: dict, settings: dict, ensemble: pd.DataFram
 
 def validate_to_folder(cfg, run_dir: Path, progress: str | None = None) -> dict:
     """Run the ensemble, score it, write every output and (last) the manifest. Returns the manifest."""
-    from sim.runs.run import peak_rss_mb
     from sim.config.schema import validate_config
+    from sim.runs.run import peak_rss_mb
 
     cfg = to_dict(cfg)
-    validate_config(cfg)   # ConfigError (key, value, what is allowed) before any member runs
+    validate_config(cfg)  # ConfigError (key, value, what is allowed) before any member runs
     run_dir = outputs.begin_run(run_dir)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.perf_counter()
     settings = settings_of(cfg)
     targets = load_targets()
@@ -1266,19 +1655,34 @@ def validate_to_folder(cfg, run_dir: Path, progress: str | None = None) -> dict:
     for p in pattern_list:
         log.info("pattern %s", p.line())
     git = outputs.git_state()
-    foot = (f"validation | scenario {cfg['scenario']['name']} | seeds {seeds[0]}..{seeds[-1]} | "
-            f"scale {float(cfg['population']['scale']):g} | "
-            f"model {outputs.package_versions().get('shanxi-urbanization')} "
-            f"{(git['commit'] or '')[:8]} | {started:%Y-%m-%d}")
-    report_files = write_report(run_dir, cfg, settings, ensemble, observed, windows, metric_table, pattern_list,
-                                targets, foot, notes)
+    foot = (
+        f"validation | scenario {cfg['scenario']['name']} | seeds {seeds[0]}..{seeds[-1]} | "
+        f"scale {float(cfg['population']['scale']):g} | "
+        f"model {outputs.package_versions().get('shanxi-urbanization')} "
+        f"{(git['commit'] or '')[:8]} | {started:%Y-%m-%d}"
+    )
+    report_files = write_report(
+        run_dir, cfg, settings, ensemble, observed, windows, metric_table, pattern_list, targets, foot, notes
+    )
     t_out = time.perf_counter() - t0 - t_run
-    man = outputs.manifest(cfg, int(cfg["seed"]), started, time.perf_counter() - t0, peak_rss_mb(), data_file_hashes(),
-                           {"ensemble": t_run, "scoring_and_report": t_out},
-                           ["ensemble.parquet", "validation_metrics.csv", *report_files],
-                           extra={"kind": "validation", "validation": settings, "windows": windows,
-                                  "members": members, "notes": notes,
-                                  "patterns": {p.key: p.status for p in pattern_list}})
+    man = outputs.manifest(
+        cfg,
+        int(cfg["seed"]),
+        started,
+        time.perf_counter() - t0,
+        peak_rss_mb(),
+        data_file_hashes(),
+        {"ensemble": t_run, "scoring_and_report": t_out},
+        ["ensemble.parquet", "validation_metrics.csv", *report_files],
+        extra={
+            "kind": "validation",
+            "validation": settings,
+            "windows": windows,
+            "members": members,
+            "notes": notes,
+            "patterns": {p.key: p.status for p in pattern_list},
+        },
+    )
     outputs.write_manifest(run_dir, man)
     return man
 

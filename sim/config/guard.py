@@ -20,17 +20,17 @@ rounds these up: 300 MiB + 220 B per household (+ 500 B per agent), times a 10% 
 scale 1 (about 17.2 million units: 12.75M family households, 2.78M collective persons, Shanxi
 people out of province and the in-migrant pool) that is about 4.5 GiB.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-
 from sim import state as S
 
-FIXED_BYTES = 300 * 2**20                  # interpreter, libraries, compiled kernels, outputs
-TEMP_BYTES_PER_HOUSEHOLD = 206             # synthesis temporaries per household (measured, see above)
+FIXED_BYTES = 300 * 2**20  # interpreter, libraries, compiled kernels, outputs
+TEMP_BYTES_PER_HOUSEHOLD = 206  # synthesis temporaries per household (measured, see above)
 BYTES_PER_HOUSEHOLD = S.BYTES_PER_HOUSEHOLD + TEMP_BYTES_PER_HOUSEHOLD
-AGENT_BYTES = 500                          # one Mesa Household view (when households <= max_agents)
+AGENT_BYTES = 500  # one Mesa Household view (when households <= max_agents)
 MARGIN = 1.10
 
 
@@ -43,8 +43,10 @@ def expected_households(pop: dict, scale: float | None = None, geo=None) -> floa
     Shanxi people out of province and the in-migrant pool) at `scale`, from the census cells,
     without sampling: the same cells and sizes as sim.world.population.synthesize (tests check it)."""
     from sim.world.population import build_cells, household_people, load_census
+
     if geo is None:
         from sim.world.geography import province_geography
+
         geo = province_geography()
     scale = float(pop["scale"] if scale is None else scale)
     census = load_census()
@@ -67,12 +69,17 @@ def _cgroup_headroom() -> int | None:
         return None
     for line in lines:
         hid, controllers, rel = (line.split(":", 2) + ["", ""])[:3]
-        if hid == "0" and controllers == "":                       # cgroup v2
-            candidates = [(root / rel.lstrip("/"), "memory.max", "memory.current"), (root, "memory.max", "memory.current")]
-        elif "memory" in controllers.split(","):                   # cgroup v1
+        if hid == "0" and controllers == "":  # cgroup v2
+            candidates = [
+                (root / rel.lstrip("/"), "memory.max", "memory.current"),
+                (root, "memory.max", "memory.current"),
+            ]
+        elif "memory" in controllers.split(","):  # cgroup v1
             mem = root / "memory"
-            candidates = [(mem / rel.lstrip("/"), "memory.limit_in_bytes", "memory.usage_in_bytes"),
-                          (mem, "memory.limit_in_bytes", "memory.usage_in_bytes")]
+            candidates = [
+                (mem / rel.lstrip("/"), "memory.limit_in_bytes", "memory.usage_in_bytes"),
+                (mem, "memory.limit_in_bytes", "memory.usage_in_bytes"),
+            ]
         else:
             continue
         for base, limit_file, usage_file in candidates:
@@ -90,6 +97,7 @@ def _cgroup_headroom() -> int | None:
 def available_memory() -> int:
     """Bytes this process may still allocate: the system's available memory, or less under a cgroup limit."""
     import psutil
+
     avail = int(psutil.virtual_memory().available)
     head = _cgroup_headroom()
     return min(avail, head) if head is not None and head > 0 else avail
@@ -99,8 +107,9 @@ def _gib(b: float) -> str:
     return f"{b / 2**30:.2f} GiB"
 
 
-def check_memory(n_households_estimate: float, available: int | None = None, agents: bool = False,
-                 scale: float | None = None) -> int:
+def check_memory(
+    n_households_estimate: float, available: int | None = None, agents: bool = False, scale: float | None = None
+) -> int:
     """Raise MemoryGuardError if a run of this many households would not fit; return the estimate (bytes)."""
     need = estimate_bytes(n_households_estimate, agents)
     avail = available_memory() if available is None else int(available)
@@ -110,14 +119,16 @@ def check_memory(n_households_estimate: float, available: int | None = None, age
         if scale is not None and n_households_estimate > 0:
             per_unit_scale = n_households_estimate / scale
             fit = (avail / MARGIN - FIXED_BYTES) / (per_unit_scale * BYTES_PER_HOUSEHOLD)
-            hint = (f"; lower population.scale (at most about {fit:.3g} fits)" if fit > 0
-                    else "; not even a tiny run fits")
+            hint = (
+                f"; lower population.scale (at most about {fit:.3g} fits)" if fit > 0 else "; not even a tiny run fits"
+            )
         raise MemoryGuardError(
             f"{what}about {n_households_estimate:,.0f} households need an estimated {_gib(need)} "
             f"({BYTES_PER_HOUSEHOLD} B per household: {S.BYTES_PER_HOUSEHOLD} B state + {TEMP_BYTES_PER_HOUSEHOLD} B "
             f"synthesis temporaries{f' + {AGENT_BYTES} B Mesa agent' if agents else ''}, + "
             f"{FIXED_BYTES // 2**20} MiB fixed, + {round((MARGIN - 1) * 100)}% margin), but only {_gib(avail)} "
-            f"is available{hint}, or run on a machine with more memory")
+            f"is available{hint}, or run on a machine with more memory"
+        )
     return need
 
 
@@ -127,4 +138,3 @@ def check_config_memory(cfg: dict, geo=None, available: int | None = None) -> in
     n = expected_households(pop, geo=geo)
     agents = n <= int(pop.get("max_agents", 0))
     return check_memory(n, available, agents=agents, scale=float(pop["scale"]))
-

@@ -7,6 +7,7 @@ parameter with its value, unit, range, source and description. From them come:
 - the fields of the kernel's coefficient record and their values (`kernel_fields`, `kernel_values`);
 - docs/parameters.md (`markdown`; `python -m sim docs` writes it, a test checks it is current).
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,8 +21,23 @@ from sim.config.specs import Number, Vector
 DECLARATIONS = CONF_DIR / "parameters.yaml"
 GROUPS = ("population", "economy", "behaviour")
 REQUIRED = ("unit", "source", "description")
-FIELDS = {"value", "fitted", "unit", "range", "open", "integer", "length", "labels", "total", "rows", "row_labels",
-          "items", "source", "description", "kernel"}
+FIELDS = {
+    "value",
+    "fitted",
+    "unit",
+    "range",
+    "open",
+    "integer",
+    "length",
+    "labels",
+    "total",
+    "rows",
+    "row_labels",
+    "items",
+    "source",
+    "description",
+    "kernel",
+}
 
 
 class DeclarationError(ValueError):
@@ -42,8 +58,13 @@ def declarations() -> dict[str, dict]:
             missing = [f for f in REQUIRED if not str(d.get(f, "")).strip()]
             unknown = sorted(set(d) - FIELDS)
             if missing or unknown:
-                raise DeclarationError(f"{DECLARATIONS}: {key}: " + "; ".join(
-                    ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {unknown}"] if unknown else [])))
+                raise DeclarationError(
+                    f"{DECLARATIONS}: {key}: "
+                    + "; ".join(
+                        ([f"missing {', '.join(missing)}"] if missing else [])
+                        + ([f"unknown {unknown}"] if unknown else [])
+                    )
+                )
             if ("value" in d) == bool(d.get("fitted")):
                 raise DeclarationError(f"{DECLARATIONS}: {key}: give a value, or `fitted: true` (not both)")
             out[key] = d
@@ -90,6 +111,7 @@ def register_defaults() -> None:
     """Make the declared values the Hydra config options population/default, economy/default and
     behaviour/default (the defaults list of conf/config.yaml and conf/behaviour/fitted.yaml names them)."""
     from hydra.core.config_store import ConfigStore
+
     cs = ConfigStore.instance()
     for group in GROUPS:
         cs.store(group=group, name="default", node=defaults(group), provider="conf/parameters.yaml")
@@ -123,22 +145,32 @@ def _value_text(key: str, d: dict, fitted: dict) -> str:
 def markdown() -> str:
     """docs/parameters.md: one table per group (key, value, unit, range, source, description)."""
     fitted_file = CONF_DIR / "behaviour" / "fitted.yaml"
-    fitted = (yaml.safe_load(fitted_file.read_text(encoding="utf-8")) or {}).get("fitted", {}) \
-        if fitted_file.exists() else {}
-    lines = ["# Parameters", "",
-             "Generated from `conf/parameters.yaml` by `python -m sim docs`; edit the YAML, not this page.",
-             "Every population, economy and behaviour parameter: its value (fitted constants: from",
-             "`conf/behaviour/fitted.yaml`, written by `python -m sim calibrate`), unit, allowed values, source and",
-             "meaning. Policy levers are in [levers.md](levers.md). *kernel*: read by the household rule each month.",
-             ""]
+    fitted = (
+        (yaml.safe_load(fitted_file.read_text(encoding="utf-8")) or {}).get("fitted", {})
+        if fitted_file.exists()
+        else {}
+    )
+    lines = [
+        "# Parameters",
+        "",
+        "Generated from `conf/parameters.yaml` by `python -m sim docs`; edit the YAML, not this page.",
+        "Every population, economy and behaviour parameter: its value (fitted constants: from",
+        "`conf/behaviour/fitted.yaml`, written by `python -m sim calibrate`), unit, allowed values, source and",
+        "meaning. Policy levers are in [levers.md](levers.md). *kernel*: read by the household rule each month.",
+        "",
+    ]
     for group in GROUPS:
-        lines += [f"## {group}", "", "| key | value | allowed (unit) | source | description |",
-                  "|---|---|---|---|---|"]
+        lines += [f"## {group}", "", "| key | value | allowed (unit) | source | description |", "|---|---|---|---|---|"]
         for key, d in declarations().items():
             if not key.startswith(group + "."):
                 continue
-            cells = [f"`{key}`", _value_text(key, d, fitted), spec(d).allowed(), d["source"],
-                     d["description"] + (" *(kernel)*" if d.get("kernel") else "")]
+            cells = [
+                f"`{key}`",
+                _value_text(key, d, fitted),
+                spec(d).allowed(),
+                d["source"],
+                d["description"] + (" *(kernel)*" if d.get("kernel") else ""),
+            ]
             lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)

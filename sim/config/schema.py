@@ -25,6 +25,7 @@ What it checks, in this order:
 
 Every problem found is reported at once, one per line.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -32,12 +33,14 @@ import functools
 import importlib
 import inspect
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 from sim.config import CONF_DIR
+
 PROJECT_PACKAGES = ("sim", "agents", "scenarios")
 INSTANTIATE_KEYS = ("_target_", "_partial_", "_args_", "_recursive_", "_convert_")
 
@@ -54,7 +57,8 @@ class ConfigError(ValueError):
         super().__init__(text)
 
 
-from sim.config.parameters import GROUPS, defaults as declared_defaults  # noqa: E402
+from sim.config.parameters import GROUPS  # noqa: E402
+from sim.config.parameters import defaults as declared_defaults
 from sim.config.parameters import specs as parameter_specs  # noqa: E402
 from sim.config.specs import SUM_TOLERANCE, Choice, Free, Levers, Number, Text, Vector, _fmt, _show  # noqa: E402,F401
 
@@ -91,8 +95,15 @@ SCHEMA: dict[str, Any] = {
 }
 
 # keys (or subtrees) a config may leave out
-OPTIONAL = ("validation", "behaviour.fit", "scenario.description", "scenario.levers", "scenario.delay_years",
-            "run.threads", "run.progress")
+OPTIONAL = (
+    "validation",
+    "behaviour.fit",
+    "scenario.description",
+    "scenario.levers",
+    "scenario.delay_years",
+    "run.threads",
+    "run.progress",
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -128,11 +139,14 @@ def _rule_census(cfg: dict) -> list[str]:
     if not isinstance(pop, dict) or not all(_number(pop.get(k)) for k in keys):
         return []
     from sim.world.population import census_kinds, load_census
+
     try:
         census_kinds(load_census(), pop)
     except ValueError as e:
-        return [f"population.shanxi_hukou_out_of_province = {pop[keys[0]]}, population.{keys[1]} = {pop[keys[1]]}, "
-                f"population.{keys[2]} = {pop[keys[2]]}: {e}"]
+        return [
+            f"population.shanxi_hukou_out_of_province = {pop[keys[0]]}, population.{keys[1]} = {pop[keys[1]]}, "
+            f"population.{keys[2]} = {pop[keys[2]]}: {e}"
+        ]
     return []
 
 
@@ -141,6 +155,7 @@ def _rule_threads(cfg: dict) -> list[str]:
     if not _number(n) or isinstance(n, float):
         return []
     import numba
+
     limit = int(numba.config.NUMBA_NUM_THREADS)
     if n > limit:
         return [f"run.threads = {n} is outside [0, {limit}] (numba threads on this machine; 0 = all)"]
@@ -290,20 +305,27 @@ def _is_project_object(target: str) -> bool:
 def refuse_code_targets(cfg, path: str = "") -> None:
     """Refuse any Hydra instantiation key (`_target_`, `_args_`, `_partial_`, ...) anywhere in the
     config unless its node's `_target_` is a module, class or function of the project's packages."""
-    allowed = "a _target_ naming a module, class or function of the project's own packages (" + \
-        ", ".join(p + "." for p in PROJECT_PACKAGES) + ")"
+    allowed = (
+        "a _target_ naming a module, class or function of the project's own packages ("
+        + ", ".join(p + "." for p in PROJECT_PACKAGES)
+        + ")"
+    )
     if isinstance(cfg, dict):
         special = [k for k in cfg if k in INSTANTIATE_KEYS]
         if special:
             target = cfg.get("_target_")
             where = f"{path}." if path else ""
             if "_target_" in cfg and not _is_project_object(target):
-                raise ConfigError(f"{where}_target_ = {_show(target)} names code outside the project; configs may "
-                                  f"not run code; allowed: {allowed}")
+                raise ConfigError(
+                    f"{where}_target_ = {_show(target)} names code outside the project; configs may "
+                    f"not run code; allowed: {allowed}"
+                )
             if "_target_" not in cfg:
                 k = special[0]
-                raise ConfigError(f"{where}{k} = {_show(cfg[k])} is an instantiation key without a _target_; "
-                                  f"configs may not run code; allowed: {allowed}")
+                raise ConfigError(
+                    f"{where}{k} = {_show(cfg[k])} is an instantiation key without a _target_; "
+                    f"configs may not run code; allowed: {allowed}"
+                )
         for k, v in cfg.items():
             refuse_code_targets(v, f"{path}.{k}" if path else str(k))
     elif isinstance(cfg, (list, tuple)):
@@ -317,12 +339,14 @@ def refuse_code_targets(cfg, path: str = "") -> None:
 
 def _geography():
     from sim.world.geography import province_geography
+
     return province_geography()
 
 
 def check_levers(scenario: dict, geo=None) -> list[str]:
     """Problems with scenario.levers: unknown lever (with a suggestion), region, year or value out of range."""
     from scenarios.compile import ScenarioError, compile_policy, load_levers
+
     levers = scenario.get("levers") if isinstance(scenario, dict) else None
     if not levers or not isinstance(levers, dict):
         return []
@@ -331,9 +355,11 @@ def check_levers(scenario: dict, geo=None) -> list[str]:
     for name, value in levers.items():
         if name not in known:
             hint = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
-            problems.append(f"scenario.levers.{name} = {_show(value)}: unknown lever"
-                            + (f" (did you mean scenario.levers.{hint[0]}?)" if hint else "")
-                            + f"; known levers: {', '.join(sorted(known))}")
+            problems.append(
+                f"scenario.levers.{name} = {_show(value)}: unknown lever"
+                + (f" (did you mean scenario.levers.{hint[0]}?)" if hint else "")
+                + f"; known levers: {', '.join(sorted(known))}"
+            )
     if problems:
         return problems
     try:
@@ -381,8 +407,9 @@ def _walk(cfg: dict, tree: dict, prefix: str, all_keys: list[str], problems: lis
         default = tree.get(k)
         if spec is None and isinstance(default, dict):
             if not isinstance(v, dict):
-                problems.append(f"{key} = {_show(v)} is not a mapping; allowed: a mapping with keys "
-                                f"{', '.join(map(str, default))}")
+                problems.append(
+                    f"{key} = {_show(v)} is not a mapping; allowed: a mapping with keys {', '.join(map(str, default))}"
+                )
                 continue
             _walk(v, default, key + ".", all_keys, problems)
             continue
@@ -398,11 +425,15 @@ def _walk(cfg: dict, tree: dict, prefix: str, all_keys: list[str], problems: lis
 def check_cells(cfg: dict, geo=None) -> list[str]:
     """Problems allocating the census population with these assumptions (e.g. population.taiyuan_pull too high)."""
     from sim.world.population import build_cells, load_census
+
     try:
         build_cells(geo if geo is not None else _geography(), load_census(), cfg["population"])
     except ValueError as e:
-        return [f"population.taiyuan_pull = {cfg['population'].get('taiyuan_pull')}: {e}"
-                if "taiyuan_pull" in str(e) else f"population: {e}"]
+        return [
+            f"population.taiyuan_pull = {cfg['population'].get('taiyuan_pull')}: {e}"
+            if "taiyuan_pull" in str(e)
+            else f"population: {e}"
+        ]
     return []
 
 
@@ -414,6 +445,7 @@ def validate_config(cfg, *, with_geography: bool = True, geo=None) -> None:
     with the same messages. `geo` passes an already loaded geography.
     """
     from omegaconf import DictConfig, OmegaConf
+
     if isinstance(cfg, DictConfig):
         try:
             cfg = OmegaConf.to_container(cfg, resolve=True)

@@ -3,6 +3,7 @@
 Each spec has `allowed()` (the text of what is allowed) and `check(key, value)` (a list of problems,
 each naming the key, the value and what is allowed).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,7 @@ def _fmt(x) -> str:
 
 def _show(value, limit: int = 80) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # --------------------------------------------------------------------------------------
@@ -31,6 +32,7 @@ def _show(value, limit: int = 80) -> str:
 @dataclass(frozen=True)
 class Number:
     """A number (or an integer) in [lo, hi]; `lo_open`/`hi_open` exclude the bound."""
+
     lo: float | None
     hi: float | None
     unit: str = ""
@@ -50,14 +52,19 @@ class Number:
     def allowed(self) -> str:
         what = "an integer" if self.integer else "a number"
         unit = f" ({self.unit})" if self.unit else ""
-        return f"{what} in {self.interval()}{unit}" if self.lo is not None and self.hi is not None \
+        return (
+            f"{what} in {self.interval()}{unit}"
+            if self.lo is not None and self.hi is not None
             else f"{what} {self.interval()}{unit}"
+        )
 
     def check(self, key: str, value) -> list[str]:
         unit = f" ({self.unit})" if self.unit else ""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return [f"{key} = {_show(value)} is not {'an integer' if self.integer else 'a number'}; "
-                    f"allowed: {self.allowed()}"]
+            return [
+                f"{key} = {_show(value)} is not {'an integer' if self.integer else 'a number'}; "
+                f"allowed: {self.allowed()}"
+            ]
         if self.integer and not isinstance(value, int):
             return [f"{key} = {_show(value)} is not an integer; allowed: {self.allowed()}"]
         if not math.isfinite(value):
@@ -72,6 +79,7 @@ class Number:
 @dataclass(frozen=True)
 class Vector:
     """A list: `length` entries of `item` (or one spec per entry in `items`), optionally summing to `total`."""
+
     item: Any = None
     length: int | None = None
     total: float | None = None
@@ -99,8 +107,10 @@ class Vector:
         if n is not None and len(value) != n:
             return [f"{key} = {_show(value)} has {len(value)} entries; allowed: {self.allowed()}"]
         if len(value) < self.min_length:
-            return [f"{key} = {_show(value)} has {len(value)} entries; allowed: {self.allowed()} "
-                    f"(at least {self.min_length})"]
+            return [
+                f"{key} = {_show(value)} has {len(value)} entries; allowed: {self.allowed()} "
+                f"(at least {self.min_length})"
+            ]
         problems = []
         for i, v in enumerate(value):
             spec = self.items[i] if self.items else self.item
@@ -132,7 +142,11 @@ class Text:
     unit: str = ""
 
     def allowed(self) -> str:
-        return "a string" + (f" matching {self.pattern}" if self.pattern else "") + (f" ({self.unit})" if self.unit else "")
+        return (
+            "a string"
+            + (f" matching {self.pattern}" if self.pattern else "")
+            + (f" ({self.unit})" if self.unit else "")
+        )
 
     def check(self, key: str, value) -> list[str]:
         if not isinstance(value, str) or (self.pattern and not re.fullmatch(self.pattern, value)):
@@ -158,6 +172,7 @@ class Levers:
 @dataclass(frozen=True)
 class Free:
     """Anything (records written by tools, e.g. behaviour.fit by sim.analysis.calibrate)."""
+
     unit: str = ""
 
     def allowed(self) -> str:

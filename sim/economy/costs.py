@@ -14,6 +14,7 @@ province); `where`: the places it applies to (WHERE below). A lever with quantit
 province-wide lump sum, charged to the province only. Costs are summed from places to cities and
 the province by the model.
 """
+
 import numpy as np
 
 from sim.kernel import Counts
@@ -26,7 +27,7 @@ OF = {
     "new": "the rise of the lever since last year (a one-off investment)",
     "new_above_baseline": "the rise of the lever since last year, above its baseline",
 }
-QUANTITIES = {     # name: what one unit is, for the docs
+QUANTITIES = {  # name: what one unit is, for the docs
     "migrants": "non-hukou resident-year",
     "migrant_children": "non-hukou child-year",
     "migrant_workers": "non-hukou worker-year",
@@ -60,20 +61,32 @@ def _amount(of: str, value, base, last) -> np.ndarray:
 
 def place_masks(tier: np.ndarray, in_metro: np.ndarray, cluster_seat: np.ndarray) -> dict[str, np.ndarray]:
     """The `where` places of the cost rules, as boolean masks over places."""
-    return {"all": np.ones(len(tier), bool), "urban": tier < VILLAGE, "county_seat": tier == COUNTY_SEAT,
-            "village": tier == VILLAGE, "prefecture_core": tier == PREFECTURE_CORE, "metro": np.asarray(in_metro),
-            "cluster_seats": np.asarray(cluster_seat), "metro_centres": cluster_seat | (tier == TAIYUAN_CORE)}
+    return {
+        "all": np.ones(len(tier), bool),
+        "urban": tier < VILLAGE,
+        "county_seat": tier == COUNTY_SEAT,
+        "village": tier == VILLAGE,
+        "prefecture_core": tier == PREFECTURE_CORE,
+        "metro": np.asarray(in_metro),
+        "cluster_seats": np.asarray(cluster_seat),
+        "metro_centres": cluster_seat | (tier == TAIYUAN_CORE),
+    }
 
 
 def quantities(counts: Counts, flows: dict, eco, weight: float) -> dict[str, np.ndarray]:
     """Every quantity a unit cost can multiply, per place, for the province (weighted)."""
     c = counts
     return {
-        "migrants": c.migrants * weight, "migrant_children": c.migrant_children * weight,
-        "migrant_workers": c.migrant_workers * weight, "migrant_renters": c.migrant_renters * weight,
-        "trainable": c.trainable * weight, "settled": flows["settled"] * weight,
-        "returnee_households": c.returnee_households * weight, "workers": c.workers * weight,
-        "jobs": eco.jobs * weight, "people": c.people_by_home_place.sum(axis=0).astype(float) * weight,
+        "migrants": c.migrants * weight,
+        "migrant_children": c.migrant_children * weight,
+        "migrant_workers": c.migrant_workers * weight,
+        "migrant_renters": c.migrant_renters * weight,
+        "trainable": c.trainable * weight,
+        "settled": flows["settled"] * weight,
+        "returnee_households": c.returnee_households * weight,
+        "workers": c.workers * weight,
+        "jobs": eco.jobs * weight,
+        "people": c.people_by_home_place.sum(axis=0).astype(float) * weight,
         "households": c.households * weight,
     }
 
@@ -87,8 +100,17 @@ def _city_total(per_city: np.ndarray, city: np.ndarray, places: np.ndarray) -> n
     return out
 
 
-def yearly_costs(levers: dict, policy: tuple[dict, dict], baseline: tuple[dict, dict], last: tuple[dict, dict],
-                 counts: Counts, flows: dict, eco, masks: dict, weight: float) -> tuple[dict, dict]:
+def yearly_costs(
+    levers: dict,
+    policy: tuple[dict, dict],
+    baseline: tuple[dict, dict],
+    last: tuple[dict, dict],
+    counts: Counts,
+    flows: dict,
+    eco,
+    masks: dict,
+    weight: float,
+) -> tuple[dict, dict]:
     """(per-place costs {lever: yuan array}, province lump sums {lever: yuan}) of one year.
 
     `policy`, `baseline`, `last`: (place levers, province levers) of this year's scenario, the baseline

@@ -11,14 +11,25 @@ Policy levers (scenarios/levers.yaml) enter here as place arrays, except the few
 household's own income or services inside the kernel (training, arrears, returnee support,
 metro portability, shocks' forced reconsideration).
 """
+
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.kernel import (
+    N_MOVER_TYPES,
+    N_SETTLE_COMBOS,
+    N_TYPES,
+    Behaviour,
+    Conditions,
+    Counts,
+    Static,
+    event_bounds,
+    mover_utilities,
+)
 from sim.places import COUNTY_SEAT, OUT_OF_PROVINCE, OUTSIDE, PREFECTURE_CORE, TAIYUAN_CORE, VILLAGE
 from sim.world.geography import place_tiers
-from sim.kernel import (N_MOVER_TYPES, N_SETTLE_COMBOS, N_TYPES, Behaviour, Conditions, Counts, Static, event_bounds,
-                         mover_utilities)
+
 
 def place_km(geo, econ: dict, metro_cut: float = 0.0) -> np.ndarray:
     """Road km between places; moves inside the metro area shortened by `metro_cut` (lever A3.2)."""
@@ -44,41 +55,49 @@ def build_static(geo, econ: dict, distance_scale_km: float, metro_cut: float = 0
     core_cum = np.ones((n_cities, max_core))
     for c in range(n_cities):
         units = np.asarray(geo.city_core_units[c])
-        core_units[c, :len(units)] = units
-        core_units[c, len(units):] = units[-1]
-        core_cum[c, :len(units)] = np.cumsum(geo.city_core_weights[c])
-        core_cum[c, len(units) - 1:] = 1.0
+        core_units[c, : len(units)] = units
+        core_units[c, len(units) :] = units[-1]
+        core_cum[c, : len(units)] = np.cumsum(geo.city_core_weights[c])
+        core_cum[c, len(units) - 1 :] = 1.0
     oop = OUT_OF_PROVINCE
     in_metro = np.zeros(geo.n_places, bool)
     in_metro[:oop] = np.asarray(geo.unit_in_metro)[np.asarray(geo.place_unit[:oop])]
-    return Static(place_unit=np.asarray(geo.place_unit, np.int16), place_is_urban=np.asarray(geo.place_is_urban),
-                  place_in_shanxi=np.asarray(geo.place_in_shanxi), unit_city=np.asarray(geo.unit_city, np.int16),
-                  core_units=core_units, core_cum=core_cum, taiyuan_city=int(geo.taiyuan_city),
-                  nearest_cluster_unit=np.asarray(geo.nearest_cluster_unit, np.int16),
-                  distance_term=np.log1p(place_km(geo, econ, metro_cut) / distance_scale_km), oop=oop,
-                  place_in_metro=in_metro)
+    return Static(
+        place_unit=np.asarray(geo.place_unit, np.int16),
+        place_is_urban=np.asarray(geo.place_is_urban),
+        place_in_shanxi=np.asarray(geo.place_in_shanxi),
+        unit_city=np.asarray(geo.unit_city, np.int16),
+        core_units=core_units,
+        core_cum=core_cum,
+        taiyuan_city=int(geo.taiyuan_city),
+        nearest_cluster_unit=np.asarray(geo.nearest_cluster_unit, np.int16),
+        distance_term=np.log1p(place_km(geo, econ, metro_cut) / distance_scale_km),
+        oop=oop,
+        place_in_metro=in_metro,
+    )
 
 
 @dataclass
 class PlaceEconomy:
     """Start-of-run place economics (2020) and the market and policy stocks carried year to year."""
-    wage: np.ndarray        # (n_places, 3) yuan/month
-    rent0: np.ndarray       # (n_places) yuan/month at the 2020 population
-    people0: np.ndarray     # (n_places) persons (sampled) at the census
-    jobs: np.ndarray        # (n_places) jobs (sampled units)
-    emp0: np.ndarray        # (n_places) employment probability at the start
+
+    wage: np.ndarray  # (n_places, 3) yuan/month
+    rent0: np.ndarray  # (n_places) yuan/month at the 2020 population
+    people0: np.ndarray  # (n_places) persons (sampled) at the census
+    jobs: np.ndarray  # (n_places) jobs (sampled units)
+    emp0: np.ndarray  # (n_places) employment probability at the start
     tier: np.ndarray
-    city: np.ndarray        # (n_places) city index, -1 out of province
+    city: np.ndarray  # (n_places) city index, -1 out of province
     cluster_seat: np.ndarray  # (n_places) bool: seat of a metro cluster unit
     dual_use_city: np.ndarray  # (n_places) bool: in Taiyuan or Datong (lever A4.2c)
-    scale: float            # sampling fraction: converts lever counts (jobs, units) into sampled units
-    public_rental_units: np.ndarray = field(default=None)   # (n_places) new units since 2020 (sampled units)
-    affordable_units: np.ndarray = field(default=None)      # (n_places) affordable-sale units offered this year
-    urban_village_units: np.ndarray = field(default=None)   # (n_places) cheap dwellings removed since 2020
-    capacity_boost: np.ndarray = field(default=None)        # (n_places) school/service access bought by transfers
-    shock_jobs: np.ndarray = field(default=None)            # (n_places) share of jobs lost to this year's shock
-    shock_review: np.ndarray = field(default=None)          # (n_places) monthly forced reconsideration this year
-    jobs_added: dict = field(default_factory=dict)          # lever -> jobs added this year (sampled units)
+    scale: float  # sampling fraction: converts lever counts (jobs, units) into sampled units
+    public_rental_units: np.ndarray = field(default=None)  # (n_places) new units since 2020 (sampled units)
+    affordable_units: np.ndarray = field(default=None)  # (n_places) affordable-sale units offered this year
+    urban_village_units: np.ndarray = field(default=None)  # (n_places) cheap dwellings removed since 2020
+    capacity_boost: np.ndarray = field(default=None)  # (n_places) school/service access bought by transfers
+    shock_jobs: np.ndarray = field(default=None)  # (n_places) share of jobs lost to this year's shock
+    shock_review: np.ndarray = field(default=None)  # (n_places) monthly forced reconsideration this year
+    jobs_added: dict = field(default_factory=dict)  # lever -> jobs added this year (sampled units)
 
 
 def initial_economy(geo, econ: dict, counts: Counts, wages_2019: dict, scale: float) -> PlaceEconomy:
@@ -97,23 +116,44 @@ def initial_economy(geo, econ: dict, counts: Counts, wages_2019: dict, scale: fl
         else:
             base[p] = econ["rural_wage_yuan_month"]
     base[oop] = econ["out_of_province_wage_yuan_month"]
-    rent0 = np.choose(tier, [econ["rent_taiyuan_yuan_month"], econ["rent_prefecture_yuan_month"],
-                             econ["rent_county_seat_yuan_month"], econ["rent_village_yuan_month"],
-                             econ["rent_out_of_province_yuan_month"]]).astype(float)
-    emp0 = np.choose(tier, [econ["employment_rate_urban"]] * 3 + [econ["employment_rate_rural"],
-                                                                 econ["employment_rate_out_of_province"]]).astype(float)
+    rent0 = np.choose(
+        tier,
+        [
+            econ["rent_taiyuan_yuan_month"],
+            econ["rent_prefecture_yuan_month"],
+            econ["rent_county_seat_yuan_month"],
+            econ["rent_village_yuan_month"],
+            econ["rent_out_of_province_yuan_month"],
+        ],
+    ).astype(float)
+    emp0 = np.choose(
+        tier,
+        [econ["employment_rate_urban"]] * 3 + [econ["employment_rate_rural"], econ["employment_rate_out_of_province"]],
+    ).astype(float)
     city = np.full(n, -1)
     city[:oop] = np.asarray(geo.unit_city)[np.asarray(geo.place_unit[:oop])]
     cluster_seat = np.zeros(n, bool)
     cluster_seat[:oop] = (np.asarray(geo.unit_cluster)[np.asarray(geo.place_unit[:oop])] >= 0) & (tier[:oop] != VILLAGE)
     z = np.zeros(n)
     dual = np.isin(city, [geo.city_name_en.index(c) for c in ("Taiyuan", "Datong")])
-    return PlaceEconomy(dual_use_city=dual, wage=base[:, None] * skill[None, :], rent0=rent0,
-                        people0=counts.people_by_home_place.sum(axis=0).astype(float),
-                        jobs=counts.workers.astype(float) * emp0, emp0=emp0, tier=tier, city=city,
-                        cluster_seat=cluster_seat, scale=scale, public_rental_units=z.copy(), affordable_units=z.copy(),
-                        urban_village_units=z.copy(), capacity_boost=z.copy(), shock_jobs=z.copy(),
-                        shock_review=z.copy())
+    return PlaceEconomy(
+        dual_use_city=dual,
+        wage=base[:, None] * skill[None, :],
+        rent0=rent0,
+        people0=counts.people_by_home_place.sum(axis=0).astype(float),
+        jobs=counts.workers.astype(float) * emp0,
+        emp0=emp0,
+        tier=tier,
+        city=city,
+        cluster_seat=cluster_seat,
+        scale=scale,
+        public_rental_units=z.copy(),
+        affordable_units=z.copy(),
+        urban_village_units=z.copy(),
+        capacity_boost=z.copy(),
+        shock_jobs=z.copy(),
+        shock_review=z.copy(),
+    )
 
 
 def _by_population(mask: np.ndarray, people: np.ndarray) -> np.ndarray:
@@ -156,25 +196,41 @@ def advance_year(eco: PlaceEconomy, place: dict, prov: dict, counts: Counts, set
     eco.jobs_added = {"jobs": np.maximum(eco.jobs - before, 0.0)}
     # wages of the metro clusters converge towards Taiyuan's (A3.5-7)
     ty = eco.wage[eco.tier == TAIYUAN_CORE].mean(axis=0)
-    eco.wage[eco.cluster_seat] += (ty[None, :] - eco.wage[eco.cluster_seat]) * prov["metro_wage_convergence_pct_year"] / 100.0
+    eco.wage[eco.cluster_seat] += (
+        (ty[None, :] - eco.wage[eco.cluster_seat]) * prov["metro_wage_convergence_pct_year"] / 100.0
+    )
     # housing and capacity stocks
     eco.public_rental_units += _city_spread(place["public_rental_units_per_year"], eco, people) * eco.scale
     eco.affordable_units = _city_spread(place["affordable_sale_units_per_year"], eco, people) * eco.scale
     eco.urban_village_units += _city_spread(place["urban_village_units_per_year"], eco, people) * eco.scale
     migrants = np.maximum(counts.migrants.astype(float), 1.0)
-    eco.capacity_boost += np.where(urban, prov["fiscal_transfer_yuan_per_settler"] * settled_last_year
-                                   / (prov["capacity_cost_yuan_per_migrant"] * migrants), 0.0)
+    eco.capacity_boost += np.where(
+        urban,
+        prov["fiscal_transfer_yuan_per_settler"]
+        * settled_last_year
+        / (prov["capacity_cost_yuan_per_migrant"] * migrants),
+        0.0,
+    )
     # shocks of the year (stress cases), softened by resilience (A4.2c in Taiyuan and Datong, A4.3-5 everywhere)
     resilience = np.full(len(people), prov["flood_resilience"])
     resilience = np.maximum(resilience, np.where(eco.dual_use_city, prov["dual_use_resilience"], 0.0))
     loss = (place["shock_job_loss_pct"] / 100.0 + place["flood_displaced_share"]) * (1.0 - resilience)
     eco.shock_jobs = np.clip(loss, 0.0, 1.0)
     displaced = np.clip(place["flood_displaced_share"] * (1.0 - resilience), 0.0, 1.0)
-    eco.shock_review = 1.0 - (1.0 - displaced) ** (1.0 / 12.0)   # monthly chance of being displaced
+    eco.shock_review = 1.0 - (1.0 - displaced) ** (1.0 / 12.0)  # monthly chance of being displaced
 
 
-def conditions(eco: PlaceEconomy, counts: Counts, st: Static, bh: Behaviour, beh: dict, econ: dict,
-               place: dict, prov: dict, asc_place: np.ndarray) -> Conditions:
+def conditions(
+    eco: PlaceEconomy,
+    counts: Counts,
+    st: Static,
+    bh: Behaviour,
+    beh: dict,
+    econ: dict,
+    place: dict,
+    prov: dict,
+    asc_place: np.ndarray,
+) -> Conditions:
     """The conditions households see this month, from last month's counts and this year's policy."""
     n = len(eco.rent0)
     oop = n - 1
@@ -193,42 +249,61 @@ def conditions(eco: PlaceEconomy, counts: Counts, st: Static, bh: Behaviour, beh
     elasticity = econ["rent_population_elasticity"] * (1.0 - place["housing_supply_response"])
     renters = np.maximum(counts.migrant_renters.astype(float), 1.0)
     village_factor = 1.0 + econ["urban_village_rent_elasticity"] * eco.urban_village_units / renters
-    rent = eco.rent0 * ratio ** elasticity * village_factor
+    rent = eco.rent0 * ratio**elasticity * village_factor
     rent[oop] = eco.rent0[oop]
     mig_hh = np.maximum(counts.migrant_households.astype(float), 1.0)
     public_share = np.clip(place["public_rental_share"] + eco.public_rental_units / mig_hh, 0.0, 1.0)
     # services
-    service = np.choose(eco.tier, [econ["service_level_taiyuan"], econ["service_level_prefecture"],
-                                   prov["county_seat_service_level"], 0.0, 0.0]).astype(float)
+    service = np.choose(
+        eco.tier,
+        [econ["service_level_taiyuan"], econ["service_level_prefecture"], prov["county_seat_service_level"], 0.0, 0.0],
+    ).astype(float)
     service = service * (1.0 + prov["smart_city_efficiency"]) + prov["governance_service_bonus"] + eco.capacity_boost
     service = np.where(urban, np.clip(service, 0.0, 1.0), 0.0)
     school = np.clip(place["school_access_migrant_children"] + eco.capacity_boost, 0.0, 1.0)
-    asc = asc_place + np.where(urban, place["amenity_index"]
-                               + econ["amenity_per_renovated_share"] * place["old_compound_renovated_share"], 0.0)
+    asc = asc_place + np.where(
+        urban, place["amenity_index"] + econ["amenity_per_renovated_share"] * place["old_compound_renovated_share"], 0.0
+    )
     home = counts.people_by_home_place.astype(float)
     network = home / np.maximum(home.sum(axis=1, keepdims=True), 1.0)
     # settlement: monthly log-odds by household features (see kernels.settle_combo)
     combo = np.arange(N_SETTLE_COMBOS)
-    logit = (beh["fitted"]["settle_intercept"]
-             + beh["settle_children"] * (combo & 1 > 0)[None, :] * (1.0 - school)[:, None]
-             + beh["settle_own_home"] * (combo & 2 > 0)[None, :]
-             + beh["settle_insured"] * (combo & 4 > 0)[None, :]
-             + beh["settle_land"] * (1.0 - bh.land_protection) * (combo & 8 > 0)[None, :]
-             + beh["settle_public_rental"] * (combo & 16 > 0)[None, :])
+    logit = (
+        beh["fitted"]["settle_intercept"]
+        + beh["settle_children"] * (combo & 1 > 0)[None, :] * (1.0 - school)[:, None]
+        + beh["settle_own_home"] * (combo & 2 > 0)[None, :]
+        + beh["settle_insured"] * (combo & 4 > 0)[None, :]
+        + beh["settle_land"] * (1.0 - bh.land_protection) * (combo & 8 > 0)[None, :]
+        + beh["settle_public_rental"] * (combo & 16 > 0)[None, :]
+    )
     settle = 1.0 / (1.0 + np.exp(-logit))
     settle[~urban] = 0.0
     buy_year = np.asarray(beh["buy_rate_year"], float)[None, :] + (eco.affordable_units / renters)[:, None]
     buy = np.where(urban[:, None], 1.0 - (1.0 - np.clip(buy_year, 0.0, 1.0)) ** (1.0 / 12.0), 0.0)
     wage = eco.wage * (1.0 + place["park_wage_premium"])[:, None]
     training = np.where(eco.tier < OUTSIDE, 1.0 - (1.0 - place["training_rate_per_year"]) ** (1.0 / 12.0), 0.0)
-    c = Conditions(wage=wage, emp_prob=emp, job_find=job_find, rent=rent,
-                   rent_subsidy=place["rent_subsidy_yuan_month"], public_rental_share=public_share,
-                   school_access=school, service_level=service, permit_share=place["permit_service_share"],
-                   insurance_rate=place["insurance_enrolment_migrants"],
-                   threshold_months=place["hukou_threshold_months"], asc_place=asc, network=network,
-                   settle_prob=settle, buy_prob=buy, wage_arrears=place["wage_arrears_share"],
-                   training_prob=training, extra_review=eco.shock_review, event_bound=np.zeros((n, N_TYPES)),
-                   mover_utility=np.zeros((n, N_MOVER_TYPES)))
+    c = Conditions(
+        wage=wage,
+        emp_prob=emp,
+        job_find=job_find,
+        rent=rent,
+        rent_subsidy=place["rent_subsidy_yuan_month"],
+        public_rental_share=public_share,
+        school_access=school,
+        service_level=service,
+        permit_share=place["permit_service_share"],
+        insurance_rate=place["insurance_enrolment_migrants"],
+        threshold_months=place["hukou_threshold_months"],
+        asc_place=asc,
+        network=network,
+        settle_prob=settle,
+        buy_prob=buy,
+        wage_arrears=place["wage_arrears_share"],
+        training_prob=training,
+        extra_review=eco.shock_review,
+        event_bound=np.zeros((n, N_TYPES)),
+        mover_utility=np.zeros((n, N_MOVER_TYPES)),
+    )
     return c._replace(event_bound=event_bounds(urban, bh, c), mover_utility=mover_utilities(st, bh, c))
 
 
@@ -236,5 +311,6 @@ def place_constants(tier: np.ndarray, beh: dict) -> np.ndarray:
     """Utility constant of each place by type (fitted county-seat and out-of-province constants)."""
     f = beh["fitted"]
     seat = f["asc_county_seat"]
-    return np.choose(tier, [seat + beh["asc_taiyuan_extra"], seat + beh["asc_prefecture_extra"], seat, 0.0,
-                            f["asc_out_of_province"]]).astype(float)
+    return np.choose(
+        tier, [seat + beh["asc_taiyuan_extra"], seat + beh["asc_prefecture_extra"], seat, 0.0, f["asc_out_of_province"]]
+    ).astype(float)

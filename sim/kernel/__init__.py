@@ -7,13 +7,32 @@
 - `rule`: `step_households`, the one rule, stepped over every household (`step_all`) or one agent
   (`step_household`).
 """
-from sim.kernel.choice import (N_MOVER_TYPES, choice_probabilities, mover_column, mover_utilities,
-                               place_utility)
+
+from sim.kernel.choice import N_MOVER_TYPES, choice_probabilities, mover_column, mover_utilities, place_utility
 from sim.kernel.counts import PLACE_COUNTERS, Counts, aggregate, zero_counts
 from sim.kernel.events import N_TYPES, event_bounds, event_slack, settle_combo
 from sim.kernel.rule import step_all, step_household
 from sim.kernel.types import N_OPTIONS, N_SETTLE_COMBOS, Behaviour, Conditions, Static
 
-__all__ = ["N_MOVER_TYPES", "N_OPTIONS", "N_SETTLE_COMBOS", "N_TYPES", "PLACE_COUNTERS", "Behaviour", "Conditions",
-           "Counts", "Static", "aggregate", "choice_probabilities", "event_bounds", "event_slack", "mover_column",
-           "mover_utilities", "place_utility", "settle_combo", "step_all", "step_household", "zero_counts"]
+__all__ = [
+    "N_MOVER_TYPES",
+    "N_OPTIONS",
+    "N_SETTLE_COMBOS",
+    "N_TYPES",
+    "PLACE_COUNTERS",
+    "Behaviour",
+    "Conditions",
+    "Counts",
+    "Static",
+    "aggregate",
+    "choice_probabilities",
+    "event_bounds",
+    "event_slack",
+    "mover_column",
+    "mover_utilities",
+    "place_utility",
+    "settle_combo",
+    "step_all",
+    "step_household",
+    "zero_counts",
+]

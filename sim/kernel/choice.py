@@ -1,13 +1,15 @@
 """Where a household reconsidering its place goes: the options, their utility and the logit choice."""
+
 import math
 
 import numba as nb
 import numpy as np
 
-from sim.kernel.types import Behaviour, Conditions, N_OPTIONS, Static
+from sim.kernel.types import N_OPTIONS, Behaviour, Conditions, Static
+from sim.places import rural_place, urban_place
 from sim.rng import S_CHOICE, S_LOT, draw_key, uniform
 from sim.state import CONTRACT_LAND, DORM, EMPLOYED, HOMESTEAD, OWN, PUBLIC_RENTAL, TRAINED
-from sim.places import rural_place, urban_place
+
 
 @nb.njit(inline="always", cache=True)
 def _earners(n_adult):
@@ -49,15 +51,35 @@ def place_utility(here, local, at_home, at_home_seat, at, hh, bh):
     wage arrears, urban?, in the metro area?, out of province?); `hh`: the household's (see
     fill_choice_weights). Tuples of numbers, not arrays: arrays passed to an inlined function cost a
     reference-count update each per call, which doubled the time of the choice."""
-    wage_skill, emp, rent, public, subsidy, permit, school_access, service, insurance_rate, arrears, urban, metro, is_oop = at
+    (
+        wage_skill,
+        emp,
+        rent,
+        public,
+        subsidy,
+        permit,
+        school_access,
+        service,
+        insurance_rate,
+        arrears,
+        urban,
+        metro,
+        is_oop,
+    ) = at
     trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou = hh
-    wage = (wage_skill * (1.0 + bh.training_wage_uplift * (trained and (urban or is_oop)))
-            * (1.0 - arrears * (urban and not local)))   # training pays in towns and cities
+    wage = (
+        wage_skill
+        * (1.0 + bh.training_wage_uplift * (trained and (urban or is_oop)))
+        * (1.0 - arrears * (urban and not local))
+    )  # training pays in towns and cities
     income = wage * (stay_income if here else emp)
-    mover_cost = 0.0 if at_home and (keeps_homestead or local) else rent * (1.0 - public * (1.0 - bh.public_rent_factor))
+    mover_cost = (
+        0.0 if at_home and (keeps_homestead or local) else rent * (1.0 - public * (1.0 - bh.public_rent_factor))
+    )
     cost = max((rent * stay_cost if here else mover_cost) - subsidy * (not local), 0.0)
-    income += (bh.land_income_yuan_month * (at_home and contract_land)
-               + bh.returnee_support * (at_home_seat and not local and not oop_hukou))
+    income += bh.land_income_yuan_month * (at_home and contract_land) + bh.returnee_support * (
+        at_home_seat and not local and not oop_hukou
+    )
     household_income = max(income * earners, 1.0)  # guard: log and burden need income > 0
     v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
     access = permit
@@ -77,7 +99,7 @@ def place_utility(here, local, at_home, at_home_seat, at, hh, bh):
 
 
 # columns of Conditions.mover_utility: a household type of the choice, x 2 for local hukou at the place
-N_MOVER_TYPES = 96   # skill 3 x trained 2 x two earners 2 x children 2 x metro hukou 2, x local hukou 2
+N_MOVER_TYPES = 96  # skill 3 x trained 2 x two earners 2 x children 2 x metro hukou 2, x local hukou 2
 
 
 @nb.njit(inline="always", cache=True)
@@ -91,11 +113,29 @@ def mover_column(skill, trained, two_earners, has_children, metro_member):
 def _mover_utilities(st, bh, c, out):
     wage_of, emp_of, rent_of, public_of = c.wage, c.emp_prob, c.rent, c.public_rental_share
     subsidy_of, school_of, service_of, permit_of = c.rent_subsidy, c.school_access, c.service_level, c.permit_share
-    insurance_of, arrears_of, is_urban, in_metro = c.insurance_rate, c.wage_arrears, st.place_is_urban, st.place_in_metro
+    insurance_of, arrears_of, is_urban, in_metro = (
+        c.insurance_rate,
+        c.wage_arrears,
+        st.place_is_urban,
+        st.place_in_metro,
+    )
     for d in range(out.shape[0]):
         for skill in range(3):
-            at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d], permit_of[d], school_of[d],
-                  service_of[d], insurance_of[d], arrears_of[d], is_urban[d], in_metro[d], d == st.oop)
+            at = (
+                wage_of[d, skill],
+                emp_of[d],
+                rent_of[d],
+                public_of[d],
+                subsidy_of[d],
+                permit_of[d],
+                school_of[d],
+                service_of[d],
+                insurance_of[d],
+                arrears_of[d],
+                is_urban[d],
+                in_metro[d],
+                d == st.oop,
+            )
             for trained in (False, True):
                 for two in (False, True):
                     for children in (False, True):
@@ -159,7 +199,17 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
     has_children = n_child > 0
     metro_member = not oop_hukou and in_metro[hukou]
     column = mover_column(skill, trained, n_adult >= 2, has_children, metro_member)
-    hh = (trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou)
+    hh = (
+        trained,
+        earners,
+        stay_income,
+        stay_cost,
+        keeps_homestead,
+        contract_land,
+        has_children,
+        metro_member,
+        oop_hukou,
+    )
     option_places(i, origin, hukou, place, st, seed, opts)
     vmax = -1e300
     # stay, home village, home county seat: the household's own tenure, land and support count
@@ -169,8 +219,21 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
             continue
         local = hukou == d
         at_home = d == home_village
-        at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d], permit_of[d], school_of[d],
-              service_of[d], insurance_of[d], arrears_of[d], is_urban[d], in_metro[d], d == oop)
+        at = (
+            wage_of[d, skill],
+            emp_of[d],
+            rent_of[d],
+            public_of[d],
+            subsidy_of[d],
+            permit_of[d],
+            school_of[d],
+            service_of[d],
+            insurance_of[d],
+            arrears_of[d],
+            is_urban[d],
+            in_metro[d],
+            d == oop,
+        )
         v = place_utility(k == 0, local, at_home, d == home_seat, at, hh, bh)
         v += bh.beta_network * network[net_row, d] + asc_of[d]
         v += bh.beta_land * land_rights if at_home else -age_cost

@@ -1,41 +1,65 @@
 """The place totals the kernel keeps: stocks of the households as they are and flows of the month."""
+
 from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from sim.kernel.types import MIN_CHUNK, N_CHUNKS
-from sim.state import COLLECTIVE, EMPLOYED, EV_BIRTH, EV_DEATH, EV_LEFT_AS_MIGRANT, EV_MOVED, EV_RETURNED, EV_SETTLED, OWN, RENT, TRAINED
 from sim.places import is_rural_place, urban_place
+from sim.state import (
+    COLLECTIVE,
+    EMPLOYED,
+    EV_BIRTH,
+    EV_DEATH,
+    EV_LEFT_AS_MIGRANT,
+    EV_MOVED,
+    EV_RETURNED,
+    EV_SETTLED,
+    OWN,
+    RENT,
+    TRAINED,
+)
 
 # --------------------------------------------------------------------------------------- counting
 # per-place counters (rows of one integer array); stocks describe the households as they are,
 # flows what happened to them this month
 PLACE_COUNTERS = (
-    "households",          # households
-    "workers",             # members aged 15-59
-    "employed_workers",    # members aged 15-59 of households whose head is employed
-    "settled",             # people of households that took local hukou this month
-    "moved_in",            # people who moved in this month
-    "returned",            # people who moved back home this month (at home)
-    "births",              # births this month
-    "deaths",              # deaths this month
-    "left_as_migrant",     # people who moved away this month from a place where they had no local hukou (at the new place)
-    "migrants",            # people living in Shanxi at a place other than their hukou place
+    "households",  # households
+    "workers",  # members aged 15-59
+    "employed_workers",  # members aged 15-59 of households whose head is employed
+    "settled",  # people of households that took local hukou this month
+    "moved_in",  # people who moved in this month
+    "returned",  # people who moved back home this month (at home)
+    "births",  # births this month
+    "deaths",  # deaths this month
+    "left_as_migrant",  # people who moved away this month from a place where they had no local hukou (at the new place)
+    "migrants",  # people living in Shanxi at a place other than their hukou place
     "migrant_households",  # households living in Shanxi away from their hukou place
-    "migrant_children",    # children 0-14 of those households
-    "migrant_workers",     # members 15-59 of those households
-    "migrant_renters",     # those households renting on the market
-    "renters",             # households renting on the market
-    "owners",              # households owning their home
-    "trainable",           # rural-hukou households with a worker, not yet trained
-    "trained",             # households with a trained worker
+    "migrant_children",  # children 0-14 of those households
+    "migrant_workers",  # members 15-59 of those households
+    "migrant_renters",  # those households renting on the market
+    "renters",  # households renting on the market
+    "owners",  # households owning their home
+    "trainable",  # rural-hukou households with a worker, not yet trained
+    "trained",  # households with a trained worker
     "returnee_households",  # rural-hukou households living at their home county seat
 )
 _F = {name: i for i, name in enumerate(PLACE_COUNTERS)}
 F_HH, F_WORKERS, F_EMPLOYED, F_SETTLED, F_MOVED, F_RETURNED, F_BIRTHS, F_DEATHS = range(8)
-(F_LEFT, F_MIGRANTS, F_MIG_HH, F_MIG_CHILD, F_MIG_WORK, F_MIG_RENT, F_RENT, F_OWN, F_TRAINABLE, F_TRAINED,
- F_RETURNEE) = range(8, 19)
+(
+    F_LEFT,
+    F_MIGRANTS,
+    F_MIG_HH,
+    F_MIG_CHILD,
+    F_MIG_WORK,
+    F_MIG_RENT,
+    F_RENT,
+    F_OWN,
+    F_TRAINABLE,
+    F_TRAINED,
+    F_RETURNEE,
+) = range(8, 19)
 FLOW_ROWS = np.array([F_SETTLED, F_MOVED, F_RETURNED, F_BIRTHS, F_DEATHS, F_LEFT])
 
 
@@ -44,13 +68,14 @@ class Counts(NamedTuple):
 
     The same shape holds a month's change (`step_all`'s result): stocks as differences, flows as they are.
     """
-    people_by_home_place: np.ndarray   # (n_units + 1, n_places): by home unit (last row: other-province hukou)
-    people_by_hukou_place: np.ndarray  # (n_places)
-    age_groups: np.ndarray             # (n_places, 3): people aged 0-14, 15-59, 60+
-    birth_exposure: np.ndarray         # (3,): households with an adult and a head aged 20-29 / 30-39 / 40-49 (not collective)
-    place: np.ndarray                  # (len(PLACE_COUNTERS), n_places): see PLACE_COUNTERS
 
-    def __getattr__(self, name):       # counts.households, counts.settled, ... are rows of `place`
+    people_by_home_place: np.ndarray  # (n_units + 1, n_places): by home unit (last row: other-province hukou)
+    people_by_hukou_place: np.ndarray  # (n_places)
+    age_groups: np.ndarray  # (n_places, 3): people aged 0-14, 15-59, 60+
+    birth_exposure: np.ndarray  # (3,): households with an adult and a head aged 20-29 / 30-39 / 40-49 (not collective)
+    place: np.ndarray  # (len(PLACE_COUNTERS), n_places): see PLACE_COUNTERS
+
+    def __getattr__(self, name):  # counts.households, counts.settled, ... are rows of `place`
         try:
             return self.place[_F[name]]
         except KeyError:
@@ -60,9 +85,13 @@ class Counts(NamedTuple):
         """The counts after a month whose change (stock differences and flows) is `change`."""
         place = self.place + change.place
         place[FLOW_ROWS] = change.place[FLOW_ROWS]
-        return Counts(self.people_by_home_place + change.people_by_home_place,
-                      self.people_by_hukou_place + change.people_by_hukou_place,
-                      self.age_groups + change.age_groups, self.birth_exposure + change.birth_exposure, place)
+        return Counts(
+            self.people_by_home_place + change.people_by_home_place,
+            self.people_by_hukou_place + change.people_by_hukou_place,
+            self.age_groups + change.age_groups,
+            self.birth_exposure + change.birth_exposure,
+            place,
+        )
 
 
 def zero_counts(n_units: int, n_places: int, n_chunks: int = 0) -> Counts:
@@ -70,9 +99,13 @@ def zero_counts(n_units: int, n_places: int, n_chunks: int = 0) -> Counts:
     held as int32 (a chunk holds at most a 64th of the province, or 2 x MIN_CHUNK households) to halve
     what the kernels keep in cache."""
     lead, t = ((n_chunks,), np.int32) if n_chunks else ((), np.int64)
-    return Counts(np.zeros(lead + (n_units + 1, n_places), t), np.zeros(lead + (n_places,), t),
-                  np.zeros(lead + (n_places, 3), t), np.zeros(lead + (3,), t),
-                  np.zeros(lead + (len(PLACE_COUNTERS), n_places), t))
+    return Counts(
+        np.zeros(lead + (n_units + 1, n_places), t),
+        np.zeros(lead + (n_places,), t),
+        np.zeros(lead + (n_places, 3), t),
+        np.zeros(lead + (3,), t),
+        np.zeros(lead + (len(PLACE_COUNTERS), n_places), t),
+    )
 
 
 def n_chunks(n: int) -> int:
@@ -138,7 +171,6 @@ def count_flows(ev, p, nc, na, no, t_place):
         t_place[F_LEFT, p] += size
 
 
-
 @nb.njit(parallel=True, cache=True)
 def _aggregate(h, oop, t_home, t_hukou, t_age, t_bexp, t_place):
     n = h.place.shape[0]
@@ -151,9 +183,24 @@ def _aggregate(h, oop, t_home, t_hukou, t_age, t_bexp, t_place):
             no = np.int64(h.n_old[i])
             p = np.int64(h.place[i])
             if nc + na + no > 0:
-                count_stocks(1, p, np.int64(h.hukou[i]), np.int64(h.origin[i]), nc, na, no, np.int64(h.flags[i]),
-                             np.int64(h.tenure[i]), np.int64(h.head_age[i]), oop,
-                             t_home[k], t_hukou[k], t_age[k], t_bexp[k], t_place[k])
+                count_stocks(
+                    1,
+                    p,
+                    np.int64(h.hukou[i]),
+                    np.int64(h.origin[i]),
+                    nc,
+                    na,
+                    no,
+                    np.int64(h.flags[i]),
+                    np.int64(h.tenure[i]),
+                    np.int64(h.head_age[i]),
+                    oop,
+                    t_home[k],
+                    t_hukou[k],
+                    t_age[k],
+                    t_bexp[k],
+                    t_place[k],
+                )
             count_flows(h.event[i], p, nc, na, no, t_place[k])
 
 

@@ -11,16 +11,55 @@ counts and puts its new row in, and `step_all` returns the month's change (integ
 whatever the thread count). `aggregate` counts the rows from scratch (at set-up, and in the tests
 that check the running counts).
 """
+
 import numba as nb
 import numpy as np
 
 from sim.kernel.choice import choose_place
 from sim.kernel.counts import Counts, _sum_chunks, count_flows, count_stocks, n_chunks, zero_counts
-from sim.kernel.events import E_ADULT_AGES, E_BIRTH, E_BUY, E_CHILD_AGES, E_DEATH, E_DISPLACED, E_INSURED, E_JOB, E_REVIEW, E_SETTLE, E_TRAINED, N_EVENTS, advance_quiet, birth_probability, birthday_month, event_slack, settle_combo
+from sim.kernel.events import (
+    E_ADULT_AGES,
+    E_BIRTH,
+    E_BUY,
+    E_CHILD_AGES,
+    E_DEATH,
+    E_DISPLACED,
+    E_INSURED,
+    E_JOB,
+    E_REVIEW,
+    E_SETTLE,
+    E_TRAINED,
+    N_EVENTS,
+    advance_quiet,
+    birth_probability,
+    birthday_month,
+    event_slack,
+    settle_combo,
+)
 from sim.kernel.types import BLOCK, N_OPTIONS
-from sim.rng import S_EMPLOY_AFTER_MOVE, S_INSURED, S_LAND, S_TENURE, draw_key, uniform, unit_float
-from sim.state import COLLECTIVE, CONTRACT_LAND, DORM, EMPLOYED, EV_BIRTH, EV_BOUGHT, EV_DEATH, EV_DISSOLVED, EV_LEFT_AS_MIGRANT, EV_MOVED, EV_RETURNED, EV_SETTLED, HOMESTEAD, INSURED, OWN, PUBLIC_RENTAL, RENT, TRAINED
 from sim.places import is_rural_place, rural_place
+from sim.rng import S_EMPLOY_AFTER_MOVE, S_INSURED, S_LAND, S_TENURE, draw_key, uniform, unit_float
+from sim.state import (
+    COLLECTIVE,
+    CONTRACT_LAND,
+    DORM,
+    EMPLOYED,
+    EV_BIRTH,
+    EV_BOUGHT,
+    EV_DEATH,
+    EV_DISSOLVED,
+    EV_LEFT_AS_MIGRANT,
+    EV_MOVED,
+    EV_RETURNED,
+    EV_SETTLED,
+    HOMESTEAD,
+    INSURED,
+    OWN,
+    PUBLIC_RENTAL,
+    RENT,
+    TRAINED,
+)
+
 
 @nb.njit(cache=True)
 def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place):
@@ -50,9 +89,9 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
     place_in_shanxi, place_is_urban, oop = st.place_in_shanxi, st.place_is_urban, st.oop
     death_child, death_adult, death_old = bh.death_child, bh.death_adult, bh.death_old
     child_to_adult, adult_to_old = bh.child_to_adult, bh.adult_to_old
-    opts = np.empty(N_OPTIONS, dtype=np.int64)   # scratch for the place choice
+    opts = np.empty(N_OPTIONS, dtype=np.int64)  # scratch for the place choice
     prob = np.empty(N_OPTIONS)
-    chance = np.empty(N_EVENTS)                  # scratch: this household's chance of each event
+    chance = np.empty(N_EVENTS)  # scratch: this household's chance of each event
     slack = np.empty(BLOCK)
     cell = np.empty(BLOCK, dtype=np.int32)
     quiet = np.empty(BLOCK, dtype=np.bool_)
@@ -65,8 +104,8 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
         for j in range(block_stop - block):
             q = slack[j] >= bound[cell[j]]
             quiet[j] = q
-            rest[n_rest] = block + j      # the households with more than a quiet month, listed
-            n_rest += not q               # without a branch (which would often be mispredicted)
+            rest[n_rest] = block + j  # the households with more than a quiet month, listed
+            n_rest += not q  # without a branch (which would often be mispredicted)
         advance_quiet(block, block_stop, h, month, quiet)
         for r in range(n_rest):
             i = rest[r]
@@ -99,7 +138,9 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             chance[E_DISPLACED] = extra_review[place] if na > 0 else 0.0
             chance[E_REVIEW] = bh.review_rate if na > 0 else 0.0
             chance[E_JOB] = (bh.job_separation if employed else job_find[place]) if na > 0 else 0.0
-            trainable = na > 0 and not flags & TRAINED and place_in_shanxi[place] and is_rural_place(hukou) and hukou != oop
+            trainable = (
+                na > 0 and not flags & TRAINED and place_in_shanxi[place] and is_rural_place(hukou) and hukou != oop
+            )
             chance[E_TRAINED] = training_prob[place] if trainable else 0.0
             enrols = urban_migrant and employed and not flags & INSURED
             chance[E_INSURED] = bh.insurance_uptake_month * insurance_rate[place] if enrols else 0.0
@@ -115,7 +156,7 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
                 u -= chance[k]
             ev = 0
             review = displaced = False
-            if e == E_DEATH:                  # u is now the position within the death segment
+            if e == E_DEATH:  # u is now the position within the death segment
                 if u < p_child:
                     nc -= 1
                 elif u < p_child + p_adult:
@@ -132,21 +173,21 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             elif e == E_ADULT_AGES:
                 na -= 1
                 no += 1
-            elif e == E_DISPLACED:            # displaced by a shock: reconsider, without the inertia of staying
+            elif e == E_DISPLACED:  # displaced by a shock: reconsider, without the inertia of staying
                 review = displaced = True
             elif e == E_REVIEW:
                 review = True
-            elif e == E_JOB:                  # Harris-Todaro: the place's employment probability sets the finding rate
+            elif e == E_JOB:  # Harris-Todaro: the place's employment probability sets the finding rate
                 if employed:
                     flags &= ~EMPLOYED
-                    review = True             # a household that loses its job reconsiders where to live
+                    review = True  # a household that loses its job reconsiders where to live
                 else:
                     flags |= EMPLOYED
-            elif e == E_TRAINED:              # subsidised vocational training (lever A1.3a)
+            elif e == E_TRAINED:  # subsidised vocational training (lever A1.3a)
                 flags |= TRAINED
-            elif e == E_INSURED:              # social insurance at the place of work (lever A1.5)
+            elif e == E_INSURED:  # social insurance at the place of work (lever A1.5)
                 flags |= INSURED
-            elif e == E_SETTLE:               # take local hukou: a separate decision with its own hazard
+            elif e == E_SETTLE:  # take local hukou: a separate decision with its own hazard
                 hukou = place
                 hukou_of[i] = place
                 ev |= EV_SETTLED
@@ -163,12 +204,28 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             head_age[i] = age
             if nc + na + no == 0:
                 event_of[i] = ev | EV_DISSOLVED
-                count_stocks(-1, place0, hukou0, origin, nc0, na0, no0, flags0, tenure0, age0, oop,
-                             t_home, t_hukou, t_age, t_bexp, t_place)
+                count_stocks(
+                    -1,
+                    place0,
+                    hukou0,
+                    origin,
+                    nc0,
+                    na0,
+                    no0,
+                    flags0,
+                    tenure0,
+                    age0,
+                    oop,
+                    t_home,
+                    t_hukou,
+                    t_age,
+                    t_bexp,
+                    t_place,
+                )
                 count_flows(ev, place, nc, na, no, t_place)
                 continue
             months_of[i] = here
-            if review:                        # where to live: the 7-way logit
+            if review:  # where to live: the 7-way logit
                 flags_of[i] = flags
                 d = choose_place(i, h, st, bh, c, seed, key, displaced, opts, prob)
                 if d != place:
@@ -203,12 +260,52 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             flags_of[i] = flags
             event_of[i] = ev
             # the old row out of the counts and the new one in (most who reconsider stay: nothing changed)
-            if (place != place0 or hukou != hukou0 or nc != nc0 or na != na0 or no != no0 or flags != flags0
-                    or tenure != tenure0 or age != age0):
-                count_stocks(-1, place0, hukou0, origin, nc0, na0, no0, flags0, tenure0, age0, oop,
-                             t_home, t_hukou, t_age, t_bexp, t_place)
-                count_stocks(1, place, hukou, origin, nc, na, no, flags, tenure, age, oop,
-                             t_home, t_hukou, t_age, t_bexp, t_place)
+            if (
+                place != place0
+                or hukou != hukou0
+                or nc != nc0
+                or na != na0
+                or no != no0
+                or flags != flags0
+                or tenure != tenure0
+                or age != age0
+            ):
+                count_stocks(
+                    -1,
+                    place0,
+                    hukou0,
+                    origin,
+                    nc0,
+                    na0,
+                    no0,
+                    flags0,
+                    tenure0,
+                    age0,
+                    oop,
+                    t_home,
+                    t_hukou,
+                    t_age,
+                    t_bexp,
+                    t_place,
+                )
+                count_stocks(
+                    1,
+                    place,
+                    hukou,
+                    origin,
+                    nc,
+                    na,
+                    no,
+                    flags,
+                    tenure,
+                    age,
+                    oop,
+                    t_home,
+                    t_hukou,
+                    t_age,
+                    t_bexp,
+                    t_place,
+                )
             count_flows(ev, place, nc, na, no, t_place)
 
 
@@ -229,8 +326,21 @@ def _step_all(h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place
     chunks = t_home.shape[0]
     chunk = (n + chunks - 1) // chunks
     for k in nb.prange(chunks):
-        step_households(k * chunk, min(n, (k + 1) * chunk), h, st, bh, c, seed, month,
-                        t_home[k], t_hukou[k], t_age[k], t_bexp[k], t_place[k])
+        step_households(
+            k * chunk,
+            min(n, (k + 1) * chunk),
+            h,
+            st,
+            bh,
+            c,
+            seed,
+            month,
+            t_home[k],
+            t_hukou[k],
+            t_age[k],
+            t_bexp[k],
+            t_place[k],
+        )
 
 
 def step_all(h, st, bh, c, seed, month) -> Counts:
@@ -240,4 +350,3 @@ def step_all(h, st, bh, c, seed, month) -> Counts:
     change = zero_counts(st.unit_city.shape[0], n_places, n_chunks(h.place.shape[0]))
     _step_all(h, st, bh, c, seed, month, *change)
     return _sum_chunks(change)
-

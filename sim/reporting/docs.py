@@ -4,6 +4,7 @@
     python -m sim docs            # write both pages
     python -m sim docs --check    # exit 1 if a page is not current (the tests check this too)
 """
+
 import sys
 
 from scenarios.compile import load_levers
@@ -25,25 +26,34 @@ def _cost_text(cost: dict, unit: str) -> str:
     amount = f"{cost['of']} / {cost['per']:g} {unit}"
     if cost["quantity"] == "province":
         return f"{cost['unit_cost_yuan']:,.0f} yuan x {amount}, province lump sum ({cost['source']})"
-    return (f"{cost['unit_cost_yuan']:,.0f} yuan x {amount} x {QUANTITIES[cost['quantity']]} "
-            f"(where: {cost['where']}; {cost['source']})")
+    return (
+        f"{cost['unit_cost_yuan']:,.0f} yuan x {amount} x {QUANTITIES[cost['quantity']]} "
+        f"(where: {cost['where']}; {cost['source']})"
+    )
 
 
 def levers_page(levers: dict | None = None) -> str:
     levers = load_levers() if levers is None else levers
-    lines = ["# Policy levers", "",
-             "Generated from `scenarios/levers.yaml` by `python -m sim docs`; edit the YAML, not this page.",
-             "Baseline = policy as of 2024, held constant. Scenarios in `conf/scenario/` change levers from 2025.",
-             "Unit cost: yuan per `per` units of the lever's " + "; ".join(f"*{k}* ({v})" for k, v in OF.items())
-             + ", times the quantity at the places it applies to (sim/economy/costs.py).", "",
-             "| clause | lever | 条款 | unit | range | by | baseline | mechanism | unit cost (yuan) | source |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Policy levers",
+        "",
+        "Generated from `scenarios/levers.yaml` by `python -m sim docs`; edit the YAML, not this page.",
+        "Baseline = policy as of 2024, held constant. Scenarios in `conf/scenario/` change levers from 2025.",
+        "Unit cost: yuan per `per` units of the lever's "
+        + "; ".join(f"*{k}* ({v})" for k, v in OF.items())
+        + ", times the quantity at the places it applies to (sim/economy/costs.py).",
+        "",
+        "| clause | lever | 条款 | unit | range | by | baseline | mechanism | unit cost (yuan) | source |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, s in levers.items():
         cost = s.get("cost")
         cost_txt = _cost_text(cost, s["unit"]) if cost else "—"
         lo, hi = s["range"]
-        lines.append(f"| {s['clause']} | `{name}` | {s['clause_zh']} | {s['unit']} | {lo:g}–{hi:g} | {s['by']} | "
-                     f"{_value(s['baseline'])} | {s['mechanism']} | {cost_txt} | {s['source']} |")
+        lines.append(
+            f"| {s['clause']} | `{name}` | {s['clause_zh']} | {s['unit']} | {lo:g}–{hi:g} | {s['by']} | "
+            f"{_value(s['baseline'])} | {s['mechanism']} | {cost_txt} | {s['source']} |"
+        )
     return "\n".join(lines) + "\n"
 
 

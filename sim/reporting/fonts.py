@@ -8,6 +8,7 @@ a system CJK font is used if one is installed (Debian: fonts-noto-cjk or fonts-w
     use_cjk_font()                 # matplotlib draws Chinese with the CJK font
     font_face_css("山西")           # an @font-face rule with that text's glyphs, for a self-contained page
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,8 +23,14 @@ log = logging.getLogger("sim.reporting.fonts")
 FAMILY = "Noto Sans CJK SC"
 PACKAGE_FONT = ("mplfonts", "fonts/NotoSansCJKsc-Regular.otf")
 # system fonts tried when the package is not installed (file name fragments, first match wins)
-SYSTEM_FONTS = ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular", "NotoSansSC-Regular", "SourceHanSansSC",
-                "wqy-zenhei.ttc", "wqy-microhei.ttc")
+SYSTEM_FONTS = (
+    "NotoSansCJK-Regular.ttc",
+    "NotoSansCJKsc-Regular",
+    "NotoSansSC-Regular",
+    "SourceHanSansSC",
+    "wqy-zenhei.ttc",
+    "wqy-microhei.ttc",
+)
 CSS_FAMILY = "ReportCJK"
 
 
@@ -41,6 +48,7 @@ def cjk_font_path() -> Path | None:
     except ModuleNotFoundError:
         pass
     from matplotlib import font_manager
+
     found = font_manager.findSystemFonts()
     for frag in SYSTEM_FONTS:
         for f in found:
@@ -53,6 +61,7 @@ def cjk_font_path() -> Path | None:
 def _register() -> str | None:
     """Add the CJK font to matplotlib's font list (once); its family name, or None."""
     from matplotlib import font_manager
+
     path = cjk_font_path()
     if path is None:
         return None
@@ -67,6 +76,7 @@ def use_cjk_font(required: bool = False) -> str | None:
     Chinese would then render as boxes).
     """
     import matplotlib
+
     name = _register()
     if name is None:
         msg = "no CJK font found: pip install mplfonts (or apt-get install fonts-noto-cjk)"
@@ -93,13 +103,16 @@ def font_face_css(text: str, family: str = CSS_FAMILY, unicode_range: str | None
     data = _subset(str(path), "".join(sorted(set(text))))
     b64 = base64.b64encode(data).decode("ascii")
     rng = f"unicode-range: {unicode_range}; " if unicode_range else ""
-    return (f"@font-face {{ font-family: '{family}'; font-style: normal; font-weight: 400; {rng}"
-            f"src: url(data:font/otf;base64,{b64}) format('opentype'); }}")
+    return (
+        f"@font-face {{ font-family: '{family}'; font-style: normal; font-weight: 400; {rng}"
+        f"src: url(data:font/otf;base64,{b64}) format('opentype'); }}"
+    )
 
 
 @functools.lru_cache(maxsize=8)
 def _subset(path: str, chars: str) -> bytes:
     from fontTools import subset
+
     opts = subset.Options()
     opts.layout_features = ["*"]
     opts.name_IDs = ["*"]

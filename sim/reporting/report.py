@@ -19,6 +19,7 @@ headline; and the provenance of every number.
 With several scenarios in the folder, the report is about one (`scenario=`, default: `plan` if
 present, else the only or first non-baseline one) and uses `baseline` as the reference curve.
 """
+
 from __future__ import annotations
 
 import base64
@@ -46,12 +47,12 @@ from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 
-from sim.runs.logs import quiet_libraries  # noqa: E402
 from sim.analysis.compare import find_runs, summary_table  # noqa: E402
 from sim.places import FINAL_YEAR, MID_TERM_YEAR, PLAN_BASE_YEAR, TARGET_RESIDENT_RATE_PCT  # noqa: E402
 from sim.reporting.fonts import cjk_font_path, font_face_css, use_cjk_font  # noqa: E402
 from sim.reporting.tables import MISSING, html_table, number  # noqa: E402
 from sim.runs import outputs  # noqa: E402
+from sim.runs.logs import quiet_libraries  # noqa: E402
 from sim.world import inputs  # noqa: E402
 
 log = logging.getLogger("sim.reporting.report")
@@ -71,13 +72,13 @@ BAND = (5, 95)
 # operational reading of them, printed in the report next to the lights. Measured from the
 # scenario's own end-2024 value, so a light says whether the scenario's pace is enough.
 RULES = {
-    "resident_rate": {"green_within_pp": 0.5, "amber_within_pp": 1.5},   # of the straight path 2024 -> 70% in 2029
-    "national": {"amber_within_pp": 2.0},                                 # of the projected national rate
-    "gap": {"green_narrowing_pp_per_year": 0.2},                           # resident minus hukou rate
-    "county": {"green_rise_pp_per_year": 0.5},                             # 县域 urbanization rate
-    "metro": {},                                                           # share of the province population
+    "resident_rate": {"green_within_pp": 0.5, "amber_within_pp": 1.5},  # of the straight path 2024 -> 70% in 2029
+    "national": {"amber_within_pp": 2.0},  # of the projected national rate
+    "gap": {"green_narrowing_pp_per_year": 0.2},  # resident minus hukou rate
+    "county": {"green_rise_pp_per_year": 0.5},  # 县域 urbanization rate
+    "metro": {},  # share of the province population
 }
-NATIONAL_FIT_FROM = 2020        # national rate projected linearly from the census year to the last observation
+NATIONAL_FIT_FROM = 2020  # national rate projected linearly from the census year to the last observation
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,12 +95,19 @@ def load_texts() -> dict[str, dict]:
 TEXT = load_texts()
 LANGS = tuple(TEXT)
 
-COLORS = {"resident": "#1f77b4", "hukou": "#ff7f0e", "ref": "0.45", "gap": "#6a3d9a", "county": "#2ca02c",
-          "metro": "#8c564b"}
+COLORS = {
+    "resident": "#1f77b4",
+    "hukou": "#ff7f0e",
+    "ref": "0.45",
+    "gap": "#6a3d9a",
+    "county": "#2ca02c",
+    "metro": "#8c564b",
+}
 STATUS_ORDER = ("green", "amber", "red", "na")
 
 
 # ----------------------------------------------------------------------------- loading
+
 
 @dataclass
 class Folder:
@@ -136,8 +144,9 @@ def load_folder(path: Path, scenario: str | None = None) -> Folder:
 
 def derived(table: pd.DataFrame, geo) -> pd.DataFrame:
     """One row per (scenario, seed, year): the report's province, county-area and metro indicators."""
-    prov = table[table.level == "province"].pivot_table(index=["scenario", "seed", "year"], columns="indicator",
-                                                        values="value")
+    prov = table[table.level == "province"].pivot_table(
+        index=["scenario", "seed", "year"], columns="indicator", values="value"
+    )
     out = pd.DataFrame(index=prov.index)
     out["resident"] = prov[RESIDENT]
     out["hukou"] = prov[HUKOU]
@@ -150,16 +159,23 @@ def derived(table: pd.DataFrame, geo) -> pd.DataFrame:
             out[col] = prov[col]
     county = table[table.level == "county"]
     names = list(geo.unit_name_en)
-    rate = county[county.indicator == RESIDENT].pivot_table(index=["scenario", "seed", "year"], columns="region",
-                                                            values="value").reindex(columns=names)
-    pop = county[county.indicator == "population"].pivot_table(index=["scenario", "seed", "year"], columns="region",
-                                                               values="value").reindex(columns=names)
+    rate = (
+        county[county.indicator == RESIDENT]
+        .pivot_table(index=["scenario", "seed", "year"], columns="region", values="value")
+        .reindex(columns=names)
+    )
+    pop = (
+        county[county.indicator == "population"]
+        .pivot_table(index=["scenario", "seed", "year"], columns="region", values="value")
+        .reindex(columns=names)
+    )
     urban = rate / 100.0 * pop
-    county_units = np.asarray(geo.unit_type) != 0            # counties and county-level cities
+    county_units = np.asarray(geo.unit_type) != 0  # counties and county-level cities
     metro = np.asarray(geo.unit_in_metro)
     idx = out.index
-    out["county_rate"] = (100 * urban.loc[:, county_units].sum(axis=1)
-                          / pop.loc[:, county_units].sum(axis=1)).reindex(idx)
+    out["county_rate"] = (100 * urban.loc[:, county_units].sum(axis=1) / pop.loc[:, county_units].sum(axis=1)).reindex(
+        idx
+    )
     out["seat_pop"] = urban.loc[:, county_units].sum(axis=1).reindex(idx)
     out["seat_share"] = 100 * out.seat_pop / out.population
     out["metro_pop"] = pop.loc[:, metro].sum(axis=1).reindex(idx)
@@ -188,6 +204,7 @@ def national_projection(observed: pd.DataFrame) -> tuple[dict, float]:
 
 # ----------------------------------------------------------------------------- the traffic lights
 
+
 def _get(s: pd.Series, y: int) -> float:
     v = s.get(y, np.nan)
     return float(v) if v is not None else np.nan
@@ -215,9 +232,9 @@ def judge(key: str, s: dict[str, pd.Series], year: int, national: dict) -> str:
         if not np.isfinite(p) or not np.isfinite(p0):
             return "na"
         return "green" if v > v0 and p >= p0 else "amber" if v > v0 else "red"
-    if key == "gap":                                        # the gap is to narrow
+    if key == "gap":  # the gap is to narrow
         progress, per_year = v0 - v, RULES["gap"]["green_narrowing_pp_per_year"]
-    else:                                                   # the county rate to rise
+    else:  # the county rate to rise
         progress, per_year = v - v0, RULES["county"]["green_rise_pp_per_year"]
     return "green" if progress >= per_year * years else "amber" if progress > 0 else "red"
 
@@ -234,9 +251,9 @@ TARGETS = [  # (key, title, indicator, the column shown, rule text key)
 @dataclass
 class Light:
     key: str
-    values: dict            # year -> (median, lo, hi)
-    status: dict            # year -> status (of the medians)
-    green_share: dict       # year -> share of seeds green
+    values: dict  # year -> (median, lo, hi)
+    status: dict  # year -> status (of the medians)
+    green_share: dict  # year -> share of seeds green
 
 
 def traffic_lights(d: pd.DataFrame, national: dict) -> list[Light]:
@@ -251,16 +268,21 @@ def traffic_lights(d: pd.DataFrame, national: dict) -> list[Light]:
     lights = []
     for key, _t, _i, col in TARGETS:
         b = band(d, col)
-        values = {y: (b["median"].get(y, np.nan), b["lo"].get(y, np.nan), b["hi"].get(y, np.nan))
-                  for y in (PLAN_BASE_YEAR, MID_TERM_YEAR, FINAL_YEAR)}
+        values = {
+            y: (b["median"].get(y, np.nan), b["lo"].get(y, np.nan), b["hi"].get(y, np.nan))
+            for y in (PLAN_BASE_YEAR, MID_TERM_YEAR, FINAL_YEAR)
+        }
         status = {y: judge(key, med, y, national) for y in (MID_TERM_YEAR, FINAL_YEAR)}
-        share = {y: float(np.mean([judge(key, per_seed[s], y, national) == "green" for s in seeds]))
-                 for y in (MID_TERM_YEAR, FINAL_YEAR)}
+        share = {
+            y: float(np.mean([judge(key, per_seed[s], y, national) == "green" for s in seeds]))
+            for y in (MID_TERM_YEAR, FINAL_YEAR)
+        }
         lights.append(Light(key, values, status, share))
     return lights
 
 
 # ----------------------------------------------------------------------------- figures
+
 
 def _png(fig: Figure) -> str:
     buf = io.BytesIO()
@@ -282,8 +304,7 @@ def _plot_band(ax, b: pd.DataFrame, color, label, lw=2.0, ls="-", shade=True):
 def _eval_lines(ax, tx):
     for y, name in ((MID_TERM_YEAR, tx["lab_mid"]), (FINAL_YEAR, tx["lab_final"])):
         ax.axvline(y, color="0.6", lw=0.8, ls=":")
-        ax.text(y, 1.0, name, transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=7.5,
-                color="0.35")
+        ax.text(y, 1.0, name, transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=7.5, color="0.35")
 
 
 def fig_province(d, ref, observed, national, tx) -> str:
@@ -309,8 +330,15 @@ def fig_province(d, ref, observed, national, tx) -> str:
         _plot_band(ax2, band(ref, "gap"), COLORS["ref"], tx["lab_ref"], lw=1.2, ls="--", shade=False)
     og = observed.dropna(subset=["urbanization_rate_pct", "hukou_urbanization_rate_pct"])
     og = og[og.year >= 2017]
-    ax2.plot(og.year, og.urbanization_rate_pct - og.hukou_urbanization_rate_pct, "o", color=COLORS["gap"],
-             mfc="white", ms=5, label=tx["lab_obs"])
+    ax2.plot(
+        og.year,
+        og.urbanization_rate_pct - og.hukou_urbanization_rate_pct,
+        "o",
+        color=COLORS["gap"],
+        mfc="white",
+        ms=5,
+        label=tx["lab_obs"],
+    )
     _province_axes(ax2, tx, tx["axis_pp"], tx["fig_gap"], legend_columns=3)
     return _png(fig)
 
@@ -346,8 +374,15 @@ def fig_cities(table, folder: Folder, geo, lang, tx) -> str:
         ax.plot(o.year, o.urbanization_rate_pct, "o", color="k", mfc="white", ms=3.5, label=tx["lab_obs"])
         v = b["median"].get(FINAL_YEAR, np.nan)
         if np.isfinite(v):
-            ax.annotate(f"{v:.1f}", (FINAL_YEAR, v), textcoords="offset points", xytext=(-2, 5), fontsize=7,
-                        ha="right", color=COLORS["resident"])
+            ax.annotate(
+                f"{v:.1f}",
+                (FINAL_YEAR, v),
+                textcoords="offset points",
+                xytext=(-2, 5),
+                fontsize=7,
+                ha="right",
+                color=COLORS["resident"],
+            )
         name = geo.city_name_zh[c] if lang == "zh" else en
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
@@ -385,6 +420,7 @@ def fig_maps(d_units: pd.DataFrame, city_vals: pd.Series, geo, lang, tx) -> tupl
     """Choropleths of the 2029 resident rate by city and by county-level unit. (png, real boundaries?)"""
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
+
     seats = load_city_seats()
     counties = load_counties()
     cmap = colormaps["YlGnBu"]
@@ -398,21 +434,44 @@ def fig_maps(d_units: pd.DataFrame, city_vals: pd.Series, geo, lang, tx) -> tupl
             row = seats[seats.city_en == en].iloc[0]
             v = city_vals.get(en, np.nan)
             ax1.scatter(row.lon, row.lat, s=s, color=cmap(norm(v)), edgecolor="k", lw=0.6, zorder=3)
-            ax1.annotate(f"{geo.city_name_zh[c] if lang == 'zh' else en}\n{v:.1f}%", (row.lon, row.lat),
-                         xytext=(0, -18), textcoords="offset points", ha="center", va="top", fontsize=7.5)
+            ax1.annotate(
+                f"{geo.city_name_zh[c] if lang == 'zh' else en}\n{v:.1f}%",
+                (row.lon, row.lat),
+                xytext=(0, -18),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=7.5,
+            )
         for u in range(len(geo.unit_name_en)):
             v = d_units.get(geo.unit_name_en[u], np.nan)
-            ax2.scatter(geo.unit_lon[u], geo.unit_lat[u], s=28, color=cmap(norm(v)), zorder=3,
-                        edgecolor="#d73027" if geo.unit_in_metro[u] else "0.3", lw=1.2 if geo.unit_in_metro[u] else 0.3)
+            ax2.scatter(
+                geo.unit_lon[u],
+                geo.unit_lat[u],
+                s=28,
+                color=cmap(norm(v)),
+                zorder=3,
+                edgecolor="#d73027" if geo.unit_in_metro[u] else "0.3",
+                lw=1.2 if geo.unit_in_metro[u] else 0.3,
+            )
     else:
         for code, en in zip(seats.admin_code.astype(str), seats.city_en):
             v = city_vals.get(en, np.nan)
-            ax1.add_collection(PatchCollection([Polygon(r, closed=True) for r in shapes[code]],
-                                               facecolor=cmap(norm(v)), edgecolor="0.25", lw=0.6))
+            ax1.add_collection(
+                PatchCollection(
+                    [Polygon(r, closed=True) for r in shapes[code]], facecolor=cmap(norm(v)), edgecolor="0.25", lw=0.6
+                )
+            )
             cx, cy = _centroid(max(shapes[code], key=_area))
             zh = geo.city_name_zh[geo.city_name_en.index(en)]
-            ax1.annotate(f"{zh if lang == 'zh' else en}\n{v:.1f}%", (cx, cy), ha="center", va="center",
-                         fontsize=7.5, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
+            ax1.annotate(
+                f"{zh if lang == 'zh' else en}\n{v:.1f}%",
+                (cx, cy),
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7},
+            )
         metro_rings = []
         order = np.argsort([-sum(_area(r) for r in shapes[str(code)]) for code in counties.admin_code])
         code_of_unit = dict(zip(counties.county_en, counties.admin_code.astype(str)))
@@ -421,15 +480,24 @@ def fig_maps(d_units: pd.DataFrame, city_vals: pd.Series, geo, lang, tx) -> tupl
             u = geo.unit_name_en.index(en)
             code = code_of_unit[en]
             v = d_units.get(en, np.nan)
-            ax2.add_collection(PatchCollection([Polygon(r, closed=True) for r in shapes[code]],
-                                               facecolor=cmap(norm(v)), edgecolor="0.55", lw=0.3))
+            ax2.add_collection(
+                PatchCollection(
+                    [Polygon(r, closed=True) for r in shapes[code]], facecolor=cmap(norm(v)), edgecolor="0.55", lw=0.3
+                )
+            )
             if geo.unit_in_metro[u]:
                 metro_rings += shapes[code]
-        for code in seats.admin_code.astype(str):     # city outlines over the units
-            ax2.add_collection(PatchCollection([Polygon(r, closed=True) for r in shapes[code]],
-                                               facecolor="none", edgecolor="0.2", lw=0.7))
-        ax2.add_collection(PatchCollection([Polygon(r, closed=True) for r in _outline(metro_rings)],
-                                           facecolor="none", edgecolor="#d73027", lw=1.8))
+        for code in seats.admin_code.astype(str):  # city outlines over the units
+            ax2.add_collection(
+                PatchCollection(
+                    [Polygon(r, closed=True) for r in shapes[code]], facecolor="none", edgecolor="0.2", lw=0.7
+                )
+            )
+        ax2.add_collection(
+            PatchCollection(
+                [Polygon(r, closed=True) for r in _outline(metro_rings)], facecolor="none", edgecolor="#d73027", lw=1.8
+            )
+        )
     for ax, title in ((ax1, tx["fig_map_city"]), (ax2, tx["fig_map_county"])):
         ax.set_aspect(aspect)
         ax.set_xlim(110.1, 114.7)
@@ -461,6 +529,7 @@ def _area(ring: np.ndarray) -> float:
 def _outline(rings: list[np.ndarray]) -> list[np.ndarray]:
     """Edges shared by two rings cancel: what is left is the outline of their union (as short segments)."""
     from collections import Counter
+
     edges = Counter()
     for r in rings:
         pts = [tuple(np.round(p, 5)) for p in r]
@@ -489,8 +558,8 @@ def fig_two(d, ref, cols, titles, factors, tx) -> str:
 
 def fig_costs(costs: pd.DataFrame, lang, tx, top: int = 10) -> str:
     if costs.shape[1] > top:
-        rest = costs.iloc[:, top - 1:].sum(axis=1)
-        costs = costs.iloc[:, :top - 1].copy()
+        rest = costs.iloc[:, top - 1 :].sum(axis=1)
+        costs = costs.iloc[:, : top - 1].copy()
         costs["cost_other_yuan"] = rest
     fig, ax = _new(10.5, 3.8)
     years = list(costs.index)
@@ -518,6 +587,7 @@ def _lever_label(col: str, lang: str) -> str:
 
 
 # ----------------------------------------------------------------------------- validation
+
 
 def find_validation(folder: Path) -> Path | None:
     hits = sorted(folder.rglob("validation_metrics.csv"), key=lambda p: p.stat().st_mtime)
@@ -549,8 +619,11 @@ def validation_html(folder: Folder, tx, report_dir: Path) -> Markup:
             maes.append(tx["val_window"].format(name=tx[w], years=years, v=f"{v:.2f}"))
     items = [tx["val_mae"].format(windows="; ".join(maes))] if maes else []
     benchmarks = (("urgd", "URGD"), ("logistic", "Logistic"))
-    bench = [f"{label} {metric(f'{n}.mae', 'validation'):.2f}" for n, label in benchmarks
-             if np.isfinite(metric(f"{n}.mae", "validation"))]
+    bench = [
+        f"{label} {metric(f'{n}.mae', 'validation'):.2f}"
+        for n, label in benchmarks
+        if np.isfinite(metric(f"{n}.mae", "validation"))
+    ]
     if bench:
         items.append(tx["val_bench"].format(items="; ".join(bench)))
     pats = man.get("patterns") or {}
@@ -562,6 +635,7 @@ def validation_html(folder: Folder, tx, report_dir: Path) -> Markup:
 
 def _relpath(p: Path, base: Path) -> str:
     import os
+
     try:
         return os.path.relpath(p, base)
     except ValueError:
@@ -570,11 +644,18 @@ def _relpath(p: Path, base: Path) -> str:
 
 # ----------------------------------------------------------------------------- html helpers
 
+
 @functools.lru_cache(maxsize=1)
 def _templates() -> Environment:
     """templates/: report.html (the page), body.html (its content), parts.html (pieces, as macros)."""
-    return Environment(loader=PackageLoader("sim.reporting", "templates"), autoescape=True, undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return Environment(
+        loader=PackageLoader("sim.reporting", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -585,8 +666,11 @@ def _parts():
 
 def _table(header: list[str], rows: list[list], cls: str = "", widths: dict | None = None) -> Markup:
     """tables.html_table of cells that are HTML already (Markup) or text (escaped here)."""
-    return Markup(html_table([escape(h) for h in header], [[escape(c) for c in row] for row in rows], cls,
-                             escape=False, widths=widths))
+    return Markup(
+        html_table(
+            [escape(h) for h in header], [[escape(c) for c in row] for row in rows], cls, escape=False, widths=widths
+        )
+    )
 
 
 _bold = Markup("<b>{}</b>").format
@@ -601,24 +685,28 @@ def _vb(v: tuple, many: bool, digits=2) -> str:
 
 
 def _scale(folder: Folder) -> float:
-    scales = {float(m["config"]["population"]["scale"]) for m in folder.manifests
-              if m.get("scenario") == folder.scenario}
+    scales = {
+        float(m["config"]["population"]["scale"]) for m in folder.manifests if m.get("scenario") == folder.scenario
+    }
     return min(scales) if scales else float(folder.manifests[0]["config"]["population"]["scale"])
 
 
 @functools.lru_cache(maxsize=1)
 def _levers() -> dict:
     from scenarios.compile import load_levers
+
     return load_levers()
 
 
 @functools.lru_cache(maxsize=1)
 def _geography():
     from sim.world.geography import province_geography
+
     return province_geography()
 
 
 # ----------------------------------------------------------------------------- the report
+
 
 @dataclass
 class Result:
@@ -635,14 +723,15 @@ class Result:
 @dataclass
 class Context:
     """What the sections of one report are made of."""
+
     folder: Folder
     lang: str
     tx: dict
-    d: pd.DataFrame                 # derived() of the scenario: (seed, year) rows
-    ref: pd.DataFrame | None        # derived() of the reference scenario, if any
+    d: pd.DataFrame  # derived() of the scenario: (seed, year) rows
+    ref: pd.DataFrame | None  # derived() of the reference scenario, if any
     geo: object
-    observed: pd.DataFrame          # the province series (statistical bulletins)
-    national: dict                  # year -> national rate, observed or projected
+    observed: pd.DataFrame  # the province series (statistical bulletins)
+    national: dict  # year -> national rate, observed or projected
     lights: list[Light]
     seeds: list[int]
     scale: float
@@ -656,6 +745,7 @@ class Context:
 @dataclass
 class Section:
     """A numbered section of the report: its title, a lead paragraph and blocks of HTML (figures, tables, notes)."""
+
     title: str
     lead: str | None = None
     blocks: list[Markup] = field(default_factory=list)
@@ -676,8 +766,20 @@ def build(folder_path: Path, lang: str = "zh", scenario: str | None = None, out:
     ref = dv.xs(folder.reference, level="scenario") if folder.reference else None
     seeds = sorted(set(d.index.get_level_values("seed")))
     font = use_cjk_font()
-    r = Context(folder, lang, tx, d, ref, geo, observed, national, traffic_lights(d, national), seeds, _scale(folder),
-               out.parent)
+    r = Context(
+        folder,
+        lang,
+        tx,
+        d,
+        ref,
+        geo,
+        observed,
+        national,
+        traffic_lights(d, national),
+        seeds,
+        _scale(folder),
+        out.parent,
+    )
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -685,9 +787,17 @@ def build(folder_path: Path, lang: str = "zh", scenario: str | None = None, out:
     glyph = sorted({str(w.message) for w in caught if "Glyph" in str(w.message) and "missing" in str(w.message)})
     for w in glyph:
         log.warning("report figure: %s", w)
-    page = _templates().get_template("report.html").render(
-        lang="zh-CN" if lang == "zh" else "en", title=tx["title"], font_face=Markup(font_face_css(body + tx["title"])),
-        body=Markup(body), model_version=str(outputs.package_versions().get("shanxi-urbanization")))
+    page = (
+        _templates()
+        .get_template("report.html")
+        .render(
+            lang="zh-CN" if lang == "zh" else "en",
+            title=tx["title"],
+            font_face=Markup(font_face_css(body + tx["title"])),
+            body=Markup(body),
+            model_version=str(outputs.package_versions().get("shanxi-urbanization")),
+        )
+    )
     outputs.write_text(out, page)
     log.info("wrote %s", out)
     return Result(out, lang, folder.scenario, seeds, r.lights, glyph, font, True)
@@ -700,9 +810,18 @@ def _body(r: Context) -> str:
     if len(r.folder.scenarios) > 1:
         sections.append(_compare(r))
     sections.append(Section(r.tx["s_validation"], blocks=[validation_html(r.folder, r.tx, r.report_dir)]))
-    return _templates().get_template("body.html").render(
-        tx=r.tx, lang=r.lang, subtitle=_subtitle(r, now), warnings=_warnings(r), sections=sections,
-        provenance=_provenance(r.folder, r.tx, r.seeds, r.scale, now))
+    return (
+        _templates()
+        .get_template("body.html")
+        .render(
+            tx=r.tx,
+            lang=r.lang,
+            subtitle=_subtitle(r, now),
+            warnings=_warnings(r),
+            sections=sections,
+            provenance=_provenance(r.folder, r.tx, r.seeds, r.scale, now),
+        )
+    )
 
 
 def _subtitle(r: Context, now: datetime) -> str:
@@ -710,10 +829,14 @@ def _subtitle(r: Context, now: datetime) -> str:
     man = next((m for m in folder.manifests if m.get("scenario") == folder.scenario), folder.manifests[0])
     sdesc = (man.get("config", {}).get("scenario") or {}).get("description")
     desc = (f"({sdesc})" if r.lang == "zh" else f" ({sdesc})") if sdesc else ""
-    seeds_txt = tx["seeds_many"].format(n=len(seeds), first=seeds[0], last=seeds[-1]) if r.many else \
-        tx["seeds_one"].format(seed=seeds[0])
-    return tx["subtitle"].format(scenario=folder.scenario, desc=desc, seeds=seeds_txt, scale=f"{r.scale:g}",
-                                 date=f"{now:%Y-%m-%d}")
+    seeds_txt = (
+        tx["seeds_many"].format(n=len(seeds), first=seeds[0], last=seeds[-1])
+        if r.many
+        else tx["seeds_one"].format(seed=seeds[0])
+    )
+    return tx["subtitle"].format(
+        scenario=folder.scenario, desc=desc, seeds=seeds_txt, scale=f"{r.scale:g}", date=f"{now:%Y-%m-%d}"
+    )
 
 
 def _warnings(r: Context) -> list[str]:
@@ -732,34 +855,51 @@ def _summary(r: Context) -> Section:
     """一: the traffic lights, target by target."""
     tx, many, parts = r.tx, r.many, _parts()
     kp = {lt.key: lt for lt in r.lights}
-    kpis = [(tx[i], number(kp[key].values[FINAL_YEAR][0]), kp[key].status[FINAL_YEAR])
-            for key, i in (("resident_rate", "i_resident"), ("gap", "i_gap"), ("county", "i_county"),
-                           ("metro", "i_metro"))]
+    kpis = [
+        (tx[i], number(kp[key].values[FINAL_YEAR][0]), kp[key].status[FINAL_YEAR])
+        for key, i in (("resident_rate", "i_resident"), ("gap", "i_gap"), ("county", "i_county"), ("metro", "i_metro"))
+    ]
     rules = _rule_texts(tx, r.national)
-    header = [tx["col_target"], tx["col_2024"], tx["col_mid"], tx["col_status"], tx["col_final"],
-              tx["col_status"]] + ([tx["col_pgreen"]] if many else [])
+    header = [tx["col_target"], tx["col_2024"], tx["col_mid"], tx["col_status"], tx["col_final"], tx["col_status"]] + (
+        [tx["col_pgreen"]] if many else []
+    )
     rows = []
     for (key, t, i, _col), lt in zip(TARGETS, r.lights):
-        row = [parts.target(tx, tx[t], tx[i], rules[key]), _vb(lt.values[PLAN_BASE_YEAR], False),
-               _vb(lt.values[MID_TERM_YEAR], many), parts.light(lt.status[MID_TERM_YEAR], tx),
-               _vb(lt.values[FINAL_YEAR], many), parts.light(lt.status[FINAL_YEAR], tx)]
+        row = [
+            parts.target(tx, tx[t], tx[i], rules[key]),
+            _vb(lt.values[PLAN_BASE_YEAR], False),
+            _vb(lt.values[MID_TERM_YEAR], many),
+            parts.light(lt.status[MID_TERM_YEAR], tx),
+            _vb(lt.values[FINAL_YEAR], many),
+            parts.light(lt.status[FINAL_YEAR], tx),
+        ]
         if many:
             row.append(f"{lt.green_share[MID_TERM_YEAR]:.0%} / {lt.green_share[FINAL_YEAR]:.0%}")
         rows.append(row)
     band_txt = tx["band_many"].format(n=len(r.seeds)) if many else tx["band_one"]
-    return Section(tx["s_summary"], tx["summary_lead"].format(scenario=r.folder.scenario, band=band_txt),
-                   [parts.kpis(kpis, FINAL_YEAR, tx), _table(header, rows, "lights", widths={0: "46%"}),
-                    parts.paragraph(tx["legend"], "note lights-legend")])
+    return Section(
+        tx["s_summary"],
+        tx["summary_lead"].format(scenario=r.folder.scenario, band=band_txt),
+        [
+            parts.kpis(kpis, FINAL_YEAR, tx),
+            _table(header, rows, "lights", widths={0: "46%"}),
+            parts.paragraph(tx["legend"], "note lights-legend"),
+        ],
+    )
 
 
 def _rule_texts(tx, national: dict) -> dict[str, str]:
     """The rule of each light, as printed in its row."""
     return {
-        "resident_rate": tx["r_resident"].format(g=RULES["resident_rate"]["green_within_pp"],
-                                                 a=RULES["resident_rate"]["amber_within_pp"]),
-        "national": tx["r_national"].format(y0=NATIONAL_FIT_FROM, n27=f"{national.get(MID_TERM_YEAR, np.nan):.1f}",
-                                            n29=f"{national.get(FINAL_YEAR, np.nan):.1f}",
-                                            a=RULES["national"]["amber_within_pp"]),
+        "resident_rate": tx["r_resident"].format(
+            g=RULES["resident_rate"]["green_within_pp"], a=RULES["resident_rate"]["amber_within_pp"]
+        ),
+        "national": tx["r_national"].format(
+            y0=NATIONAL_FIT_FROM,
+            n27=f"{national.get(MID_TERM_YEAR, np.nan):.1f}",
+            n29=f"{national.get(FINAL_YEAR, np.nan):.1f}",
+            a=RULES["national"]["amber_within_pp"],
+        ),
         "gap": tx["r_gap"].format(g=RULES["gap"]["green_narrowing_pp_per_year"]),
         "county": tx["r_county"].format(g=RULES["county"]["green_rise_pp_per_year"]),
         "metro": tx["r_metro"],
@@ -770,20 +910,34 @@ def _key_indicators(r: Context) -> Section:
     """二: the main indicators at the census year, the base year and the two evaluations."""
     tx, d, ref = r.tx, r.d, r.ref
     P, C = tx["pop_unit"], tx["cost_unit"]
-    dp = 1 if P < 1e6 else 2                  # decimals of populations below the headline one
-    keys = [("k_resident", "resident", 1, 2), ("k_hukou", "hukou", 1, 2), ("k_gap", "gap", 1, 2),
-            ("k_pop", "population", 1 / P, 1), ("k_settled", "settled", 1 / P, dp),
-            ("k_county", "county_rate", 1, 2), ("k_seatpop", "seat_pop", 1 / P, dp),
-            ("k_seatshare", "seat_share", 1, 2), ("k_metropop", "metro_pop", 1 / P, dp),
-            ("k_metroshare", "metro_share", 1, 2), ("k_metrorate", "metro_rate", 1, 2),
-            ("k_cost", "cost_total", 1 / C, 1)]
+    dp = 1 if P < 1e6 else 2  # decimals of populations below the headline one
+    keys = [
+        ("k_resident", "resident", 1, 2),
+        ("k_hukou", "hukou", 1, 2),
+        ("k_gap", "gap", 1, 2),
+        ("k_pop", "population", 1 / P, 1),
+        ("k_settled", "settled", 1 / P, dp),
+        ("k_county", "county_rate", 1, 2),
+        ("k_seatpop", "seat_pop", 1 / P, dp),
+        ("k_seatshare", "seat_share", 1, 2),
+        ("k_metropop", "metro_pop", 1 / P, dp),
+        ("k_metroshare", "metro_share", 1, 2),
+        ("k_metrorate", "metro_rate", 1, 2),
+        ("k_cost", "cost_total", 1 / C, 1),
+    ]
     years = [2020, PLAN_BASE_YEAR, MID_TERM_YEAR, FINAL_YEAR]
     header = [tx["col_item"]] + [str(y) for y in years] + ([tx["ref_col"], tx["delta_col"]] if ref is not None else [])
     rows = []
     for k, col, f, dg in keys:
         b = band(d, col) * f
-        row = [tx[k]] + [_vb((b["median"].get(y, np.nan), b.lo.get(y, np.nan), b.hi.get(y, np.nan)),
-                             r.many and y >= MID_TERM_YEAR, dg) for y in years]
+        row = [tx[k]] + [
+            _vb(
+                (b["median"].get(y, np.nan), b.lo.get(y, np.nan), b.hi.get(y, np.nan)),
+                r.many and y >= MID_TERM_YEAR,
+                dg,
+            )
+            for y in years
+        ]
         if ref is not None:
             v = band(ref, col)["median"].get(FINAL_YEAR, np.nan) * f
             row += [number(v, dg), number(b["median"].get(FINAL_YEAR, np.nan) - v, dg, sign=True)]
@@ -804,19 +958,24 @@ def _cities(r: Context) -> Section:
     cur = city_rates(t, folder.scenario)
     cref = city_rates(t, folder.reference) if folder.reference else None
     cpop = t[(t.level == "city") & (t.indicator == "population") & (t.scenario == folder.scenario)].pivot_table(
-        index=["seed", "year"], columns="region", values="value")
+        index=["seed", "year"], columns="region", values="value"
+    )
     med = cur.groupby(level="year").median()
     pmed = cpop.groupby(level="year").median()
     rmed = cref.groupby(level="year").median() if cref is not None else None
-    unit_rates = t[(t.level == "county") & (t.indicator == RESIDENT) & (t.scenario == folder.scenario)
-                   & (t.year == FINAL_YEAR)]
+    unit_rates = t[
+        (t.level == "county") & (t.indicator == RESIDENT) & (t.scenario == folder.scenario) & (t.year == FINAL_YEAR)
+    ]
     unit_vals = unit_rates.groupby("region").value.median()
     city_vals = med.loc[FINAL_YEAR] if FINAL_YEAR in med.index else pd.Series(dtype=float)
     png, real = fig_maps(unit_vals, city_vals, geo, r.lang, tx)
     cap = tx["map_text"] + " " + (tx["map_source"] if real else tx["map_schematic"])
     P = tx["pop_unit"]
-    header = [tx["col_city"], tx["col_rate24"], tx["col_rate27"], tx["col_rate29"]] + \
-        ([tx["col_d29"]] if rmed is not None else []) + [tx["col_pop29"]]
+    header = (
+        [tx["col_city"], tx["col_rate24"], tx["col_rate27"], tx["col_rate29"]]
+        + ([tx["col_d29"]] if rmed is not None else [])
+        + [tx["col_pop29"]]
+    )
     rows = []
     for c, en in enumerate(geo.city_name_en):
         row = [geo.city_name_zh[c] if r.lang == "zh" else en]
@@ -825,24 +984,42 @@ def _cities(r: Context) -> Section:
             row.append(number(med[en].get(FINAL_YEAR, np.nan) - rmed[en].get(FINAL_YEAR, np.nan), sign=True))
         row.append(number(pmed[en].get(FINAL_YEAR, np.nan) / P, 1 if P < 1e6 else 2))
         rows.append(row)
-    return Section(tx["s_cities"], tx["cities_text"], [
-        parts.figure(fig_cities(t, folder, geo, r.lang, tx), tx["fig_cities"]),
-        parts.figure(png, tx["fig_map_city"], cap), _table(header, rows)])
+    return Section(
+        tx["s_cities"],
+        tx["cities_text"],
+        [
+            parts.figure(fig_cities(t, folder, geo, r.lang, tx), tx["fig_cities"]),
+            parts.figure(png, tx["fig_map_city"], cap),
+            _table(header, rows),
+        ],
+    )
 
 
 def _county_seats(r: Context) -> Section:
     """五: county-area urbanization and the county seats' population."""
     tx = r.tx
-    png = fig_two(r.d, r.ref, ["county_rate", "seat_pop"], [tx["fig_county_rate"], tx["fig_seat_pop"]],
-                  [1, 1 / tx["pop_unit"]], tx)
+    png = fig_two(
+        r.d,
+        r.ref,
+        ["county_rate", "seat_pop"],
+        [tx["fig_county_rate"], tx["fig_seat_pop"]],
+        [1, 1 / tx["pop_unit"]],
+        tx,
+    )
     return Section(tx["s_county"], tx["county_text"], [_parts().figure(png, tx["fig_county_rate"])])
 
 
 def _metro(r: Context) -> Section:
     """六: the Taiyuan metropolitan area."""
     tx = r.tx
-    png = fig_two(r.d, r.ref, ["metro_pop", "metro_share"], [tx["fig_metro_pop"], tx["fig_metro_share"]],
-                  [1 / tx["pop_unit"], 1], tx)
+    png = fig_two(
+        r.d,
+        r.ref,
+        ["metro_pop", "metro_share"],
+        [tx["fig_metro_pop"], tx["fig_metro_share"]],
+        [1 / tx["pop_unit"], 1],
+        tx,
+    )
     n_metro = int(np.asarray(r.geo.unit_in_metro).sum())
     return Section(tx["s_metro"], tx["metro_text"].format(n=n_metro), [_parts().figure(png, tx["fig_metro_pop"])])
 
@@ -860,12 +1037,22 @@ def _costs(r: Context) -> Section:
         return section
     costs = costs[costs.sum().sort_values(ascending=False).index]
     tot = costs.sum().sum()
-    rows = [[_lever_label(c, r.lang), number(costs.loc[:MID_TERM_YEAR, c].sum(), 1), number(costs[c].sum(), 1),
-             f"{costs[c].sum() / tot:.0%}"] for c in costs.columns]
-    rows.append([_bold(tx["total"]), _bold(number(costs.loc[:MID_TERM_YEAR].sum().sum(), 1)),
-                 _bold(number(tot, 1)), "100%"])
-    section.blocks += [_parts().figure(fig_costs(costs, r.lang, tx), tx["fig_costs"]),
-                       _table([tx["col_lever"], tx["col_c27"], tx["col_c29"], tx["col_share"]], rows)]
+    rows = [
+        [
+            _lever_label(c, r.lang),
+            number(costs.loc[:MID_TERM_YEAR, c].sum(), 1),
+            number(costs[c].sum(), 1),
+            f"{costs[c].sum() / tot:.0%}",
+        ]
+        for c in costs.columns
+    ]
+    rows.append(
+        [_bold(tx["total"]), _bold(number(costs.loc[:MID_TERM_YEAR].sum().sum(), 1)), _bold(number(tot, 1)), "100%"]
+    )
+    section.blocks += [
+        _parts().figure(fig_costs(costs, r.lang, tx), tx["fig_costs"]),
+        _table([tx["col_lever"], tx["col_c27"], tx["col_c29"], tx["col_share"]], rows),
+    ]
     return section
 
 
@@ -873,17 +1060,27 @@ def _compare(r: Context) -> Section:
     """八: every scenario of the folder (only when it has several)."""
     tx, folder = r.tx, r.folder
     st = summary_table(folder.table, folder.reference or folder.scenarios[0])
-    cols = [("seeds", tx["col_seeds"], 0, False), ("resident_2027_pct", f"{tx['lab_resident']} 2027", 2, False),
-            ("resident_2029_pct", f"{tx['lab_resident']} 2029", 2, False),
-            ("d_resident_2029_pp", f"Δ {tx['lab_resident']} 2029", 2, True),
-            ("hukou_2029_pct", f"{tx['lab_hukou']} 2029", 2, False), ("gap_2029_pp", tx["k_gap"], 2, False),
-            ("cost_2025_2029_yuan", f"{tx['col_c29']}", 1, False)]
+    cols = [
+        ("seeds", tx["col_seeds"], 0, False),
+        ("resident_2027_pct", f"{tx['lab_resident']} 2027", 2, False),
+        ("resident_2029_pct", f"{tx['lab_resident']} 2029", 2, False),
+        ("d_resident_2029_pp", f"Δ {tx['lab_resident']} 2029", 2, True),
+        ("hukou_2029_pct", f"{tx['lab_hukou']} 2029", 2, False),
+        ("gap_2029_pp", tx["k_gap"], 2, False),
+        ("cost_2025_2029_yuan", f"{tx['col_c29']}", 1, False),
+    ]
     cols = [c for c in cols if c[0] in st.columns]
-    rows = [[str(scen)] + [number(float(row[c] / tx["cost_unit"] if c.startswith("cost") else row[c]), dg, sign=sg)
-                           for c, _h, dg, sg in cols]
-            for scen, row in st.iterrows()]
-    return Section(tx["s_compare"], tx["compare_text"], [_table([tx["col_scenario"]] + [h for _c, h, _d, _s in cols],
-                                                                rows)])
+    rows = [
+        [str(scen)]
+        + [
+            number(float(row[c] / tx["cost_unit"] if c.startswith("cost") else row[c]), dg, sign=sg)
+            for c, _h, dg, sg in cols
+        ]
+        for scen, row in st.iterrows()
+    ]
+    return Section(
+        tx["s_compare"], tx["compare_text"], [_table([tx["col_scenario"]] + [h for _c, h, _d, _s in cols], rows)]
+    )
 
 
 def _provenance(folder: Folder, tx, seeds, scale, now) -> list[tuple[str, str]]:
@@ -919,6 +1116,7 @@ def _provenance(folder: Folder, tx, seeds, scale, now) -> list[tuple[str, str]]:
 
 
 # ----------------------------------------------------------------------------- command line
+
 
 def parse_args(argv: list[str]) -> dict:
     """RUN_OR_SWEEP_DIR plus key=value (or --key value / --key=value): lang, scenario, out."""

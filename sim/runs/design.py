@@ -4,12 +4,13 @@
 every point of a design written by `python -m sim sensitivity` (or `seek`): each job applies its
 point's lever and behaviour values to the config (`apply_design`) before anything else.
 """
+
 import copy
 import hashlib
 import json
 from pathlib import Path
 
-APP_KEYS = ("sensitivity", "seek", "target", "design")       # config keys that are not the model's
+APP_KEYS = ("sensitivity", "seek", "target", "design")  # config keys that are not the model's
 
 
 def _set_path(cfg: dict, dotted: str, value) -> None:
@@ -25,8 +26,10 @@ def _set_path(cfg: dict, dotted: str, value) -> None:
 def load_design(path: str | Path, sha256: str | None = None) -> dict:
     raw = Path(path).read_bytes()
     if sha256 and hashlib.sha256(raw).hexdigest() != sha256:
-        raise ValueError(f"design.file = {path} has changed since the sweep was launched "
-                         f"(design.sha256 = {sha256} does not match); relaunch the sweep")
+        raise ValueError(
+            f"design.file = {path} has changed since the sweep was launched "
+            f"(design.sha256 = {sha256} does not match); relaunch the sweep"
+        )
     return json.loads(raw)
 
 
@@ -44,8 +47,10 @@ def apply_design(cfg: dict) -> dict:
     if not d:
         return cfg
     if not isinstance(d, dict) or "file" not in d or "point" not in d:
-        raise ValueError(f"design = {d!r}: allowed: a mapping with file (a design JSON written by "
-                         f"python -m sim sensitivity) and point (an index into its points)")
+        raise ValueError(
+            f"design = {d!r}: allowed: a mapping with file (a design JSON written by "
+            f"python -m sim sensitivity) and point (an index into its points)"
+        )
     design = load_design(d["file"], d.get("sha256"))
     points = design["points"]
     i = int(d["point"])
@@ -59,5 +64,6 @@ def apply_design(cfg: dict) -> dict:
     out.setdefault("scenario", {})
     out["scenario"]["name"] = f"{out['scenario'].get('name', 'scenario')}_{design.get('name', 'design')}{i}"
     from sim.config.schema import refuse_code_targets
+
     refuse_code_targets(out)
     return out

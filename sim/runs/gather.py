@@ -14,6 +14,7 @@ Incomplete jobs (no complete manifest: failed, killed, still running) are skippe
 stderr; `python -m sim sweep status DIR` tells why. Exit status: 0 if at least one job was gathered
 (with --strict: only if every job is complete), 1 otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ log = logging.getLogger("sim.runs.gather")
 GATHERED = "gathered.parquet"
 SUMMARY = "ensemble_summary"
 KEYS = ["scenario", "year", "level", "region", "indicator"]
-NOT_GROUPED = {"seed", "scenario"}    # override keys not used as extra summary groups
+NOT_GROUPED = {"seed", "scenario"}  # override keys not used as extra summary groups
 
 
 def _typed(col: pd.Series) -> pd.Series:
@@ -96,8 +97,11 @@ def ensemble_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def write(table: pd.DataFrame, summary: pd.DataFrame, sweep_dir: Path) -> dict[str, Path]:
     sweep_dir = Path(sweep_dir)
-    paths = {"gathered": sweep_dir / GATHERED, "summary": sweep_dir / f"{SUMMARY}.parquet",
-             "summary_csv": sweep_dir / f"{SUMMARY}.csv"}
+    paths = {
+        "gathered": sweep_dir / GATHERED,
+        "summary": sweep_dir / f"{SUMMARY}.parquet",
+        "summary_csv": sweep_dir / f"{SUMMARY}.csv",
+    }
     with outputs.atomic_path(paths["gathered"]) as tmp:
         table.to_parquet(tmp, index=False)
     with outputs.atomic_path(paths["summary"]) as tmp:
@@ -108,8 +112,9 @@ def write(table: pd.DataFrame, summary: pd.DataFrame, sweep_dir: Path) -> dict[s
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim gather", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m sim gather", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("sweep_dir", type=Path)
     ap.add_argument("--strict", action="store_true", help="exit 1 if any job is incomplete")
     args = ap.parse_args(argv)
@@ -121,17 +126,29 @@ def main(argv=None) -> int:
     for f in incomplete:
         log.warning("skipping incomplete job (no complete manifest): %s", f)
     if not complete:
-        log.error("no complete job in %s (%d incomplete); see: python -m sim sweep status %s",
-                  args.sweep_dir, len(incomplete), args.sweep_dir)
+        log.error(
+            "no complete job in %s (%d incomplete); see: python -m sim sweep status %s",
+            args.sweep_dir,
+            len(incomplete),
+            args.sweep_dir,
+        )
         return 1
     summary = ensemble_summary(table)
     paths = write(table, summary, args.sweep_dir)
     size = paths["gathered"].stat().st_size / 1e6
-    log.info("gathered %d complete jobs (%d incomplete skipped): %d rows, %.2f MB -> %s",
-             len(complete), len(incomplete), len(table), size, paths["gathered"])
+    log.info(
+        "gathered %d complete jobs (%d incomplete skipped): %d rows, %.2f MB -> %s",
+        len(complete),
+        len(incomplete),
+        len(table),
+        size,
+        paths["gathered"],
+    )
     log.info("ensemble summary: %d rows -> %s (.csv)", len(summary), paths["summary"])
     if incomplete:
-        log.warning("%d incomplete job(s) skipped; details: python -m sim sweep status %s", len(incomplete), args.sweep_dir)
+        log.warning(
+            "%d incomplete job(s) skipped; details: python -m sim sweep status %s", len(incomplete), args.sweep_dir
+        )
     return 1 if (args.strict and incomplete) else 0
 
 

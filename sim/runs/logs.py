@@ -1,7 +1,8 @@
 """Logging of the command-line tools: the project's own INFO lines, the libraries' warnings only."""
+
 import logging
 
-NOISY = ("MESA", "mesa", "matplotlib", "fontTools", "numba")   # Mesa logs every step at INFO
+NOISY = ("MESA", "mesa", "matplotlib", "fontTools", "numba")  # Mesa logs every step at INFO
 
 
 def quiet_libraries() -> None:

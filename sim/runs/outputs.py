@@ -4,6 +4,7 @@ Every file is written to a temporary name in the run folder and renamed into pla
 never sees a half-written file. `manifest.json` is written last and marks the run complete: a
 folder without it is an incomplete run (killed, failed or still running).
 """
+
 import hashlib
 import json
 import os
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -78,7 +79,10 @@ def git_state() -> dict:
     root = PROJECT_ROOT
 
     def git(*args):
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+
     try:
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
@@ -101,8 +105,17 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def manifest(config: dict, seed: int, started: datetime, wall_s: float, peak_rss_mb: float,
-             data_hashes: dict, timings: dict, outputs: list[str], extra: dict | None = None) -> dict:
+def manifest(
+    config: dict,
+    seed: int,
+    started: datetime,
+    wall_s: float,
+    peak_rss_mb: float,
+    data_hashes: dict,
+    timings: dict,
+    outputs: list[str],
+    extra: dict | None = None,
+) -> dict:
     return {
         "complete": True,
         "model": "shanxi-urbanization",
@@ -115,7 +128,7 @@ def manifest(config: dict, seed: int, started: datetime, wall_s: float, peak_rss
         "data_sha256": data_hashes,
         "host": {"name": socket.gethostname(), "platform": platform.platform(), "cpus": os.cpu_count()},
         "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_time_s": round(wall_s, 3),
         "peak_rss_mb": round(peak_rss_mb, 1),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},

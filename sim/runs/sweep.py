@@ -21,6 +21,7 @@ Rerunning the same sweep command with the same `hydra.sweep.dir` recomputes only
 `python -m sim` calls `already_complete(run_dir, cfg)` first and returns at once when the job's folder
 holds a complete manifest of the same configuration.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,11 +77,11 @@ def already_complete(run_dir: Path, cfg: dict) -> dict | None:
 # ------------------------------------------------------------------------------------------ discovery
 @dataclasses.dataclass
 class Job:
-    num: int | None                  # hydra.job.num
-    folder: Path | None              # the job's run folder (None: never started)
-    overrides: list[str]             # the job's task overrides (key=value)
+    num: int | None  # hydra.job.num
+    folder: Path | None  # the job's run folder (None: never started)
+    overrides: list[str]  # the job's task overrides (key=value)
     state: str = "missing"
-    slurm_id: str | None = None      # e.g. "1234_3" (array task) or "1234"
+    slurm_id: str | None = None  # e.g. "1234_3" (array task) or "1234"
     sacct_state: str | None = None
     sacct_exit: str | None = None
     manifest: dict | None = None
@@ -106,7 +107,7 @@ def job_folders(sweep_dir: Path) -> list[Path]:
         for p in sweep_dir.rglob(pat):
             folder = p.parent
             rel = folder.relative_to(sweep_dir).parts
-            if any(part.startswith(".") for part in rel):   # .submitit, .hydra, hidden folders
+            if any(part.startswith(".") for part in rel):  # .submitit, .hydra, hidden folders
                 continue
             if folder == sweep_dir:
                 continue
@@ -153,9 +154,10 @@ def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
     if not path.exists():
         return None
     try:
-        from omegaconf import OmegaConf
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
         from hydra.core.override_parser.overrides_parser import OverridesParser
+        from omegaconf import OmegaConf
+
         conf = OmegaConf.load(path)
         hyd = conf.hydra
         if "BasicSweeper" not in str(hyd.sweeper.get("_target_", "BasicSweeper")):
@@ -172,7 +174,7 @@ def submitit_root(sweep_dir: Path) -> Path:
     """The folder holding submitit's `<job id>/` folders (hydra.launcher.submitit_folder without %j)."""
     sweep_dir = Path(sweep_dir)
     conf = _load_yaml(sweep_dir / "multirun.yaml") or {}
-    folder = (((conf.get("hydra") or {}).get("launcher") or {}).get("submitit_folder"))
+    folder = ((conf.get("hydra") or {}).get("launcher") or {}).get("submitit_folder")
     if isinstance(folder, str) and "%j" in folder:
         folder = folder.replace("${hydra.sweep.dir}", str(sweep_dir)).split("%j")[0]
         if "${" not in folder:
@@ -189,11 +191,12 @@ def _submitit_tasks(root: Path) -> dict[int, str]:
         sid = pkl.name[: -len("_submitted.pkl")]
         try:
             from submitit.core.utils import pickle_load
+
             delayed = pickle_load(pkl)
-            num = int(delayed.args[2])   # BaseSubmititLauncher.__call__(overrides, dir_key, job_num, ...)
+            num = int(delayed.args[2])  # BaseSubmititLauncher.__call__(overrides, dir_key, job_num, ...)
         except Exception:  # noqa: BLE001
             continue
-        out[num] = sid   # newest submission wins
+        out[num] = sid  # newest submission wins
     return out
 
 
@@ -203,8 +206,12 @@ def sacct_states(ids: list[str]) -> dict[str, tuple[str, str]]:
         return {}
     base = sorted({i.split("_")[0] for i in ids})
     try:
-        out = subprocess.run(["sacct", "-X", "-n", "-P", "-j", ",".join(base), "--format=JobID,State,ExitCode"],
-                             capture_output=True, text=True, timeout=60).stdout
+        out = subprocess.run(
+            ["sacct", "-X", "-n", "-P", "-j", ",".join(base), "--format=JobID,State,ExitCode"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
     states = {}
@@ -235,8 +242,13 @@ def sweep_status(sweep_dir: Path, use_sacct: bool = True) -> list[Job]:
     for folder in job_folders(sweep_dir):
         num, jid = _job_meta(folder)
         job = Job(num=num, folder=folder, overrides=job_overrides(folder), slurm_id=jid)
-        if expected is not None and num is not None and num < len(expected) \
-                and sorted(expected[num]) != sorted(job.overrides) and job.overrides:
+        if (
+            expected is not None
+            and num is not None
+            and num < len(expected)
+            and sorted(expected[num]) != sorted(job.overrides)
+            and job.overrides
+        ):
             job.state = "stale"
             extra.append(job)
             continue
@@ -306,7 +318,7 @@ def format_status(jobs: list[Job], sweep_dir: Path, n_tail: int = 15) -> str:
         elif j.state == "incomplete" and any("run failed:" in "".join(tail(p, 200)) for p in j.logs):
             info = "  failed (traceback below)"
         elif j.state == "incomplete" and j.logs and not j.sacct_state:
-            age = time.time() - max(p.stat().st_mtime for p in j.logs)   # no Slurm: it may still run
+            age = time.time() - max(p.stat().st_mtime for p in j.logs)  # no Slurm: it may still run
             info = f"  last log line {age:.0f} s ago" + (" (still running?)" if age < 300 else "")
         where = j.folder.relative_to(sweep_dir) if j.folder is not None else "(no folder) " + " ".join(j.overrides)
         num = "?" if j.num is None else j.num
@@ -316,7 +328,9 @@ def format_status(jobs: list[Job], sweep_dir: Path, n_tail: int = 15) -> str:
         if j.state == "running":
             continue
         lines.append("")
-        lines.append(f"--- {j.name}: {j.state}" + (f", Slurm {j.sacct_state} exit {j.sacct_exit}" if j.sacct_state else ""))
+        lines.append(
+            f"--- {j.name}: {j.state}" + (f", Slurm {j.sacct_state} exit {j.sacct_exit}" if j.sacct_state else "")
+        )
         if not j.logs:
             lines.append("    (no log found)")
         for log in j.logs:
@@ -327,8 +341,9 @@ def format_status(jobs: list[Job], sweep_dir: Path, n_tail: int = 15) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim sweep", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m sim sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     st = sub.add_parser("status", help="list the jobs of a sweep folder: complete / running / incomplete / missing")
     st.add_argument("sweep_dir", type=Path)
@@ -341,9 +356,19 @@ def main(argv=None) -> int:
         return 2
     jobs = sweep_status(args.sweep_dir, use_sacct=not args.no_sacct)
     if args.json:
-        rows = [{"num": j.num, "folder": str(j.folder) if j.folder else None, "state": j.state,
-                 "overrides": j.overrides, "slurm_id": j.slurm_id, "sacct_state": j.sacct_state,
-                 "sacct_exit": j.sacct_exit, "logs": [str(p) for p in j.logs]} for j in jobs]
+        rows = [
+            {
+                "num": j.num,
+                "folder": str(j.folder) if j.folder else None,
+                "state": j.state,
+                "overrides": j.overrides,
+                "slurm_id": j.slurm_id,
+                "sacct_state": j.sacct_state,
+                "sacct_exit": j.sacct_exit,
+                "logs": [str(p) for p in j.logs],
+            }
+            for j in jobs
+        ]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
         sys.stdout.write(format_status(jobs, args.sweep_dir, args.tail))

@@ -32,18 +32,16 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from sim.places import (COUNTY_SEAT, N_UNITS, OUTSIDE, PREFECTURE_CORE,
-                        TAIYUAN_CORE, VILLAGE, rural_place, urban_place)
+from sim.places import COUNTY_SEAT, N_UNITS, OUTSIDE, PREFECTURE_CORE, TAIYUAN_CORE, VILLAGE, rural_place, urban_place
 from sim.world.inputs import (
     GEOGRAPHY_ASSUMPTIONS_FILE,
-    DataError,
     UNIT_TYPES,
+    DataError,
     load_assumptions,
     load_city_series,
     load_counties,
     load_province_series,
 )
-
 
 # unit_type codes, in the order of sim.world.inputs.UNIT_TYPES
 DISTRICT, COUNTY_LEVEL_CITY, COUNTY = 0, 1, 2
@@ -62,40 +60,40 @@ class Geography:
     # --- county-level units (117, file order)
     unit_name_en: list[str]
     unit_name_zh: list[str]
-    unit_city: np.ndarray             # int16 city index
-    unit_type: np.ndarray             # int8: 0 district, 1 county-level city, 2 county
-    unit_pop_2020: np.ndarray         # int64 persons, census (5 filled, 8 rounding-adjusted)
+    unit_city: np.ndarray  # int16 city index
+    unit_type: np.ndarray  # int8: 0 district, 1 county-level city, 2 county
+    unit_pop_2020: np.ndarray  # int64 persons, census (5 filled, 8 rounding-adjusted)
     unit_urban_share_2020: np.ndarray  # float64 urban / total population
-    unit_lat: np.ndarray              # float64 degrees north, seat
-    unit_lon: np.ndarray              # float64 degrees east, seat
-    unit_cluster: np.ndarray          # int8: -1 none, 0..4 metro cluster
-    unit_in_metro: np.ndarray         # bool: in the Taiyuan metropolitan area
+    unit_lat: np.ndarray  # float64 degrees north, seat
+    unit_lon: np.ndarray  # float64 degrees east, seat
+    unit_cluster: np.ndarray  # int8: -1 none, 0..4 metro cluster
+    unit_in_metro: np.ndarray  # bool: in the Taiyuan metropolitan area
     unit_is_observed_urban: np.ndarray  # bool: urban share from the data, not the rule
 
     # --- prefecture-level cities (11, order of first appearance)
     city_name_en: list[str]
     city_name_zh: list[str]
-    city_pop_2020: np.ndarray         # int64 persons, census
+    city_pop_2020: np.ndarray  # int64 persons, census
     city_urban_share_2020: np.ndarray  # float64, 2020 urban rate after the rule
     city_urban_rate_basis: list[str]  # how each city's rate was obtained
-    city_core_units: list[np.ndarray]   # int arrays: the city's district units
+    city_core_units: list[np.ndarray]  # int arrays: the city's district units
     city_core_weights: list[np.ndarray]  # float arrays: share of the districts' urban pop, sum 1
     taiyuan_city: int
 
     # --- places (235)
-    place_unit: np.ndarray            # int16, -1 for out of province
-    place_is_urban: np.ndarray        # bool; False for out of province (not a Shanxi place)
-    place_in_shanxi: np.ndarray       # bool; False only for OUT_OF_PROVINCE
-    place_city: np.ndarray            # int16, -1 for out of province
+    place_unit: np.ndarray  # int16, -1 for out of province
+    place_is_urban: np.ndarray  # bool; False for out of province (not a Shanxi place)
+    place_in_shanxi: np.ndarray  # bool; False only for OUT_OF_PROVINCE
+    place_city: np.ndarray  # int16, -1 for out of province
 
     # --- distances
-    unit_distance_km: np.ndarray      # (117, 117) float64 road km between seats
-    oop_distance_km: float            # representative road km to any out-of-province place
+    unit_distance_km: np.ndarray  # (117, 117) float64 road km between seats
+    oop_distance_km: float  # representative road km to any out-of-province place
 
     # --- Taiyuan metropolitan area
-    cluster_names: list[str]          # Chinese names, e.g. '交汾文孝'
-    cluster_names_en: list[str]       # English labels
-    cluster_units: list[np.ndarray]   # int arrays of unit indices
+    cluster_names: list[str]  # Chinese names, e.g. '交汾文孝'
+    cluster_names_en: list[str]  # English labels
+    cluster_units: list[np.ndarray]  # int arrays of unit indices
     nearest_cluster_unit: np.ndarray  # int16 (117,): nearest cluster unit to each origin
 
     @property
@@ -146,7 +144,9 @@ def load_geography(data_dir: str | Path | None = None) -> Geography:
     city_rate, basis = city_urban_rates_2020(city_name_en, city_pop, city_series, province, assumptions)
     observed = counties["urban_pop_2020"].notna().to_numpy()
     observed_share = counties["urban_pop_2020"].to_numpy(dtype=float, na_value=np.nan) / unit_pop
-    unit_share = unit_urban_shares_2020(unit_city, unit_type, unit_pop, observed, observed_share, city_rate, assumptions)
+    unit_share = unit_urban_shares_2020(
+        unit_city, unit_type, unit_pop, observed, observed_share, city_rate, assumptions
+    )
     _check_province_urban(unit_pop, unit_share, urban_target, assumptions)
 
     district = unit_type == DISTRICT
@@ -170,7 +170,9 @@ def load_geography(data_dir: str | Path | None = None) -> Geography:
     unit_cluster = np.full(N_UNITS, -1, dtype=np.int8)
     for k, units in enumerate(cluster_units):
         if (unit_cluster[units] >= 0).any():
-            raise DataError(f"{GEOGRAPHY_ASSUMPTIONS_FILE}: a unit of cluster {clusters[k]['name_zh']} is in two clusters")
+            raise DataError(
+                f"{GEOGRAPHY_ASSUMPTIONS_FILE}: a unit of cluster {clusters[k]['name_zh']} is in two clusters"
+            )
         unit_cluster[units] = k
     in_metro = metro_membership(counties, unit_cluster, assumptions)
 
@@ -267,7 +269,9 @@ def city_urban_rates_2020(
             row = later.sort_values("year").iloc[0]
             years_back = row["year"] + year_end_offset - census_time
             rates[c] = row["urbanization_rate_pct"] - pace * years_back
-            basis[c] = f"{row['year']} year-end {row['urbanization_rate_pct']:g} moved back {years_back:.2f} y at {pace:.3f} pp/y"
+            basis[c] = (
+                f"{row['year']} year-end {row['urbanization_rate_pct']:g} moved back {years_back:.2f} y at {pace:.3f} pp/y"
+            )
 
     residual = np.isnan(rates)
     residual_names = [city for city, r in zip(city_names, residual) if r]
@@ -341,7 +345,9 @@ def _check_province_urban(unit_pop, unit_share, target, assumptions) -> None:
     tolerance = assumptions["urban_share_2020"]["province_check_tolerance"]["value"] * len(unit_pop)
     total = np.round(unit_pop * unit_share).sum()
     if abs(total - target) > tolerance:
-        raise DataError(f"province urban population {total:,.0f} differs from the census {target:,} by more than {tolerance}")
+        raise DataError(
+            f"province urban population {total:,.0f} differs from the census {target:,} by more than {tolerance}"
+        )
 
 
 # --------------------------------------------------------------------------------------

@@ -41,18 +41,37 @@ UNIT_TYPES = ("district", "county-level city", "county")
 PERSONS_PER_10K = 10_000
 
 COUNTY_COLUMNS = [
-    "county_zh", "county_en", "city_zh", "city_en", "type", "pop_2020_census",
-    "pop_2010_census", "area_km2", "urban_pop_2020", "urbanization_rate_2020_pct", "source",
+    "county_zh",
+    "county_en",
+    "city_zh",
+    "city_en",
+    "type",
+    "pop_2020_census",
+    "pop_2010_census",
+    "area_km2",
+    "urban_pop_2020",
+    "urbanization_rate_2020_pct",
+    "source",
 ]
 COUNTY_SEAT_COLUMNS = ["county_zh", "county_en", "city_en", "admin_code", "lat", "lon", "source"]
 CITY_SEAT_COLUMNS = ["city_zh", "city_en", "admin_code", "lat", "lon", "source"]
 CITY_COLUMNS = [
-    "city_zh", "city_en", "year", "resident_pop_10k", "urbanization_rate_pct",
-    "n_county_divisions", "source",
+    "city_zh",
+    "city_en",
+    "year",
+    "resident_pop_10k",
+    "urbanization_rate_pct",
+    "n_county_divisions",
+    "source",
 ]
 PROVINCE_COLUMNS = [
-    "year", "resident_pop_10k", "urbanization_rate_pct", "hukou_urbanization_rate_pct",
-    "national_urbanization_rate_pct", "urban_disp_income_yuan", "rural_disp_income_yuan",
+    "year",
+    "resident_pop_10k",
+    "urbanization_rate_pct",
+    "hukou_urbanization_rate_pct",
+    "national_urbanization_rate_pct",
+    "urban_disp_income_yuan",
+    "rural_disp_income_yuan",
     "source",
 ]
 
@@ -163,9 +182,7 @@ def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
 # assumptions file
 
 
-def load_assumptions(
-    data_dir: str | Path | None = None, file: str = GEOGRAPHY_ASSUMPTIONS_FILE
-) -> dict:
+def load_assumptions(data_dir: str | Path | None = None, file: str = GEOGRAPHY_ASSUMPTIONS_FILE) -> dict:
     """Read an assumptions YAML file and check that every entry is documented.
 
     An entry is any mapping with a ``value`` key; it must also have ``unit`` and either
@@ -271,15 +288,17 @@ def load_city_series(data_dir: str | Path | None = None) -> pd.DataFrame:
         years.append(year)
         kinds.append(kind)
 
-    table = pd.DataFrame({
-        "city_en": raw["city_en"],
-        "year": np.array(years, dtype=np.int64),
-        "kind": kinds,
-        "resident_pop_10k": _numbers(raw, "resident_pop_10k", file, names),
-        "urbanization_rate_pct": _numbers(raw, "urbanization_rate_pct", file, names, upper=100.0),
-        "n_county_divisions": _numbers(raw, "n_county_divisions", file, names, required=True, whole=True),
-        "row": np.arange(1, len(raw) + 1),
-    })
+    table = pd.DataFrame(
+        {
+            "city_en": raw["city_en"],
+            "year": np.array(years, dtype=np.int64),
+            "kind": kinds,
+            "resident_pop_10k": _numbers(raw, "resident_pop_10k", file, names),
+            "urbanization_rate_pct": _numbers(raw, "urbanization_rate_pct", file, names, upper=100.0),
+            "n_county_divisions": _numbers(raw, "n_county_divisions", file, names, required=True, whole=True),
+            "row": np.arange(1, len(raw) + 1),
+        }
+    )
 
     for city, divisions in table.groupby("city_en", sort=False)["n_county_divisions"]:
         if divisions.nunique() != 1:
@@ -349,7 +368,9 @@ def city_census_totals(city_series: pd.DataFrame) -> dict[str, int]:
             continue
         persons = pop_10k * PERSONS_PER_10K
         if abs(persons - round(persons)) > 1e-3:
-            raise DataError(f"{CITIES_FILE}: {city} 2020 census population {pop_10k} 万 is not a whole number of persons")
+            raise DataError(
+                f"{CITIES_FILE}: {city} 2020 census population {pop_10k} 万 is not a whole number of persons"
+            )
         totals[city] = int(round(persons))
     return totals
 
@@ -383,9 +404,13 @@ def load_counties(data_dir: str | Path | None = None) -> pd.DataFrame:
         if row.county_zh == "" or row.county_en == "":
             raise DataError(f"{where}: county_zh and county_en must both be given")
         if row.city_en not in zh_of_city:
-            raise DataError(f"{where}: city {row.city_en!r} is not one of the {N_CITIES} known cities ({CITY_SEATS_FILE})")
+            raise DataError(
+                f"{where}: city {row.city_en!r} is not one of the {N_CITIES} known cities ({CITY_SEATS_FILE})"
+            )
         if row.city_zh != zh_of_city[row.city_en]:
-            raise DataError(f"{where}: city_zh {row.city_zh!r} does not match {row.city_en} = {zh_of_city[row.city_en]!r}")
+            raise DataError(
+                f"{where}: city_zh {row.city_zh!r} does not match {row.city_en} = {zh_of_city[row.city_en]!r}"
+            )
         if row.type not in UNIT_TYPES:
             raise DataError(f"{where}: type {row.type!r} is not one of {list(UNIT_TYPES)}")
     _check_unique(raw, ["county_zh", "city_en"], file, names)
@@ -398,8 +423,9 @@ def load_counties(data_dir: str | Path | None = None) -> pd.DataFrame:
     area = _numbers(raw, "area_km2", file, names)
     urban_2020 = _numbers(raw, "urban_pop_2020", file, names, whole=True)
     rate_2020 = _numbers(raw, "urbanization_rate_2020_pct", file, names, upper=100.0)
-    _check_observed_urban(file, names, pop_2020, urban_2020, rate_2020,
-                          assumptions["observed_unit_urban_rate_tolerance"]["value"])
+    _check_observed_urban(
+        file, names, pop_2020, urban_2020, rate_2020, assumptions["observed_unit_urban_rate_tolerance"]["value"]
+    )
 
     counties = raw[["county_zh", "county_en", "city_zh", "city_en", "type"]].copy()
     counties["pop_2020_published"] = pop_2020
@@ -447,7 +473,9 @@ def _join_seats(counties: pd.DataFrame, seats: pd.DataFrame, names: pd.Series) -
     """Attach each unit's seat (joined on county_zh + city_en); every unit needs exactly one."""
     joined = counties.merge(
         seats.rename(columns={"county_en": "seat_county_en"}),
-        on=["county_zh", "city_en"], how="left", validate="one_to_one",
+        on=["county_zh", "city_en"],
+        how="left",
+        validate="one_to_one",
     )
     for i in range(len(joined)):
         where = _where(COUNTIES_FILE, i + 1, names.iloc[i])
@@ -495,9 +523,7 @@ def _check_province_total(census: dict[str, int], province_population: int) -> N
 
 def _rows_of_city(counties: pd.DataFrame, city: str) -> str:
     rows = np.flatnonzero((counties["city_en"] == city).to_numpy()) + 1
-    return "data rows " + ", ".join(
-        f"{r} ({counties['county_en'].iloc[r - 1]})" for r in rows
-    )
+    return "data rows " + ", ".join(f"{r} ({counties['county_en'].iloc[r - 1]})" for r in rows)
 
 
 def _fill_missing_populations(counties, census, assumptions, names) -> tuple[np.ndarray, np.ndarray]:

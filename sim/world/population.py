@@ -18,11 +18,11 @@ hukou rate and the floating population come out as published. Origins of migrant
 gravity rule. Households are sampled at `scale` with stochastic rounding per cell, so every
 published total is matched in expectation and rates are unbiased.
 """
+
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
-
 from enum import IntEnum
+from importlib import resources
 
 import numpy as np
 import yaml
@@ -32,16 +32,16 @@ from sim.places import OUT_OF_PROVINCE, rural_place, urban_place
 from sim.world.geography import Geography
 
 
-
 class Kind(IntEnum):
     """The census groups a synthetic household is drawn from (the cells of `build_cells`)."""
-    RURAL_LOCAL = 0               # living in the village of its own hukou
-    URBAN_LOCAL = 1               # living in the town of its own hukou
-    RURAL_HUKOU_MIGRANT = 2       # Shanxi rural hukou living in another Shanxi town
-    URBAN_HUKOU_MIGRANT = 3       # Shanxi urban hukou living in another Shanxi town
-    OTHER_PROVINCE_RESIDENT = 4   # hukou of another province, living in Shanxi
-    SHANXI_OUT_OF_PROVINCE = 5    # Shanxi hukou living in another province
-    IN_MIGRANT_POOL = 6           # another province's household outside Shanxi that may move in
+
+    RURAL_LOCAL = 0  # living in the village of its own hukou
+    URBAN_LOCAL = 1  # living in the town of its own hukou
+    RURAL_HUKOU_MIGRANT = 2  # Shanxi rural hukou living in another Shanxi town
+    URBAN_HUKOU_MIGRANT = 3  # Shanxi urban hukou living in another Shanxi town
+    OTHER_PROVINCE_RESIDENT = 4  # hukou of another province, living in Shanxi
+    SHANXI_OUT_OF_PROVINCE = 5  # Shanxi hukou living in another province
+    IN_MIGRANT_POOL = 6  # another province's household outside Shanxi that may move in
 
 
 KIND_NAMES = tuple(k.name.lower() for k in Kind)
@@ -55,6 +55,7 @@ def load_census() -> dict:
 @dataclass(frozen=True)
 class Cells:
     """People by (kind, place, hukou place, home unit) before sampling into households."""
+
     kind: np.ndarray
     place: np.ndarray
     hukou: np.ndarray
@@ -75,12 +76,19 @@ def census_kinds(census: dict, pop: dict) -> dict:
     rural_migrants = urban - other_prov_urban - urban_hukou_residents
     urban_migrants = census["floating_population"] - other_prov - rural_migrants
     if rural_migrants <= 0 or urban_migrants <= 0:
-        raise ValueError(f"population assumptions inconsistent with the census: rural-hukou migrants "
-                         f"{rural_migrants:.0f}, urban-hukou migrants {urban_migrants:.0f} (both must be > 0); "
-                         f"check population.shanxi_hukou_out_of_province and population.other_province_in_urban_share")
-    return dict(hukou_population=hukou_population, urban_hukou=urban_hukou, rural_migrants=rural_migrants,
-                urban_migrants=urban_migrants, other_province_urban=other_prov_urban,
-                other_province_rural=other_prov - other_prov_urban)
+        raise ValueError(
+            f"population assumptions inconsistent with the census: rural-hukou migrants "
+            f"{rural_migrants:.0f}, urban-hukou migrants {urban_migrants:.0f} (both must be > 0); "
+            f"check population.shanxi_hukou_out_of_province and population.other_province_in_urban_share"
+        )
+    return dict(
+        hukou_population=hukou_population,
+        urban_hukou=urban_hukou,
+        rural_migrants=rural_migrants,
+        urban_migrants=urban_migrants,
+        other_province_urban=other_prov_urban,
+        other_province_rural=other_prov - other_prov_urban,
+    )
 
 
 def build_cells(geo: Geography, census: dict, pop: dict) -> Cells:
@@ -112,7 +120,7 @@ def build_cells(geo: Geography, census: dict, pop: dict) -> Cells:
     dest = totals["rural_migrants"] * w / w.sum()
     ow = rural[None, :] * decay * (1.0 + (pop["own_county_bonus"] - 1.0) * np.eye(n))
     ow /= ow.sum(axis=1, keepdims=True)
-    flows = dest[:, None] * ow                       # [destination unit, origin unit]
+    flows = dest[:, None] * ow  # [destination unit, origin unit]
     d_idx, o_idx = np.nonzero(flows > 0)
     add(Kind.RURAL_HUKOU_MIGRANT, urban_place(d_idx), rural_place(o_idx), o_idx, flows[d_idx, o_idx])
     rural_migrants_by_origin = flows.sum(axis=0)
@@ -128,16 +136,30 @@ def build_cells(geo: Geography, census: dict, pop: dict) -> Cells:
     rural_locals = rural - op_rural
     if (urban_locals < 0).any() or (rural_locals < 0).any():
         bad = int(np.argmin(urban_locals))
-        raise ValueError(f"migrant allocation exceeds the urban population of {geo.unit_name_en[bad]}: "
-                         f"lower population.taiyuan_pull ({pop['taiyuan_pull']})")
+        raise ValueError(
+            f"migrant allocation exceeds the urban population of {geo.unit_name_en[bad]}: "
+            f"lower population.taiyuan_pull ({pop['taiyuan_pull']})"
+        )
     add(Kind.URBAN_LOCAL, urban_place(units), urban_place(units), units, urban_locals)
     add(Kind.RURAL_LOCAL, rural_place(units), rural_place(units), units, rural_locals)
     # Shanxi hukou out of province: origins in proportion to rural and urban hukou populations
     out_total = pop["shanxi_hukou_out_of_province"]
     share_u = pop["out_of_province_urban_hukou_share"]
     rw = rural_locals + rural_migrants_by_origin
-    add(Kind.SHANXI_OUT_OF_PROVINCE, np.full(n, oop), rural_place(units), units, out_total * (1 - share_u) * rw / rw.sum())
-    add(Kind.SHANXI_OUT_OF_PROVINCE, np.full(n, oop), urban_place(units), units, out_total * share_u * urban_locals / urban_locals.sum())
+    add(
+        Kind.SHANXI_OUT_OF_PROVINCE,
+        np.full(n, oop),
+        rural_place(units),
+        units,
+        out_total * (1 - share_u) * rw / rw.sum(),
+    )
+    add(
+        Kind.SHANXI_OUT_OF_PROVINCE,
+        np.full(n, oop),
+        urban_place(units),
+        units,
+        out_total * share_u * urban_locals / urban_locals.sum(),
+    )
     # pool of potential in-migrants from other provinces, anchored where in-migrants live now
     pool = pop["in_migrant_pool_ratio"] * (op_urban + op_rural)
     add(Kind.IN_MIGRANT_POOL, np.full(n, oop), np.full(n, oop), units, pool)
@@ -149,14 +171,25 @@ def household_people(cells: Cells, census: dict, pop: dict) -> tuple[np.ndarray,
     family-household size, rescaled so resident family households average the census size."""
     kind = cells.kind
     migrant_kind = np.isin(kind, (Kind.RURAL_HUKOU_MIGRANT, Kind.URBAN_HUKOU_MIGRANT, Kind.OTHER_PROVINCE_RESIDENT))
-    resident = np.isin(kind, (Kind.RURAL_LOCAL, Kind.URBAN_LOCAL, Kind.RURAL_HUKOU_MIGRANT, Kind.URBAN_HUKOU_MIGRANT, Kind.OTHER_PROVINCE_RESIDENT))
+    resident = np.isin(
+        kind,
+        (
+            Kind.RURAL_LOCAL,
+            Kind.URBAN_LOCAL,
+            Kind.RURAL_HUKOU_MIGRANT,
+            Kind.URBAN_HUKOU_MIGRANT,
+            Kind.OTHER_PROVINCE_RESIDENT,
+        ),
+    )
     # collective population: one-person units, all among in-province migrants (dormitories, students)
     collective_share = census["collective_population"] / cells.people[migrant_kind].sum()
     coll_people = np.where(migrant_kind, cells.people * collective_share, 0.0)
     fam_people = cells.people - coll_people
-    mean_size = np.select([kind == Kind.RURAL_LOCAL, kind == Kind.URBAN_LOCAL, kind == Kind.SHANXI_OUT_OF_PROVINCE],
-                          [pop["size_rural_local"], pop["size_urban_local"], pop["size_out_of_province"]],
-                          pop["size_migrant"]).astype(float)
+    mean_size = np.select(
+        [kind == Kind.RURAL_LOCAL, kind == Kind.URBAN_LOCAL, kind == Kind.SHANXI_OUT_OF_PROVINCE],
+        [pop["size_rural_local"], pop["size_urban_local"], pop["size_out_of_province"]],
+        pop["size_migrant"],
+    ).astype(float)
     # rescale (size - 1) together so resident family households average the census size
     target = census["family_household_size"]
     for _ in range(50):
@@ -173,15 +206,25 @@ def _stochastic_round(x, rng):
     return (base + (rng.random(len(x)) < (x - base))).astype(np.int64)
 
 
-def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int,
-               workers: int = 1) -> tuple[S.Households, np.ndarray]:
+def synthesize(
+    geo: Geography, pop: dict, econ: dict, scale: float, seed: int, workers: int = 1
+) -> tuple[S.Households, np.ndarray]:
     """Sample households at `scale`, on `workers` threads. Returns the household arrays and each
     household's kind (the same whatever the number of workers)."""
     census = load_census()
     rng = np.random.default_rng([seed, 2020])
     cells = build_cells(geo, census, pop)
     kind = cells.kind
-    resident = np.isin(kind, (Kind.RURAL_LOCAL, Kind.URBAN_LOCAL, Kind.RURAL_HUKOU_MIGRANT, Kind.URBAN_HUKOU_MIGRANT, Kind.OTHER_PROVINCE_RESIDENT))
+    resident = np.isin(
+        kind,
+        (
+            Kind.RURAL_LOCAL,
+            Kind.URBAN_LOCAL,
+            Kind.RURAL_HUKOU_MIGRANT,
+            Kind.URBAN_HUKOU_MIGRANT,
+            Kind.OTHER_PROVINCE_RESIDENT,
+        ),
+    )
     fam_people, coll_people, mean_size = household_people(cells, census, pop)
     n_fam = _stochastic_round(fam_people / mean_size * scale, rng)
     n_coll = _stochastic_round(coll_people * scale, rng)
@@ -195,6 +238,7 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int,
     oop = OUT_OF_PROVINCE
     par = _kind_parameters(pop)
     blocks = [(b, min(n, b + BLOCK)) for b in range(0, n, BLOCK)]
+
     # pass 1: where, hukou, size and head's age; sums for raking the age mix. Blocks have their own
     # random streams and write their own rows, so they run on threads (numpy releases the GIL) and
     # the result does not depend on how many
@@ -215,14 +259,19 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int,
         h.head_age[a:b] = age
         h.flags[a:b] = np.where(collective, S.COLLECTIVE, 0)
         res = resident[c]
-        return (np.bincount(np.digitize(age[res], [30, 45, 60]), weights=sz[res] - 1.0, minlength=4),
-                (age[res] < 60).sum(), (age[res] >= 60).sum())
+        return (
+            np.bincount(np.digitize(age[res], [30, 45, 60]), weights=sz[res] - 1.0, minlength=4),
+            (age[res] < 60).sum(),
+            (age[res] >= 60).sum(),
+        )
 
     others_by_band = np.zeros(4)
-    heads = np.zeros(3)            # resident heads aged 15-59 / 60+ (index 1, 2)
+    heads = np.zeros(3)  # resident heads aged 15-59 / 60+ (index 1, 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for band_sums, adults, old in pool.map(lambda blk: pass1(*blk), [(bi, a, b) for bi, (a, b) in enumerate(blocks)]):
-            others_by_band += band_sums   # in block order, as a single thread would add them
+        for band_sums, adults, old in pool.map(
+            lambda blk: pass1(*blk), [(bi, a, b) for bi, (a, b) in enumerate(blocks)]
+        ):
+            others_by_band += band_sums  # in block order, as a single thread would add them
             heads[1] += adults
             heads[2] += old
     # rake the member mix so that residents match the census age shares (in expectation)
@@ -236,6 +285,7 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int,
         if np.abs(share - targets).max() < 1e-9:
             break
     cum_mix = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)
+
     # pass 2: members, skill, land, tenure, job, insurance, time at place
     def pass2(bi, a, b):
         r = np.random.default_rng([seed, 2020, 2, bi])
@@ -245,7 +295,7 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int,
         sz = size[a:b]
         head_old = age >= 60
         band = np.digitize(age, [30, 45, 60])
-        cum_child, cum_adult = cum_mix[band, 0], cum_mix[band, 1]   # a member is a child below the first, ...
+        cum_child, cum_adult = cum_mix[band, 0], cum_mix[band, 1]  # a member is a child below the first, ...
         n_child = np.zeros(nb, np.int64)
         n_adult = (~head_old).astype(np.int64)
         n_old = head_old.astype(np.int64)
@@ -259,7 +309,7 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int,
         h.n_adult[a:b] = n_adult
         h.n_old[a:b] = n_old
         x = r.random(nb)
-        skill_cum = par["skill_cum"][par["skill_row"]]     # (kind, 3)
+        skill_cum = par["skill_cum"][par["skill_row"]]  # (kind, 3)
         h.skill[a:b] = (x >= skill_cum[k, 0]).astype(np.uint8) + (x >= skill_cum[k, 1])
         hukou = h.hukou[a:b]
         place = h.place[a:b]
@@ -275,15 +325,27 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int,
         own, pub = pop["own_home_urban_local"], pop["public_rental_urban_local"]
         tenure[ul & (u < own)] = S.OWN
         tenure[ul & (u >= own) & (u < own + pub)] = S.PUBLIC_RENTAL
-        mig = np.isin(k, (Kind.RURAL_HUKOU_MIGRANT, Kind.URBAN_HUKOU_MIGRANT, Kind.OTHER_PROVINCE_RESIDENT, Kind.SHANXI_OUT_OF_PROVINCE, Kind.IN_MIGRANT_POOL))
+        mig = np.isin(
+            k,
+            (
+                Kind.RURAL_HUKOU_MIGRANT,
+                Kind.URBAN_HUKOU_MIGRANT,
+                Kind.OTHER_PROVINCE_RESIDENT,
+                Kind.SHANXI_OUT_OF_PROVINCE,
+                Kind.IN_MIGRANT_POOL,
+            ),
+        )
         own, pub = pop["own_home_migrant"], pop["public_rental_migrant"]
         tenure[mig & (u < own)] = S.OWN
         tenure[mig & (u >= own) & (u < own + pub)] = S.PUBLIC_RENTAL
         tenure[collective] = S.DORM
         h.tenure[a:b] = tenure
         in_town = geo.place_is_urban[place]
-        e0 = np.where(in_town, econ["employment_rate_urban"],
-                      np.where(place == oop, econ["employment_rate_out_of_province"], econ["employment_rate_rural"]))
+        e0 = np.where(
+            in_town,
+            econ["employment_rate_urban"],
+            np.where(place == oop, econ["employment_rate_out_of_province"], econ["employment_rate_rural"]),
+        )
         flags |= np.where((n_adult > 0) & (r.random(nb) < e0), S.EMPLOYED, 0)
         ins = np.where(ul, pop["insured_urban_local"], pop["insured_migrant"])
         flags |= np.where(in_town & (r.random(nb) < ins), S.INSURED, 0)
@@ -295,7 +357,7 @@ def synthesize(geo: Geography, pop: dict, econ: dict, scale: float, seed: int,
     return h, kinds
 
 
-BLOCK = 1 << 20   # households generated per block (bounds the memory of synthesis)
+BLOCK = 1 << 20  # households generated per block (bounds the memory of synthesis)
 
 
 def _kind_parameters(pop: dict) -> dict:
@@ -303,9 +365,17 @@ def _kind_parameters(pop: dict) -> dict:
     mu = np.empty(len(KIND_NAMES))
     sd = np.empty(len(KIND_NAMES))
     for k in range(len(KIND_NAMES)):
-        key = {Kind.RURAL_LOCAL: "head_age_rural_local", Kind.URBAN_LOCAL: "head_age_urban_local"}.get(k, "head_age_migrant")
+        key = {Kind.RURAL_LOCAL: "head_age_rural_local", Kind.URBAN_LOCAL: "head_age_urban_local"}.get(
+            k, "head_age_migrant"
+        )
         mu[k], sd[k] = pop[key]
-    skill_row = np.array([0 if k == Kind.RURAL_LOCAL else 2 if k == Kind.URBAN_LOCAL else 1 for k in range(len(KIND_NAMES))])
+    skill_row = np.array(
+        [0 if k == Kind.RURAL_LOCAL else 2 if k == Kind.URBAN_LOCAL else 1 for k in range(len(KIND_NAMES))]
+    )
     probs = np.array([pop["skill_rural_local"], pop["skill_migrant"], pop["skill_urban_local"]], float)
-    return {"age_mu": mu, "age_sd": sd, "skill_row": skill_row,
-            "skill_cum": np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)}
+    return {
+        "age_mu": mu,
+        "age_sd": sd,
+        "skill_row": skill_row,
+        "skill_cum": np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1),
+    }

@@ -8,6 +8,7 @@ were really rendered.
 `dashboard_url` starts `solara run sim/app.py` on a free localhost port (the asset cache filled
 from the npm registry first, sim/reporting/dashboard_assets.py) and stops it afterwards.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,9 +28,19 @@ ROOT = Path(__file__).resolve().parents[2]
 IMG_DIR = ROOT / "docs" / "img"
 CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 # flags of a headless Chromium on a machine with no network but loopback (see the machine notes)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-                 "--disable-default-apps", "--mute-audio", "--font-render-hinting=none"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--font-render-hinting=none",
+]
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -71,8 +82,9 @@ def ensure_chromium() -> tuple[str | None, str]:
         return None, "no Chromium found (apt-get install chromium), and not root with apt-get to install it"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     upd = subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, text=True, timeout=900)
-    inst = subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env,
-                          capture_output=True, text=True, timeout=1800)
+    inst = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "chromium"], env=env, capture_output=True, text=True, timeout=1800
+    )
     path = find_chromium()
     if path:
         return path, ""
@@ -107,12 +119,13 @@ def free_port() -> int:
 def dashboard_url(tmp_path_factory):
     """URL of the dashboard (`solara run sim/app.py`) on a free localhost port, stopped at the end."""
     try:
-        import solara  # noqa: F401
         import mesa.visualization  # noqa: F401
+        import solara  # noqa: F401
     except ImportError as e:
         unavailable(f"the dashboard extra is not installed ({e}); pip install -e '.[dashboard]'")
     try:
         from sim.reporting.dashboard_assets import fill
+
         fill()
     except (SystemExit, Exception) as e:  # no npm, or no registry: the page would stay blank
         unavailable(f"Solara's asset cache could not be filled from the npm registry: {e}")
@@ -120,9 +133,26 @@ def dashboard_url(tmp_path_factory):
     log = tmp_path_factory.mktemp("dashboard") / "solara.log"
     env = {**os.environ, "SHANXI_DASHBOARD_SCALE": "0.002", "SHANXI_DASHBOARD_SEED": "42", "PYTHONUNBUFFERED": "1"}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim/app.py", "--host", "127.0.0.1",
-                                 "--port", str(port), "--production", "--no-open"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "solara",
+                "run",
+                "sim/app.py",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--production",
+                "--no-open",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 240
@@ -141,7 +171,7 @@ def dashboard_url(tmp_path_factory):
         yield url
     finally:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)       # the server's own process group only
+            os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group only
             proc.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             try:

@@ -2,6 +2,7 @@
 
 Saves docs/img/dashboard.png (the whole page after the run).
 """
+
 import re
 import time
 from pathlib import Path
@@ -37,7 +38,7 @@ def _wait_src_change(page, old: str, timeout_s: float, what: str) -> str:
     while time.monotonic() < deadline:
         src = _province_chart_src(page)
         if src and src != old:
-            page.wait_for_timeout(1000)          # let the other charts land too
+            page.wait_for_timeout(1000)  # let the other charts land too
             return _province_chart_src(page)
         time.sleep(0.3)
     raise AssertionError(f"{what}: the province chart did not change within {timeout_s:.0f} s")

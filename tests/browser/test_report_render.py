@@ -4,20 +4,22 @@ Makes a tiny run (the plan, scale 0.002), writes its report.html, opens it in Ch
 file system (no server: the page must be self-contained) and saves its first A4 page to
 docs/img/report.png.
 """
+
 import time
 from pathlib import Path
 
 import pytest
 
 IMG_DIR = Path(__file__).resolve().parents[2] / "docs" / "img"
-A4_AT_1100 = (1100, 1556)       # the A4 proportions at the page's width
+A4_AT_1100 = (1100, 1556)  # the A4 proportions at the page's width
 
 
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory):
-    from sim.reporting import report
     from sim.config import compose, to_dict
+    from sim.reporting import report
     from sim.runs.run import run_to_folder
+
     root = tmp_path_factory.mktemp("report_render")
     cfg = to_dict(compose(["population.scale=0.002", "seed=42", "scenario=plan", "run.progress=none"]))
     run_to_folder(cfg, root / "plan_seed42")
@@ -44,8 +46,15 @@ def test_report_renders_in_chromium(browser, report_html):
 
     # Chinese text in the DOM, drawn with the embedded CJK font (the machine may have none)
     text = page.inner_text("body")
-    for words in ("山西省新型城镇化实施方案", "评估摘要", "常住人口城镇化率接近70%", "太原都市圈", "县域城镇化率",
-                  "政策成本", "数据来源与可追溯信息"):
+    for words in (
+        "山西省新型城镇化实施方案",
+        "评估摘要",
+        "常住人口城镇化率接近70%",
+        "太原都市圈",
+        "县域城镇化率",
+        "政策成本",
+        "数据来源与可追溯信息",
+    ):
         assert words in text, words
     assert page.evaluate("document.fonts.check('16px ReportCJK', '山西省城镇化')")
     loaded = page.evaluate("Array.from(document.fonts).filter(f => f.status === 'loaded').map(f => f.family)")
@@ -55,7 +64,7 @@ def test_report_renders_in_chromium(browser, report_html):
 
     IMG_DIR.mkdir(parents=True, exist_ok=True)
     out = IMG_DIR / "report.png"
-    page.screenshot(path=str(out))            # the first A4 page (the viewport at the top)
+    page.screenshot(path=str(out))  # the first A4 page (the viewport at the top)
     page.close()
     _assert_not_blank(out)
     print(f"report render test: {time.monotonic() - t0:.1f} s in the browser")
@@ -64,8 +73,9 @@ def test_report_renders_in_chromium(browser, report_html):
 def _assert_not_blank(png: Path):
     import matplotlib.image as mpimg
     import numpy as np
+
     a = mpimg.imread(png)[..., :3]
     assert a.shape[0] >= 1000 and a.shape[1] >= 1000
-    dark = (a.mean(axis=2) < 0.5).mean()             # share of text-and-line pixels
+    dark = (a.mean(axis=2) < 0.5).mean()  # share of text-and-line pixels
     assert dark > 0.01, f"the page looks blank ({dark:.3%} dark pixels)"
-    assert np.unique((a * 15).round().reshape(-1, 3), axis=0).shape[0] > 20   # several colours: lights, figures
+    assert np.unique((a * 15).round().reshape(-1, 3), axis=0).shape[0] > 20  # several colours: lights, figures

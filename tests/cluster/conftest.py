@@ -104,16 +104,19 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
         up_seconds=seconds,
     )
     if os.environ.get("SLURM_TEST_KEEP", "").strip() not in ("1", "true"):
-        subprocess.run(["bash", str(HERE / "slurm_down.sh")], stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=120, check=False)
+        subprocess.run(
+            ["bash", str(HERE / "slurm_down.sh")],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # pyproject.toml registers the marker; register it here only if it does not.
     if not any(str(m).split(":")[0].strip() == "cluster" for m in config.getini("markers")):
-        config.addinivalue_line(
-            "markers", "cluster: needs the real one-node Slurm test cluster (tests/cluster)"
-        )
+        config.addinivalue_line("markers", "cluster: needs the real one-node Slurm test cluster (tests/cluster)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

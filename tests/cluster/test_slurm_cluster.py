@@ -24,7 +24,10 @@ def _sacct_states(job_id: str, expect: int, timeout_s: float = 30.0) -> dict[str
     while True:
         out = subprocess.run(
             ["sacct", "-X", "-n", "-P", "-j", job_id, "-o", "JobID,State"],
-            capture_output=True, text=True, check=True, timeout=30,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
         ).stdout
         states = {}
         for line in out.splitlines():
@@ -38,17 +41,20 @@ def _sacct_states(job_id: str, expect: int, timeout_s: float = 30.0) -> dict[str
 def _write_app(tmp_path: Path, name: str) -> Path:
     conf = tmp_path / "conf"
     conf.mkdir()
-    (conf / "smoke.yaml").write_text(textwrap.dedent(f"""\
+    (conf / "smoke.yaml").write_text(
+        textwrap.dedent(f"""\
         x: 0
         slow: -1        # the job whose x equals this sleeps 10 minutes
         hydra:
           searchpath:
-            - file://{REPO / 'conf'}
+            - file://{REPO / "conf"}
           sweep:
-            dir: {tmp_path / 'multirun'}
-        """))
+            dir: {tmp_path / "multirun"}
+        """)
+    )
     app = tmp_path / f"{name}.py"
-    app.write_text(textwrap.dedent("""\
+    app.write_text(
+        textwrap.dedent("""\
         import os, time
         import hydra
         from hydra.core.hydra_config import HydraConfig
@@ -63,15 +69,27 @@ def _write_app(tmp_path: Path, name: str) -> Path:
 
         if __name__ == "__main__":
             main()
-        """))
+        """)
+    )
     return app
 
 
 def test_sbatch_job_is_accounted(slurm_cluster, tmp_path):
     out = subprocess.run(
-        ["sbatch", "--wait", "--parsable", "-p", slurm_cluster.partition,
-         "-o", str(tmp_path / "out.txt"), "--wrap", "echo hello"],
-        capture_output=True, text=True, timeout=120,
+        [
+            "sbatch",
+            "--wait",
+            "--parsable",
+            "-p",
+            slurm_cluster.partition,
+            "-o",
+            str(tmp_path / "out.txt"),
+            "--wrap",
+            "echo hello",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     job_id = out.stdout.strip().split(";")[0]
@@ -84,7 +102,10 @@ def test_hydra_multirun_through_slurm(slurm_cluster, tmp_path):
     app = _write_app(tmp_path, name)
     proc = subprocess.run(
         [sys.executable, str(app), "-m", "x=1,2,3,4", "hydra/launcher=slurm"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = sorted((tmp_path / "multirun").glob("*/result.txt"))
@@ -106,8 +127,9 @@ def test_killed_job_makes_hydra_fail_not_hang(slurm_cluster, launched, tmp_path)
     name = f"killprobe_{uuid.uuid4().hex[:8]}"
     app = _write_app(tmp_path, name)
     with (tmp_path / "hydra.log").open("w") as log:
-        hydra = launched.start([sys.executable, str(app), "-m", "x=1,2", "slow=2", "hydra/launcher=slurm"],
-                               cwd=tmp_path, stdout=log)
+        hydra = launched.start(
+            [sys.executable, str(app), "-m", "x=1,2", "slow=2", "hydra/launcher=slurm"], cwd=tmp_path, stdout=log
+        )
         # wait until the slow task (array index 1) runs
         task = ""
         deadline = time.monotonic() + 120
@@ -115,7 +137,8 @@ def test_killed_job_makes_hydra_fail_not_hang(slurm_cluster, launched, tmp_path)
             assert hydra.poll() is None, (tmp_path / "hydra.log").read_text()
             task = subprocess.run(
                 ["squeue", "-h", "-n", name, "-t", "R", "-o", "%i"],
-                capture_output=True, text=True,
+                capture_output=True,
+                text=True,
             ).stdout.split()
             task = next((t for t in task if t.endswith("_1")), "")
             time.sleep(0.5)

@@ -8,6 +8,7 @@
    command again reruns only that job ("already complete, skipping" for the others, their manifests
    untouched), and `python -m sim gather` then gathers all four jobs.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,21 +28,41 @@ JOBS = ["0_baseline_seed0", "1_baseline_seed1", "2_plan_seed0", "3_plan_seed1"]
 
 
 def _sweep_cmd(sweep_dir: Path, name: str) -> list[str]:
-    return [sys.executable, "-m", "sim", "-m", *SWEEP, "hydra/launcher=slurm",
-            f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.name={name}"]
+    return [
+        sys.executable,
+        "-m",
+        "sim",
+        "-m",
+        *SWEEP,
+        "hydra/launcher=slurm",
+        f"hydra.sweep.dir={sweep_dir}",
+        f"hydra.launcher.name={name}",
+    ]
 
 
 def _run(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.run(
+        args,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def _sacct(job_id: str, expect: int, timeout_s: float = 30.0) -> dict[str, tuple[str, str]]:
     """{JobID: (State, ExitCode)} of the allocations of a job (array) once `expect` are terminal."""
     deadline = time.monotonic() + timeout_s
     while True:
-        out = subprocess.run(["sacct", "-X", "-n", "-P", "-j", job_id, "-o", "JobID,State,ExitCode"],
-                             capture_output=True, text=True, check=True, timeout=30).stdout
+        out = subprocess.run(
+            ["sacct", "-X", "-n", "-P", "-j", job_id, "-o", "JobID,State,ExitCode"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
         states = {}
         for line in out.splitlines():
             jid, state, code = line.split("|")
@@ -54,6 +75,7 @@ def _sacct(job_id: str, expect: int, timeout_s: float = 30.0) -> dict[str, tuple
 def _slurm_id(job_dir: Path) -> str:
     """The Slurm id (array task, e.g. '42_3') that ran a job: Hydra's job id under submitit."""
     import yaml
+
     return str(yaml.safe_load((job_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]["job"]["id"])
 
 
@@ -78,14 +100,16 @@ def test_sweep_on_slurm_all_jobs_complete(slurm_cluster, tmp_path):
     mans = [_check_job(sweep / j) for j in JOBS]
     ids = [_slurm_id(sweep / j) for j in JOBS]
     array = ids[0].split("_")[0]
-    assert sorted(ids) == [f"{array}_{i}" for i in range(4)]   # one job array, one task per job
+    assert sorted(ids) == [f"{array}_{i}" for i in range(4)]  # one job array, one task per job
     states = _sacct(array, expect=4)
     assert {jid: s for jid, (s, _) in states.items()} == {i: "COMPLETED" for i in ids}, states
     status = _run([sys.executable, "-m", "sim", "sweep", "status", str(sweep)], timeout=120)
     assert status.returncode == 0, status.stdout + status.stderr
     assert status.stdout.count(" complete ") == 4 and status.stdout.count("COMPLETED") == 4, status.stdout
-    print(f"\n4-job Slurm sweep: {wall:.1f} s wall (launcher incl. Python start); "
-          f"job wall {', '.join(f'{m['wall_time_s']:.1f}' for m in mans)} s; sacct {states}")
+    print(
+        f"\n4-job Slurm sweep: {wall:.1f} s wall (launcher incl. Python start); "
+        f"job wall {', '.join(f'{m["wall_time_s"]:.1f}' for m in mans)} s; sacct {states}"
+    )
 
 
 def _wait_drained(name: str, timeout_s: float = 180) -> None:
@@ -99,12 +123,13 @@ def _wait_drained(name: str, timeout_s: float = 180) -> None:
 def test_killed_job_is_reported_and_rerun_alone(slurm_cluster, launched, tmp_path):
     sweep = tmp_path / "sweep"
     name = f"shx_{uuid.uuid4().hex[:8]}"
-    victim = sweep / JOBS[1]          # runs in the first pair of tasks (2 cores), killed early
+    victim = sweep / JOBS[1]  # runs in the first pair of tasks (2 cores), killed early
     log_path = tmp_path / "launcher.log"
     t_start = time.monotonic()
     with log_path.open("w") as log:
-        launcher = launched.start(_sweep_cmd(sweep, name), cwd=REPO, stdout=log,
-                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        launcher = launched.start(
+            _sweep_cmd(sweep, name), cwd=REPO, stdout=log, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
         # kill the task once its model is stepping (its log shows a progress line), before its manifest
         task, deadline = "", time.monotonic() + 150
         while time.monotonic() < deadline:
@@ -162,11 +187,17 @@ def test_killed_job_is_reported_and_rerun_alone(slurm_cluster, launched, tmp_pat
     assert "0 incomplete skipped" in g.stderr, g.stderr
     table = pd.read_parquet(sweep / "gathered.parquet")
     assert sorted(table.job.unique()) == JOBS
-    assert set(zip(table["override.scenario"], table["override.seed"])) == \
-        {("baseline", 0), ("baseline", 1), ("plan", 0), ("plan", 1)}
+    assert set(zip(table["override.scenario"], table["override.seed"])) == {
+        ("baseline", 0),
+        ("baseline", 1),
+        ("plan", 0),
+        ("plan", 1),
+    }
     summary = pd.read_parquet(sweep / "ensemble_summary.parquet")
     assert set(summary.n_seeds) == {2}
-    print(f"\nkill test: first sweep {first_wall:.1f} s until drained, launcher failed {t_fail:.1f} s after "
-          f"the kill; killed {task} -> {states[task]}; rerun {rerun_wall:.1f} s (only {victim.name} "
-          f"recomputed, its run {man['wall_time_s']:.1f} s); gathered {len(table)} rows; "
-          f"test {time.monotonic() - t_start:.1f} s")
+    print(
+        f"\nkill test: first sweep {first_wall:.1f} s until drained, launcher failed {t_fail:.1f} s after "
+        f"the kill; killed {task} -> {states[task]}; rerun {rerun_wall:.1f} s (only {victim.name} "
+        f"recomputed, its run {man['wall_time_s']:.1f} s); gathered {len(table)} rows; "
+        f"test {time.monotonic() - t_start:.1f} s"
+    )
