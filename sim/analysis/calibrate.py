@@ -4,7 +4,8 @@
     python -m sim calibrate --scale 0.02 --dry-run
 
 Fitted: the county-seat and out-of-province utility constants, the inertia of staying, and the
-intercept of the monthly hukou-settlement hazard (`behaviour.fitted`). Targets (sim/world/data/shanxi_province.csv): year-end
+intercept of the monthly hukou-settlement hazard (`behaviour.fitted`).
+Targets (sim/world/data/shanxi_province.csv): year-end
 resident urbanization rates 2021-2023 (63.42, 63.96, 64.97), resident population 2021-2023, and
 the hukou rate continuing its 2017-2020 trend (no hukou rate was published after 2020, so that
 target is an extrapolation, weighted lower), and migrants leaving their place at about 20% a year

@@ -878,7 +878,8 @@ def lever_paragraph(
         f"{number(f.lo, 3)}–{number(f.hi, 3)} from {PLAN_YEARS[0]} in {where}; baseline {f.nominal}). "
         f"Mechanism: {str(spec.get('mechanism', '')).rstrip('.')}. "
         f"Over that range it {direction} the 2029 resident rate: "
-        f"μ* = {number(mu_s, 2)} ± {number(r[f'{key}.mu_star_conf'], 2)} pp (μ = {number(mu, 2, True)}, σ = {number(sig, 2)}); "
+        f"μ* = {number(mu_s, 2)} ± {number(r[f'{key}.mu_star_conf'], 2)} pp "
+        f"(μ = {number(mu, 2, True)}, σ = {number(sig, 2)}); "
         f"{shape}. Hukou rate: μ* = {number(r['hukou_rate_2029.mu_star'], 2)} pp "
         f"(μ = {number(r['hukou_rate_2029.mu'], 2, True)})."
     ]

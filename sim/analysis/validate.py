@@ -75,7 +75,9 @@ HOUSEHOLD_INDICATORS = {
     "shanxi_hukou_migrants_in_shanxi": "Shanxi-hukou people living in Shanxi away from their hukou place",
     "shanxi_hukou_out_of_province": "Shanxi-hukou people living in another province",
     "other_province_hukou_in_shanxi": "people with another province's hukou living in Shanxi",
-    "rural_hukou_working_age_away": "rural-hukou people aged 15-59 living away from their hukou place (any destination)",
+    "rural_hukou_working_age_away": (
+        "rural-hukou people aged 15-59 living away from their hukou place (any destination)"
+    ),
     "rural_hukou_working_age_away_out_of_province": "rural-hukou people aged 15-59 living in another province",
     "rural_hukou_working_age_at_home": "rural-hukou people aged 15-59 living at their hukou place",
 }
@@ -1393,8 +1395,9 @@ def _section_hukou(r: Report, c: _Context) -> None:
             f"{number(c.metric('model.error', '2020 census', T_HUKOU))} pp) and "
             f"{number(c.metric('model.median', '2020 year-end', T_HUKOU))}% at the end of 2020 (error "
             f"{number(c.metric('model.error', '2020 year-end', T_HUKOU))} pp).",
-            f"Trend: model {number(trend, 2)} pp/yr over 2020-2023 (least squares, census and year ends) against the observed "
-            f"{obs_trend:.2f} pp/yr of 2017-2020 (difference {number(trend - obs_trend, 2)} pp/yr). No hukou rate was published "
+            f"Trend: model {number(trend, 2)} pp/yr over 2020-2023 (least squares, census and year ends) "
+            f"against the observed {obs_trend:.2f} pp/yr of 2017-2020 (difference {number(trend - obs_trend, 2)} "
+            "pp/yr). No hukou rate was published "
             "after 2020, so the 2017-2020 trend is the only yardstick.",
             "Resident-hukou gap (model median): "
             + ", ".join(f"{w} {number(v, 1)}" for w, v in gaps.itertuples(index=False))

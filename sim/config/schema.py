@@ -40,6 +40,10 @@ from typing import Any
 import yaml
 
 from sim.config import CONF_DIR
+from sim.config.parameters import GROUPS
+from sim.config.parameters import defaults as declared_defaults
+from sim.config.parameters import specs as parameter_specs
+from sim.config.specs import SUM_TOLERANCE, Choice, Free, Levers, Number, Text, Vector, _show
 
 PROJECT_PACKAGES = ("sim", "agents", "scenarios")
 INSTANTIATE_KEYS = ("_target_", "_partial_", "_args_", "_recursive_", "_convert_")
@@ -55,12 +59,6 @@ class ConfigError(ValueError):
         else:
             text = f"{len(self.problems)} problems in the configuration:\n  " + "\n  ".join(self.problems)
         super().__init__(text)
-
-
-from sim.config.parameters import GROUPS  # noqa: E402
-from sim.config.parameters import defaults as declared_defaults
-from sim.config.parameters import specs as parameter_specs  # noqa: E402
-from sim.config.specs import SUM_TOLERANCE, Choice, Free, Levers, Number, Text, Vector, _fmt, _show  # noqa: E402,F401
 
 
 def integer(lo, hi, unit: str = "") -> Number:

@@ -61,8 +61,9 @@ from sim.state import (
 )
 
 
+# the hot loop, one pass over each household's events: long and branchy on purpose
 @nb.njit(cache=True)
-def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place):
+def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place):  # noqa: C901
     """Advance households start..stop-1 by one month; add what changed to the counts t_* (stock
     differences and this month's flows).
 

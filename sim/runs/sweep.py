@@ -314,7 +314,8 @@ def format_status(jobs: list[Job], sweep_dir: Path, n_tail: int = 15) -> str:
                 slurm += f" {j.sacct_state} (exit {j.sacct_exit})"
         info = ""
         if j.state == "complete" and j.manifest:
-            info = f"  wall {j.manifest.get('wall_time_s', float('nan')):.1f} s, peak {j.manifest.get('peak_rss_mb', float('nan')):.0f} MB"
+            wall, peak = j.manifest.get("wall_time_s", float("nan")), j.manifest.get("peak_rss_mb", float("nan"))
+            info = f"  wall {wall:.1f} s, peak {peak:.0f} MB"
         elif j.state == "incomplete" and any("run failed:" in "".join(tail(p, 200)) for p in j.logs):
             info = "  failed (traceback below)"
         elif j.state == "incomplete" and j.logs and not j.sacct_state:

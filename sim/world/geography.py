@@ -270,7 +270,8 @@ def city_urban_rates_2020(
             years_back = row["year"] + year_end_offset - census_time
             rates[c] = row["urbanization_rate_pct"] - pace * years_back
             basis[c] = (
-                f"{row['year']} year-end {row['urbanization_rate_pct']:g} moved back {years_back:.2f} y at {pace:.3f} pp/y"
+                f"{row['year']} year-end {row['urbanization_rate_pct']:g} moved back {years_back:.2f} y "
+                f"at {pace:.3f} pp/y"
             )
 
     residual = np.isnan(rates)

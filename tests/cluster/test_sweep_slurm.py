@@ -3,10 +3,10 @@
 1. A 4-job sweep (2 scenarios x 2 seeds, 0.2% of households, to 2022) through `hydra/launcher=slurm`:
    every job folder complete with its indicators, every array task COMPLETED in sacct.
 2. The same sweep with one task killed mid-run (`scancel --signal=KILL <task>.0`, SIGKILL to its job
-   step, once its log shows the model stepping): the launcher fails within a bounded time instead of hanging, the killed job has no
-   manifest, `python -m sim sweep status` reports it incomplete with its Slurm state; the same sweep
-   command again reruns only that job ("already complete, skipping" for the others, their manifests
-   untouched), and `python -m sim gather` then gathers all four jobs.
+   step, once its log shows the model stepping): the launcher fails within a bounded time instead of
+   hanging, the killed job has no manifest, `python -m sim sweep status` reports it incomplete with its
+   Slurm state; the same sweep command again reruns only that job ("already complete, skipping" for the
+   others, their manifests untouched), and `python -m sim gather` then gathers all four jobs.
 """
 
 from __future__ import annotations
