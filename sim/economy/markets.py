@@ -220,6 +220,65 @@ def advance_year(eco: PlaceEconomy, place: dict, prov: dict, counts: Counts, set
     eco.shock_review = 1.0 - (1.0 - displaced) ** (1.0 / 12.0)  # monthly chance of being displaced
 
 
+def _labour_market(eco: PlaceEconomy, counts: Counts, econ: dict, bh: Behaviour) -> tuple[np.ndarray, np.ndarray]:
+    """(employment probability, monthly job-finding chance) by place: jobs / workers (Harris-Todaro)."""
+    oop = len(eco.rent0) - 1
+    workers = counts.workers.astype(float)
+    jobs = eco.jobs * (1.0 - eco.shock_jobs)
+    # places with no sampled worker at the start have no observed market: they keep the initial rate
+    emp = np.where((workers > 0) & (eco.jobs > 0), jobs / np.maximum(workers, 1.0), eco.emp0 * (1.0 - eco.shock_jobs))
+    emp = np.clip(emp, 0.0, econ["employment_rate_max"])
+    emp[oop] = eco.emp0[oop]
+    sep = bh.job_separation
+    job_find = np.clip(sep * emp / np.maximum(1.0 - emp, 1e-9), 0.0, 1.0)
+    return emp, job_find
+
+
+def _housing_market(eco: PlaceEconomy, counts: Counts, econ: dict, place: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(market rent of a migrant dwelling, chance a newcomer renter gets public rental housing) by place."""
+    oop = len(eco.rent0) - 1
+    people = counts.people_by_home_place.sum(axis=0).astype(float)
+    ratio = np.where(eco.people0 > 0, people / np.maximum(eco.people0, 1.0), 1.0)
+    elasticity = econ["rent_population_elasticity"] * (1.0 - place["housing_supply_response"])
+    renters = np.maximum(counts.migrant_renters.astype(float), 1.0)
+    village_factor = 1.0 + econ["urban_village_rent_elasticity"] * eco.urban_village_units / renters
+    rent = eco.rent0 * ratio**elasticity * village_factor
+    rent[oop] = eco.rent0[oop]
+    mig_hh = np.maximum(counts.migrant_households.astype(float), 1.0)
+    public_share = np.clip(place["public_rental_share"] + eco.public_rental_units / mig_hh, 0.0, 1.0)
+    return rent, public_share
+
+
+def _public_services(eco: PlaceEconomy, econ: dict, place: dict, prov: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(public-service level, school access of non-hukou children) by place, 0-1."""
+    urban = eco.tier < VILLAGE
+    service = np.choose(
+        eco.tier,
+        [econ["service_level_taiyuan"], econ["service_level_prefecture"], prov["county_seat_service_level"], 0.0, 0.0],
+    ).astype(float)
+    service = service * (1.0 + prov["smart_city_efficiency"]) + prov["governance_service_bonus"] + eco.capacity_boost
+    service = np.where(urban, np.clip(service, 0.0, 1.0), 0.0)
+    school = np.clip(place["school_access_migrant_children"] + eco.capacity_boost, 0.0, 1.0)
+    return service, school
+
+
+def _settlement(beh: dict, bh: Behaviour, school: np.ndarray, urban: np.ndarray) -> np.ndarray:
+    """(n_places, N_SETTLE_COMBOS): monthly chance of taking local hukou by household features (see
+    kernel.events.settle_combo): a logit of the intercept and each feature's term."""
+    combo = np.arange(N_SETTLE_COMBOS)
+    logit = (
+        beh["fitted"]["settle_intercept"]
+        + beh["settle_children"] * (combo & 1 > 0)[None, :] * (1.0 - school)[:, None]
+        + beh["settle_own_home"] * (combo & 2 > 0)[None, :]
+        + beh["settle_insured"] * (combo & 4 > 0)[None, :]
+        + beh["settle_land"] * (1.0 - bh.land_protection) * (combo & 8 > 0)[None, :]
+        + beh["settle_public_rental"] * (combo & 16 > 0)[None, :]
+    )
+    settle = 1.0 / (1.0 + np.exp(-logit))
+    settle[~urban] = 0.0
+    return settle
+
+
 def conditions(
     eco: PlaceEconomy,
     counts: Counts,
@@ -233,51 +292,16 @@ def conditions(
 ) -> Conditions:
     """The conditions households see this month, from last month's counts and this year's policy."""
     n = len(eco.rent0)
-    oop = n - 1
     urban = eco.tier < VILLAGE
-    people = counts.people_by_home_place.sum(axis=0).astype(float)
-    workers = counts.workers.astype(float)
-    jobs = eco.jobs * (1.0 - eco.shock_jobs)
-    # places with no sampled worker at the start have no observed market: they keep the initial rate
-    emp = np.where((workers > 0) & (eco.jobs > 0), jobs / np.maximum(workers, 1.0), eco.emp0 * (1.0 - eco.shock_jobs))
-    emp = np.clip(emp, 0.0, econ["employment_rate_max"])
-    emp[oop] = eco.emp0[oop]
-    sep = bh.job_separation
-    job_find = np.clip(sep * emp / np.maximum(1.0 - emp, 1e-9), 0.0, 1.0)
-    # housing
-    ratio = np.where(eco.people0 > 0, people / np.maximum(eco.people0, 1.0), 1.0)
-    elasticity = econ["rent_population_elasticity"] * (1.0 - place["housing_supply_response"])
-    renters = np.maximum(counts.migrant_renters.astype(float), 1.0)
-    village_factor = 1.0 + econ["urban_village_rent_elasticity"] * eco.urban_village_units / renters
-    rent = eco.rent0 * ratio**elasticity * village_factor
-    rent[oop] = eco.rent0[oop]
-    mig_hh = np.maximum(counts.migrant_households.astype(float), 1.0)
-    public_share = np.clip(place["public_rental_share"] + eco.public_rental_units / mig_hh, 0.0, 1.0)
-    # services
-    service = np.choose(
-        eco.tier,
-        [econ["service_level_taiyuan"], econ["service_level_prefecture"], prov["county_seat_service_level"], 0.0, 0.0],
-    ).astype(float)
-    service = service * (1.0 + prov["smart_city_efficiency"]) + prov["governance_service_bonus"] + eco.capacity_boost
-    service = np.where(urban, np.clip(service, 0.0, 1.0), 0.0)
-    school = np.clip(place["school_access_migrant_children"] + eco.capacity_boost, 0.0, 1.0)
+    emp, job_find = _labour_market(eco, counts, econ, bh)
+    rent, public_share = _housing_market(eco, counts, econ, place)
+    service, school = _public_services(eco, econ, place, prov)
     asc = asc_place + np.where(
         urban, place["amenity_index"] + econ["amenity_per_renovated_share"] * place["old_compound_renovated_share"], 0.0
     )
     home = counts.people_by_home_place.astype(float)
     network = home / np.maximum(home.sum(axis=1, keepdims=True), 1.0)
-    # settlement: monthly log-odds by household features (see kernels.settle_combo)
-    combo = np.arange(N_SETTLE_COMBOS)
-    logit = (
-        beh["fitted"]["settle_intercept"]
-        + beh["settle_children"] * (combo & 1 > 0)[None, :] * (1.0 - school)[:, None]
-        + beh["settle_own_home"] * (combo & 2 > 0)[None, :]
-        + beh["settle_insured"] * (combo & 4 > 0)[None, :]
-        + beh["settle_land"] * (1.0 - bh.land_protection) * (combo & 8 > 0)[None, :]
-        + beh["settle_public_rental"] * (combo & 16 > 0)[None, :]
-    )
-    settle = 1.0 / (1.0 + np.exp(-logit))
-    settle[~urban] = 0.0
+    renters = np.maximum(counts.migrant_renters.astype(float), 1.0)
     buy_year = np.asarray(beh["buy_rate_year"], float)[None, :] + (eco.affordable_units / renters)[:, None]
     buy = np.where(urban[:, None], 1.0 - (1.0 - np.clip(buy_year, 0.0, 1.0)) ** (1.0 / 12.0), 0.0)
     wage = eco.wage * (1.0 + place["park_wage_premium"])[:, None]
@@ -296,7 +320,7 @@ def conditions(
         threshold_months=place["hukou_threshold_months"],
         asc_place=asc,
         network=network,
-        settle_prob=settle,
+        settle_prob=_settlement(beh, bh, school, urban),
         buy_prob=buy,
         wage_arrears=place["wage_arrears_share"],
         training_prob=training,

@@ -149,15 +149,7 @@ def load_geography(data_dir: str | Path | None = None) -> Geography:
     )
     _check_province_urban(unit_pop, unit_share, urban_target, assumptions)
 
-    district = unit_type == DISTRICT
-    core_units, core_weights = [], []
-    for c in range(len(city_name_en)):
-        units = np.flatnonzero((unit_city == c) & district)
-        if len(units) == 0:
-            raise DataError(f"city {city_name_en[c]} has no district: no urban core")
-        urban = unit_pop[units] * unit_share[units]
-        core_units.append(units)
-        core_weights.append(urban / urban.sum())
+    core_units, core_weights = _city_cores(city_name_en, unit_city, unit_type, unit_pop * unit_share)
 
     distance = assumptions["distance"]
     lat = counties["lat"].to_numpy(float)
@@ -166,14 +158,7 @@ def load_geography(data_dir: str | Path | None = None) -> Geography:
 
     names_en = counties["county_en"].tolist()
     clusters = assumptions["metro"]["clusters"]
-    cluster_units = [_unit_indices(names_en, cl["units"]["value"], f"cluster {cl['name_zh']}") for cl in clusters]
-    unit_cluster = np.full(N_UNITS, -1, dtype=np.int8)
-    for k, units in enumerate(cluster_units):
-        if (unit_cluster[units] >= 0).any():
-            raise DataError(
-                f"{GEOGRAPHY_ASSUMPTIONS_FILE}: a unit of cluster {clusters[k]['name_zh']} is in two clusters"
-            )
-        unit_cluster[units] = k
+    cluster_units, unit_cluster = _clusters(names_en, clusters)
     in_metro = metro_membership(counties, unit_cluster, assumptions)
 
     place_unit = np.append(np.repeat(np.arange(N_UNITS), 2), -1).astype(np.int16)
@@ -212,6 +197,32 @@ def load_geography(data_dir: str | Path | None = None) -> Geography:
         cluster_units=[_frozen(u) for u in cluster_units],
         nearest_cluster_unit=_frozen(nearest_member(unit_distance, np.concatenate(cluster_units))),
     )
+
+
+def _city_cores(city_name_en, unit_city, unit_type, unit_urban_pop) -> tuple[list, list]:
+    """Each city's district units (its urban core) and their weights by urban population."""
+    core_units, core_weights = [], []
+    for c in range(len(city_name_en)):
+        units = np.flatnonzero((unit_city == c) & (unit_type == DISTRICT))
+        if len(units) == 0:
+            raise DataError(f"city {city_name_en[c]} has no district: no urban core")
+        urban = unit_urban_pop[units]
+        core_units.append(units)
+        core_weights.append(urban / urban.sum())
+    return core_units, core_weights
+
+
+def _clusters(names_en: list[str], clusters: list[dict]) -> tuple[list, np.ndarray]:
+    """(units of each metro county cluster, cluster of each unit or -1); a unit in two clusters is an error."""
+    cluster_units = [_unit_indices(names_en, cl["units"]["value"], f"cluster {cl['name_zh']}") for cl in clusters]
+    unit_cluster = np.full(N_UNITS, -1, dtype=np.int8)
+    for k, units in enumerate(cluster_units):
+        if (unit_cluster[units] >= 0).any():
+            raise DataError(
+                f"{GEOGRAPHY_ASSUMPTIONS_FILE}: a unit of cluster {clusters[k]['name_zh']} is in two clusters"
+            )
+        unit_cluster[units] = k
+    return cluster_units, unit_cluster
 
 
 # --------------------------------------------------------------------------------------

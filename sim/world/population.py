@@ -210,7 +210,11 @@ def synthesize(
     geo: Geography, pop: dict, econ: dict, scale: float, seed: int, workers: int = 1
 ) -> tuple[S.Households, np.ndarray]:
     """Sample households at `scale`, on `workers` threads. Returns the household arrays and each
-    household's kind (the same whatever the number of workers)."""
+    household's kind (the same whatever the number of workers).
+
+    Long on purpose: its two passes over blocks share the blocks' draws and the raking sums, and
+    splitting them would pass a dozen arrays around; the census synthesis of the next model version
+    (census age shares per unit) replaces it."""
     census = load_census()
     rng = np.random.default_rng([seed, 2020])
     cells = build_cells(geo, census, pop)
