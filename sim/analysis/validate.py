@@ -538,53 +538,26 @@ def fit_benchmarks(observed: pd.DataFrame, calibration_years) -> Benchmarks:
     )
 
 
-def metrics(
-    ensemble: pd.DataFrame,
-    observed: pd.DataFrame,
-    windows: dict,
-    band=(5, 95),
-    targets: dict | None = None,
-    summary: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Scores of the ensemble median (and the naive benchmarks) against the observations.
-
-    Tidy rows metric, window, target, value. Rates in percentage points (pp), populations in 万
-    (10,000 persons), ARD in percent. Window is a scoring window (calibration, validation, new, all),
-    a single year, or a span. Metrics prefixed `model.` score the ensemble median; `urgd.` and
-    `logistic.` the naive benchmarks fitted to the census and calibration years (`*_all.projection`:
-    refitted to every observation); `observed` rows hold the observation itself; `model.p5` and
-    `model.p95` (or the configured band) the ensemble band.
-    """
-    targets = targets or load_targets()
-    summary = summary if summary is not None else summarise(ensemble, band)
-    first = int(targets["series"]["cities"]["first_scored_year"])
-    lo_name, hi_name = f"model.p{band[0]:g}", f"model.p{band[1]:g}"
+def _observation_rows(pairs: pd.DataFrame, target_of, lo_name: str, hi_name: str) -> list[dict]:
+    """Per observation: the observation, the ensemble median, its band and the median's error."""
     out: list[dict] = []
+    for _, p in pairs.iterrows():
+        t = target_of(p)
+        out.extend(
+            [
+                _rows("observed", p.year, t, p.observed),
+                _rows("model.median", p.year, t, p["median"]),
+                _rows(lo_name, p.year, t, p.lo),
+                _rows(hi_name, p.year, t, p.hi),
+                _rows("model.error", p.year, t, p.error),
+            ]
+        )
+    return out
 
-    def per_observation(pairs, target_of):
-        for _, p in pairs.iterrows():
-            t = target_of(p)
-            out.extend(
-                [
-                    _rows("observed", p.year, t, p.observed),
-                    _rows("model.median", p.year, t, p["median"]),
-                    _rows(lo_name, p.year, t, p.lo),
-                    _rows(hi_name, p.year, t, p.hi),
-                    _rows("model.error", p.year, t, p.error),
-                ]
-            )
 
-    # province resident rate and population
-    rate = _pairs(summary, observed, "province", RESIDENT, first)
-    per_observation(rate, lambda p: f"province:{PROVINCE}:{RESIDENT}")
-    out += _window_scores(rate, windows, f"province:{PROVINCE}:{RESIDENT}")
-    pop = _pairs(summary, observed, "province", POPULATION, first, TEN_THOUSAND)
-    per_observation(pop, lambda p: f"province:{PROVINCE}:population_10k")
-    out += _window_scores(pop, windows, f"province:{PROVINCE}:population_10k")
-
-    # naive benchmarks on the same windows, fitted to the census and the calibration years
-    # (with no calibration window: fitted to the census only, so only URGD fits)
-    bench = fit_benchmarks(observed, windows.get("calibration", []))
+def _benchmark_rows(rate: pd.DataFrame, bench: Benchmarks, windows: dict) -> list[dict]:
+    """Errors and window scores of the naive benchmarks on the observed province resident rates."""
+    out: list[dict] = []
     for name in ("urgd", "logistic"):
         fit = bench.predictors().get(name)
         if fit is None or rate.empty:
@@ -593,8 +566,12 @@ def metrics(
         for _, p in scored.iterrows():
             out.append(_rows(f"{name}.error", p.year, f"province:{PROVINCE}:{RESIDENT}", p["median"] - p.observed))
         out += _window_scores(scored, windows, f"province:{PROVINCE}:{RESIDENT}", prefix=name)
+    return out
 
-    # projections: the model's median and band and the benchmarks, every year after the last observation
+
+def _projection_rows(summary: pd.DataFrame, bench: Benchmarks, lo_name: str, hi_name: str) -> list[dict]:
+    """The model's median and band and the benchmarks, every year after the last observation."""
+    out: list[dict] = []
     last_obs = int(bench.series.year.max()) if not bench.series.empty else naive.CENSUS_YEAR
     years = sorted(
         {
@@ -619,16 +596,12 @@ def metrics(
             out.append(
                 _rows(f"{name}.projection", year, f"province:{PROVINCE}:{RESIDENT}", float(fit.predict_year_end(year)))
             )
+    return out
 
-    # cities
-    city_pop = _pairs(summary, observed, "city", POPULATION, first, TEN_THOUSAND)
-    per_observation(city_pop, lambda p: f"city:{p.region}:population_10k")
-    out += _window_scores(city_pop, windows, "city:*:population_10k")
-    city_rate = _pairs(summary, observed, "city", RESIDENT, first)
-    per_observation(city_rate, lambda p: f"city:{p.region}:{RESIDENT}")
-    out += _window_scores(city_rate, windows, f"city:*:{RESIDENT}")
 
-    # hukou rate: the 2020 level, and the 2020-2023 trend against 2017-2020
+def _hukou_rows(summary: pd.DataFrame, observed: pd.DataFrame, targets: dict) -> list[dict]:
+    """The hukou rate: the 2020 level, and the 2020-2023 trend against 2017-2020."""
+    out: list[dict] = []
     hukou_obs = observed[(observed.level == "province") & (observed.indicator == HUKOU)]
     census_obs = hukou_obs[hukou_obs.period == "census"]
     t = f"province:{PROVINCE}:{HUKOU}"
@@ -649,8 +622,12 @@ def metrics(
             _rows("model.trend_pp_per_year", trend["window"], t, trend["slope"]),
             _rows("model.trend_difference_pp_per_year", trend["window"], t, trend["slope"] - obs_trend),
         ]
+    return out
 
-    # resident - hukou gap
+
+def _gap_rows(summary: pd.DataFrame) -> list[dict]:
+    """The modelled resident - hukou gap at the census and the year ends."""
+    out: list[dict] = []
     for period, year in _gap_points(summary):
         g = (
             summary.loc[(period, year, "province", PROVINCE, RESIDENT), "median"]
@@ -664,7 +641,56 @@ def metrics(
                 g,
             )
         )
+    return out
 
+
+def metrics(
+    ensemble: pd.DataFrame,
+    observed: pd.DataFrame,
+    windows: dict,
+    band=(5, 95),
+    targets: dict | None = None,
+    summary: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Scores of the ensemble median (and the naive benchmarks) against the observations.
+
+    Tidy rows metric, window, target, value. Rates in percentage points (pp), populations in 万
+    (10,000 persons), ARD in percent. Window is a scoring window (calibration, validation, new, all),
+    a single year, or a span. Metrics prefixed `model.` score the ensemble median; `urgd.` and
+    `logistic.` the naive benchmarks fitted to the census and calibration years (`*_all.projection`:
+    refitted to every observation); `observed` rows hold the observation itself; `model.p5` and
+    `model.p95` (or the configured band) the ensemble band.
+    """
+    targets = targets or load_targets()
+    summary = summary if summary is not None else summarise(ensemble, band)
+    first = int(targets["series"]["cities"]["first_scored_year"])
+    lo_name, hi_name = f"model.p{band[0]:g}", f"model.p{band[1]:g}"
+    out: list[dict] = []
+
+    # province resident rate and population
+    rate = _pairs(summary, observed, "province", RESIDENT, first)
+    out += _observation_rows(rate, lambda p: f"province:{PROVINCE}:{RESIDENT}", lo_name, hi_name)
+    out += _window_scores(rate, windows, f"province:{PROVINCE}:{RESIDENT}")
+    pop = _pairs(summary, observed, "province", POPULATION, first, TEN_THOUSAND)
+    out += _observation_rows(pop, lambda p: f"province:{PROVINCE}:population_10k", lo_name, hi_name)
+    out += _window_scores(pop, windows, f"province:{PROVINCE}:population_10k")
+
+    # naive benchmarks on the same windows, fitted to the census and the calibration years
+    # (with no calibration window: fitted to the census only, so only URGD fits)
+    bench = fit_benchmarks(observed, windows.get("calibration", []))
+    out += _benchmark_rows(rate, bench, windows)
+    out += _projection_rows(summary, bench, lo_name, hi_name)
+
+    # cities
+    city_pop = _pairs(summary, observed, "city", POPULATION, first, TEN_THOUSAND)
+    out += _observation_rows(city_pop, lambda p: f"city:{p.region}:population_10k", lo_name, hi_name)
+    out += _window_scores(city_pop, windows, "city:*:population_10k")
+    city_rate = _pairs(summary, observed, "city", RESIDENT, first)
+    out += _observation_rows(city_rate, lambda p: f"city:{p.region}:{RESIDENT}", lo_name, hi_name)
+    out += _window_scores(city_rate, windows, f"city:*:{RESIDENT}")
+
+    out += _hukou_rows(summary, observed, targets)
+    out += _gap_rows(summary)
     # migrant workers, 2023
     out += [_rows(m, w, t_, v) for m, w, t_, v in migrant_worker_rows(summary, targets, band)]
     return pd.DataFrame(out, columns=METRIC_COLUMNS)

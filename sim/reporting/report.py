@@ -416,6 +416,103 @@ def _boundaries() -> dict[str, list[np.ndarray]] | None:
     return out
 
 
+def _map_city_points(ax, seats: pd.DataFrame, city_vals: pd.Series, geo, lang, cmap, norm) -> None:
+    """Without boundaries: each city as a disc at its seat, sized by its 2020 population."""
+    sizes = geo.city_pop_2020 / geo.city_pop_2020.max() * 900
+    for (c, en), s in zip(enumerate(geo.city_name_en), sizes):
+        row = seats[seats.city_en == en].iloc[0]
+        v = city_vals.get(en, np.nan)
+        ax.scatter(row.lon, row.lat, s=s, color=cmap(norm(v)), edgecolor="k", lw=0.6, zorder=3)
+        ax.annotate(
+            f"{geo.city_name_zh[c] if lang == 'zh' else en}\n{v:.1f}%",
+            (row.lon, row.lat),
+            xytext=(0, -18),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=7.5,
+        )
+
+
+def _map_unit_points(ax, d_units: pd.DataFrame, geo, cmap, norm) -> None:
+    """Without boundaries: each county-level unit as a dot, ringed in red inside the metropolitan area."""
+    for u in range(len(geo.unit_name_en)):
+        v = d_units.get(geo.unit_name_en[u], np.nan)
+        ax.scatter(
+            geo.unit_lon[u],
+            geo.unit_lat[u],
+            s=28,
+            color=cmap(norm(v)),
+            zorder=3,
+            edgecolor="#d73027" if geo.unit_in_metro[u] else "0.3",
+            lw=1.2 if geo.unit_in_metro[u] else 0.3,
+        )
+
+
+def _map_city_shapes(ax, shapes: dict, seats: pd.DataFrame, city_vals: pd.Series, geo, lang, cmap, norm) -> None:
+    """The cities' boundaries filled by value, each labelled at the centroid of its largest ring."""
+    for code, en in zip(seats.admin_code.astype(str), seats.city_en):
+        v = city_vals.get(en, np.nan)
+        ax.add_collection(
+            PatchCollection(
+                [Polygon(r, closed=True) for r in shapes[code]], facecolor=cmap(norm(v)), edgecolor="0.25", lw=0.6
+            )
+        )
+        cx, cy = _centroid(max(shapes[code], key=_area))
+        zh = geo.city_name_zh[geo.city_name_en.index(en)]
+        ax.annotate(
+            f"{zh if lang == 'zh' else en}\n{v:.1f}%",
+            (cx, cy),
+            ha="center",
+            va="center",
+            fontsize=7.5,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7},
+        )
+
+
+def _map_unit_shapes(
+    ax, shapes: dict, seats: pd.DataFrame, counties: pd.DataFrame, d_units: pd.DataFrame, geo, cmap, norm
+) -> None:
+    """The county-level units' boundaries filled by value (largest first), city outlines over them, and the
+    metropolitan area's outline in red."""
+    metro_rings = []
+    order = np.argsort([-sum(_area(r) for r in shapes[str(code)]) for code in counties.admin_code])
+    code_of_unit = dict(zip(counties.county_en, counties.admin_code.astype(str)))
+    for i in order:
+        en = counties.county_en.iloc[i]
+        u = geo.unit_name_en.index(en)
+        code = code_of_unit[en]
+        v = d_units.get(en, np.nan)
+        ax.add_collection(
+            PatchCollection(
+                [Polygon(r, closed=True) for r in shapes[code]], facecolor=cmap(norm(v)), edgecolor="0.55", lw=0.3
+            )
+        )
+        if geo.unit_in_metro[u]:
+            metro_rings += shapes[code]
+    for code in seats.admin_code.astype(str):  # city outlines over the units
+        ax.add_collection(
+            PatchCollection([Polygon(r, closed=True) for r in shapes[code]], facecolor="none", edgecolor="0.2", lw=0.7)
+        )
+    ax.add_collection(
+        PatchCollection(
+            [Polygon(r, closed=True) for r in _outline(metro_rings)], facecolor="none", edgecolor="#d73027", lw=1.8
+        )
+    )
+
+
+def _style_map_axes(ax, title: str, aspect: float) -> None:
+    """Shanxi's extent at the given aspect, no ticks or frame, and a title."""
+    ax.set_aspect(aspect)
+    ax.set_xlim(110.1, 114.7)
+    ax.set_ylim(34.5, 40.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=10)
+    for s in ax.spines.values():
+        s.set_visible(False)
+
+
 def fig_maps(d_units: pd.DataFrame, city_vals: pd.Series, geo, lang, tx) -> tuple[str, bool]:
     """Choropleths of the 2029 resident rate by city and by county-level unit. (png, real boundaries?)"""
     from matplotlib import colormaps
@@ -429,84 +526,13 @@ def fig_maps(d_units: pd.DataFrame, city_vals: pd.Series, geo, lang, tx) -> tupl
     fig, (ax1, ax2) = _new(10.5, 6.4, ncols=2)
     aspect = 1 / np.cos(np.radians(37.5))
     if shapes is None:
-        sizes = geo.city_pop_2020 / geo.city_pop_2020.max() * 900
-        for (c, en), s in zip(enumerate(geo.city_name_en), sizes):
-            row = seats[seats.city_en == en].iloc[0]
-            v = city_vals.get(en, np.nan)
-            ax1.scatter(row.lon, row.lat, s=s, color=cmap(norm(v)), edgecolor="k", lw=0.6, zorder=3)
-            ax1.annotate(
-                f"{geo.city_name_zh[c] if lang == 'zh' else en}\n{v:.1f}%",
-                (row.lon, row.lat),
-                xytext=(0, -18),
-                textcoords="offset points",
-                ha="center",
-                va="top",
-                fontsize=7.5,
-            )
-        for u in range(len(geo.unit_name_en)):
-            v = d_units.get(geo.unit_name_en[u], np.nan)
-            ax2.scatter(
-                geo.unit_lon[u],
-                geo.unit_lat[u],
-                s=28,
-                color=cmap(norm(v)),
-                zorder=3,
-                edgecolor="#d73027" if geo.unit_in_metro[u] else "0.3",
-                lw=1.2 if geo.unit_in_metro[u] else 0.3,
-            )
+        _map_city_points(ax1, seats, city_vals, geo, lang, cmap, norm)
+        _map_unit_points(ax2, d_units, geo, cmap, norm)
     else:
-        for code, en in zip(seats.admin_code.astype(str), seats.city_en):
-            v = city_vals.get(en, np.nan)
-            ax1.add_collection(
-                PatchCollection(
-                    [Polygon(r, closed=True) for r in shapes[code]], facecolor=cmap(norm(v)), edgecolor="0.25", lw=0.6
-                )
-            )
-            cx, cy = _centroid(max(shapes[code], key=_area))
-            zh = geo.city_name_zh[geo.city_name_en.index(en)]
-            ax1.annotate(
-                f"{zh if lang == 'zh' else en}\n{v:.1f}%",
-                (cx, cy),
-                ha="center",
-                va="center",
-                fontsize=7.5,
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7},
-            )
-        metro_rings = []
-        order = np.argsort([-sum(_area(r) for r in shapes[str(code)]) for code in counties.admin_code])
-        code_of_unit = dict(zip(counties.county_en, counties.admin_code.astype(str)))
-        for i in order:
-            en = counties.county_en.iloc[i]
-            u = geo.unit_name_en.index(en)
-            code = code_of_unit[en]
-            v = d_units.get(en, np.nan)
-            ax2.add_collection(
-                PatchCollection(
-                    [Polygon(r, closed=True) for r in shapes[code]], facecolor=cmap(norm(v)), edgecolor="0.55", lw=0.3
-                )
-            )
-            if geo.unit_in_metro[u]:
-                metro_rings += shapes[code]
-        for code in seats.admin_code.astype(str):  # city outlines over the units
-            ax2.add_collection(
-                PatchCollection(
-                    [Polygon(r, closed=True) for r in shapes[code]], facecolor="none", edgecolor="0.2", lw=0.7
-                )
-            )
-        ax2.add_collection(
-            PatchCollection(
-                [Polygon(r, closed=True) for r in _outline(metro_rings)], facecolor="none", edgecolor="#d73027", lw=1.8
-            )
-        )
+        _map_city_shapes(ax1, shapes, seats, city_vals, geo, lang, cmap, norm)
+        _map_unit_shapes(ax2, shapes, seats, counties, d_units, geo, cmap, norm)
     for ax, title in ((ax1, tx["fig_map_city"]), (ax2, tx["fig_map_county"])):
-        ax.set_aspect(aspect)
-        ax.set_xlim(110.1, 114.7)
-        ax.set_ylim(34.5, 40.8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(title, fontsize=10)
-        for s in ax.spines.values():
-            s.set_visible(False)
+        _style_map_axes(ax, title, aspect)
     sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
     fig.colorbar(sm, ax=[ax1, ax2], shrink=0.6, label="%", location="right")
     return _png(fig), shapes is not None
