@@ -530,7 +530,8 @@ def scenario_yaml(var: Variables, u, name: str, result_note: str) -> str:
     )
 
 
-def result_markdown(r: dict) -> str:
+def _result_intro_lines(r: dict) -> list[str]:
+    """Title, the search and confirmation paragraph, and the caveats."""
     s, tg = r["settings"], r["targets"]
     first = next(iter(tg))
     lines = [
@@ -563,8 +564,12 @@ def result_markdown(r: dict) -> str:
         "point at small scales. Treat the schedule as a reading of what the model needs, not a budget."
     )
     lines.append("")
-    lines.append(f"## The schedule (constant from {s['from_year']} to 2029)")
-    lines.append("")
+    return lines
+
+
+def _result_schedule_lines(r: dict) -> list[str]:
+    """## The schedule: a row per lever."""
+    lines = [f"## The schedule (constant from {r['settings']['from_year']} to 2029)", ""]
     rows = []
     for x in r["schedule"]:
         rows.append(
@@ -577,8 +582,13 @@ def result_markdown(r: dict) -> str:
         *rows,
         "",
     ]
-    lines.append("## Cost and achieved rates")
-    lines.append("")
+    return lines
+
+
+def _result_cost_lines(r: dict) -> list[str]:
+    """## Cost and achieved rates: the search and the confirmation side by side."""
+    s = r["settings"]
+    lines = ["## Cost and achieved rates", ""]
     cs, sc = r["confirmation"], r["search_result"]
     lines.append(
         f"| | search (scale {s['scale']:g}, {len(s['seeds'])} seeds) | "
@@ -613,37 +623,166 @@ def result_markdown(r: dict) -> str:
         f"{PLAN_YEARS[0]}-{PLAN_YEARS[-1]}."
     )
     lines.append("")
-    if r.get("singles"):
-        lines.append("## Each lever alone at the top of its search range (search scale, used for the start)")
-        lines.append("")
+    return lines
+
+
+def _result_singles_lines(r: dict) -> list[str]:
+    """## Each lever alone at the top of its range (the greedy start's evaluations); none without them."""
+    if not r.get("singles"):
+        return []
+    s = r["settings"]
+    first = next(iter(r["targets"]))
+    lines = ["## Each lever alone at the top of its search range (search scale, used for the start)", ""]
+    lines.append(
+        f"| lever | value | cost 2025-29 (亿 yuan) | gain in the {first} reached by "
+        f"{100 * s['probability']:.0f}% of seeds (pp) | pp per billion yuan |"
+    )
+    lines.append("|---|---|---|---|---|")
+    for x in sorted(r["singles"], key=lambda x: -x["pp_per_billion"]):
         lines.append(
-            f"| lever | value | cost 2025-29 (亿 yuan) | gain in the {first} reached by "
-            f"{100 * s['probability']:.0f}% of seeds (pp) | pp per billion yuan |"
+            f"| {x['lever']} | {number(x['value'], 4)} | {number(x['cost_yuan'] / YI, 1)} | "
+            f"{number(x[f'gain_{first}_pp'], 2, True)} | {number(x['pp_per_billion'], 3, True)} |"
         )
-        lines.append("|---|---|---|---|---|")
-        for x in sorted(r["singles"], key=lambda x: -x["pp_per_billion"]):
-            lines.append(
-                f"| {x['lever']} | {number(x['value'], 4)} | {number(x['cost_yuan'] / YI, 1)} | "
-                f"{number(x[f'gain_{first}_pp'], 2, True)} | {number(x['pp_per_billion'], 3, True)} |"
-            )
-        lines.append("")
-        lines.append(
-            "The effects do not add up exactly (the levers interact, and seed noise of a few tenths of a "
-            "point enters every gain)."
-        )
-        lines.append("")
-    lines.append("## As a scenario")
-    lines.append("")
-    lines.append("```yaml\n" + r["scenario_yaml"] + "```")
     lines.append("")
     lines.append(
-        "Files: seek_result.json, seek_history.csv (every schedule evaluated), seek_scenario.yaml, "
-        "confirm/ (run folders of the confirmation), manifest.json."
+        "The effects do not add up exactly (the levers interact, and seed noise of a few tenths of a "
+        "point enters every gain)."
     )
+    lines.append("")
+    return lines
+
+
+def _result_scenario_lines(r: dict) -> list[str]:
+    """## As a scenario: the schedule as a scenario file, and the files of the run folder."""
+    return [
+        "## As a scenario",
+        "",
+        "```yaml\n" + r["scenario_yaml"] + "```",
+        "",
+        "Files: seek_result.json, seek_history.csv (every schedule evaluated), seek_scenario.yaml, "
+        "confirm/ (run folders of the confirmation), manifest.json.",
+    ]
+
+
+def result_markdown(r: dict) -> str:
+    """The report (seek_result.md) of a seek result, section by section."""
+    lines = [
+        *_result_intro_lines(r),
+        *_result_schedule_lines(r),
+        *_result_cost_lines(r),
+        *_result_singles_lines(r),
+        *_result_scenario_lines(r),
+    ]
     return "\n".join(lines) + "\n"
 
 
 # ============================================================================ the whole seek
+
+
+def _scenario_name(targets: dict) -> str:
+    """The name of the schedule's scenario and confirmation runs, e.g. seek_resident70."""
+    first = next(iter(targets))
+    return f"seek_{first.split('_')[0]}{targets[first]:g}".replace(".", "p")
+
+
+def _confirmation(conf: dict, targets: dict, s: dict) -> dict:
+    """The confirmation runs summarised: spreads of cost and rates, the shares reaching each target, and
+    whether the share of seeds reaching them meets seek.probability."""
+    sched_runs = conf["schedule"]
+    confirmation = {
+        "cost_yuan": spread([x["cost_yuan"] for x in sched_runs]),
+        "runs": sched_runs,
+        "baseline_runs": conf["baseline"],
+    }
+    met = True
+    for k in TARGETS:
+        confirmation[k] = spread([x[k] for x in sched_runs])
+        if k in targets:
+            share = float(np.mean([x[k] >= targets[k] for x in sched_runs]))
+            confirmation[f"{k}_share_reaching"] = share
+            met = met and share >= float(s["probability"]) - 1e-9
+    if conf["baseline"]:
+        confirmation["baseline_resident_rate_2029"] = spread([x["resident_rate_2029"] for x in conf["baseline"]])
+    confirmation["met"] = bool(met)
+    return confirmation
+
+
+def _schedule(var: Variables, u: np.ndarray, sched_runs: list[dict]) -> list[dict]:
+    """A row per decision lever: its value, bounds, regions and mean cost over the confirmation runs."""
+    cost_by = {}
+    for x in sched_runs:
+        for k, v in x["cost_by_lever_yuan"].items():
+            cost_by[k] = cost_by.get(k, 0.0) + v / len(sched_runs)
+    schedule = []
+    for i, n in enumerate(var.names):
+        sp = var.spec[n]
+        schedule.append(
+            {
+                "lever": n,
+                "clause": sp.get("clause"),
+                "unit": sp.get("unit", ""),
+                "value": float(var.values(u)[i]),
+                "baseline": float(var.base[i]),
+                "low": float(var.lo[i]),
+                "high": float(var.hi[i]),
+                "regions": ", ".join(var.regions[n]) or "province",
+                "share_of_span": float(u[i]),
+                "cost_yuan": float(cost_by.get(n, 0.0)),
+                "cost_yi": float(cost_by.get(n, 0.0)) / YI,
+            }
+        )
+    return schedule
+
+
+def _result(
+    var: Variables, u: np.ndarray, found: dict, confirmation: dict, targets: dict, s: dict, name: str, started
+) -> dict:
+    """The result (seek_result.json) of the search and its confirmation, with the scenario file's text."""
+    best = found["best"]
+    note = (
+        f"least-cost schedule for {', '.join(f'{k} >= {v:g}' for k, v in targets.items())} with p >= "
+        f"{s['probability']:g} (sim.analysis.seek {started:%Y-%m-%d}, search scale {s['scale']:g}, seeds {s['seeds']})"
+    )
+    result = {
+        "date": f"{started:%Y-%m-%d}",
+        "targets": targets,
+        "settings": s,
+        "schedule": _schedule(var, u, confirmation["runs"]),
+        "levers_override": {k: {str(kk): vv for kk, vv in v.items()} for k, v in var.overrides(u).items()},
+        "cost_2025_2029_yuan": confirmation["cost_yuan"]["mean"],
+        "cost_2025_2029_yi": confirmation["cost_yuan"]["mean"] / YI,
+        "achieved": {k: confirmation[k] for k in TARGETS},
+        "confirmation": confirmation,
+        "search": {**found["info"], "evaluations": found["info"]["evaluations"]},
+        "search_result": {k: v for k, v in best.items() if k != "cost_by_lever_yuan"},
+        "search_baseline": {k: v for k, v in found["baseline"].items() if k != "cost_by_lever_yuan"},
+        "search_top": {k: v for k, v in found["top"].items() if k != "cost_by_lever_yuan"},
+        "singles": found["singles"],
+        "start": dict(zip(var.names, var.values(found["start"]).tolist())),
+    }
+    result["scenario_yaml"] = scenario_yaml(var, u, name, note)
+    return result
+
+
+def _write_result(run_dir: Path, result: dict, history: list[dict], var: Variables) -> None:
+    """seek_history.csv (every schedule evaluated), seek_scenario.yaml, seek_result.json and seek_result.md."""
+    hist = pd.DataFrame(
+        [
+            {
+                **{k: v for k, v in e.items() if k not in ("u", "values", "cost_by_lever_yuan")},
+                "cost_yi": e["cost_yuan"] / YI,
+                **{f"x.{n}": x for n, x in zip(var.names, e["values"])},
+            }
+            for e in history
+        ]
+    )
+    with outputs.atomic_path(run_dir / "seek_history.csv") as tmp:
+        hist.to_csv(tmp, index=False)
+    outputs.write_text(run_dir / "seek_scenario.yaml", result["scenario_yaml"])
+    outputs.write_text(
+        run_dir / "seek_result.json", json.dumps(result, indent=2, ensure_ascii=False, default=outputs._json_default)
+    )
+    outputs.write_text(run_dir / "seek_result.md", result_markdown(result))
 
 
 def seek_to_folder(cfg: dict, run_dir: Path) -> dict:
@@ -673,89 +812,13 @@ def seek_to_folder(cfg: dict, run_dir: Path) -> dict:
     finally:
         ev.close()
     t_search = time.perf_counter() - t0
-    best = found["best"]
-    u = np.asarray(best["u"], float)
-    first = next(iter(targets))
-    name = f"seek_{first.split('_')[0]}{targets[first]:g}".replace(".", "p")
+    u = np.asarray(found["best"]["u"], float)
+    name = _scenario_name(targets)
     conf = confirm(cfg, s, var, u, run_dir, name)
     t_confirm = time.perf_counter() - t0 - t_search
-    sched_runs = conf["schedule"]
-    confirmation = {
-        "cost_yuan": spread([x["cost_yuan"] for x in sched_runs]),
-        "runs": sched_runs,
-        "baseline_runs": conf["baseline"],
-    }
-    met = True
-    for k in TARGETS:
-        confirmation[k] = spread([x[k] for x in sched_runs])
-        if k in targets:
-            share = float(np.mean([x[k] >= targets[k] for x in sched_runs]))
-            confirmation[f"{k}_share_reaching"] = share
-            met = met and share >= float(s["probability"]) - 1e-9
-    if conf["baseline"]:
-        confirmation["baseline_resident_rate_2029"] = spread([x["resident_rate_2029"] for x in conf["baseline"]])
-    confirmation["met"] = bool(met)
-    cost_by = {}
-    for x in sched_runs:
-        for k, v in x["cost_by_lever_yuan"].items():
-            cost_by[k] = cost_by.get(k, 0.0) + v / len(sched_runs)
-    schedule = []
-    for i, n in enumerate(var.names):
-        sp = var.spec[n]
-        schedule.append(
-            {
-                "lever": n,
-                "clause": sp.get("clause"),
-                "unit": sp.get("unit", ""),
-                "value": float(var.values(u)[i]),
-                "baseline": float(var.base[i]),
-                "low": float(var.lo[i]),
-                "high": float(var.hi[i]),
-                "regions": ", ".join(var.regions[n]) or "province",
-                "share_of_span": float(u[i]),
-                "cost_yuan": float(cost_by.get(n, 0.0)),
-                "cost_yi": float(cost_by.get(n, 0.0)) / YI,
-            }
-        )
-    note = (
-        f"least-cost schedule for {', '.join(f'{k} >= {v:g}' for k, v in targets.items())} with p >= "
-        f"{s['probability']:g} (sim.analysis.seek {started:%Y-%m-%d}, search scale {s['scale']:g}, seeds {s['seeds']})"
-    )
-    result = {
-        "date": f"{started:%Y-%m-%d}",
-        "targets": targets,
-        "settings": s,
-        "schedule": schedule,
-        "levers_override": {k: {str(kk): vv for kk, vv in v.items()} for k, v in var.overrides(u).items()},
-        "cost_2025_2029_yuan": confirmation["cost_yuan"]["mean"],
-        "cost_2025_2029_yi": confirmation["cost_yuan"]["mean"] / YI,
-        "achieved": {k: confirmation[k] for k in TARGETS},
-        "confirmation": confirmation,
-        "search": {**found["info"], "evaluations": found["info"]["evaluations"]},
-        "search_result": {k: v for k, v in best.items() if k != "cost_by_lever_yuan"},
-        "search_baseline": {k: v for k, v in found["baseline"].items() if k != "cost_by_lever_yuan"},
-        "search_top": {k: v for k, v in found["top"].items() if k != "cost_by_lever_yuan"},
-        "singles": found["singles"],
-        "start": dict(zip(var.names, var.values(found["start"]).tolist())),
-    }
-    result["scenario_yaml"] = scenario_yaml(var, u, name, note)
-    hist = pd.DataFrame(
-        [
-            {
-                **{k: v for k, v in e.items() if k not in ("u", "values", "cost_by_lever_yuan")},
-                "cost_yi": e["cost_yuan"] / YI,
-                **{f"x.{n}": x for n, x in zip(var.names, e["values"])},
-            }
-            for e in ev.history
-        ]
-    )
-    with outputs.atomic_path(run_dir / "seek_history.csv") as tmp:
-        hist.to_csv(tmp, index=False)
-    outputs.write_text(run_dir / "seek_scenario.yaml", result["scenario_yaml"])
-    outputs.write_text(
-        run_dir / "seek_result.json", json.dumps(result, indent=2, ensure_ascii=False, default=outputs._json_default)
-    )
-    outputs.write_text(run_dir / "seek_result.md", result_markdown(result))
+    confirmation = _confirmation(conf, targets, s)
+    result = _result(var, u, found, confirmation, targets, s, name, started)
+    _write_result(run_dir, result, ev.history, var)
     man = outputs.manifest(
         cfg,
         s["seeds"][0],

@@ -924,9 +924,9 @@ def lever_paragraph(
     return " ".join(text)
 
 
-def report_markdown(ctx: dict) -> str:
-    s, factors, table, noise = ctx["settings"], ctx["factors"], ctx["table"], ctx["noise"]
-    ce, oat, sob, top = ctx["ce"], ctx["oat"], ctx["sobol"], ctx["top"]
+def _report_design_lines(ctx: dict) -> list[str]:
+    """Title, the design paragraph and, for a small design, the warning."""
+    s, factors, top = ctx["settings"], ctx["factors"], ctx["top"]
     small = s["morris"]["trajectories"] < 10 or len(s["seeds"]) < 3 or s["sobol"]["n"] < 64
     lines = [f"# Which levers matter — sensitivity of the Shanxi model ({ctx['date']})", ""]
     lines.append(
@@ -946,8 +946,12 @@ def report_markdown(ctx: dict) -> str:
             "and a larger Sobol N (conf/sensitivity/default.yaml) at a larger scale before quoting numbers."
         )
         lines.append("")
-    lines.append("## Seed noise")
-    lines.append("")
+    return lines
+
+
+def _report_noise_lines(noise: dict) -> list[str]:
+    """## Seed noise: the table of seed noise per output and how to read it."""
+    lines = ["## Seed noise", ""]
     lines.append(
         markdown_table(
             [
@@ -975,8 +979,39 @@ def report_markdown(ctx: dict) -> str:
         "the noise of differences smaller)."
     )
     lines.append("")
-    lines.append("## Ranking (Morris) and Sobol indices")
-    lines.append("")
+    return lines
+
+
+def _report_sobol_top_lines(ctx: dict) -> list[str]:
+    """### The Sobol indices of the top factors (2029 resident rate), with the seed-noise share."""
+    so = ctx["sobol"][ctx["sobol"].output == "resident_rate_2029"].set_index("factor")
+    lines = ["### Sobol indices of the top factors (2029 resident rate)", ""]
+    rows = [
+        [
+            n,
+            f"{so.loc[n, 'S1']:.2f}",
+            f"[{so.loc[n, 'S1'] - so.loc[n, 'S1_conf']:.2f}, {so.loc[n, 'S1'] + so.loc[n, 'S1_conf']:.2f}]",
+            f"{so.loc[n, 'ST']:.2f}",
+            f"[{so.loc[n, 'ST'] - so.loc[n, 'ST_conf']:.2f}, {so.loc[n, 'ST'] + so.loc[n, 'ST_conf']:.2f}]",
+        ]
+        for n in ctx["top"]
+    ]
+    lines.append(markdown_table(["factor", "S1", "S1 95% CI", "ST", "ST 95% CI"], rows))
+    sh = ctx.get("sobol_noise_share")
+    if sh is not None and np.isfinite(sh):
+        lines.append(
+            f"Seed noise is about {100 * sh:.1f}% of the variance of the 2029 resident rate over the "
+            "Sobol design; indices of that size are noise."
+        )
+        lines.append("")
+    return lines
+
+
+def _report_ranking_lines(ctx: dict) -> list[str]:
+    """## Ranking (Morris) and Sobol indices: every factor's indices, the Sobol top factors, the figures."""
+    sob = ctx["sobol"]
+    has_sobol = sob is not None and len(sob)
+    lines = ["## Ranking (Morris) and Sobol indices", ""]
     lines.append(
         "μ*: mean absolute change of the output when the factor moves over its whole range (Morris "
         "elementary effects scaled to the range), with its bootstrap interval; μ: signed mean; σ: spread "
@@ -984,55 +1019,28 @@ def report_markdown(ctx: dict) -> str:
         "variance over the Sobol factors' ranges, [95% bootstrap interval]; — = not in the Sobol set."
     )
     lines.append("")
-    lines.append(indices_markdown(table, noise))
-    if sob is not None and len(sob):
-        lines.append("### Sobol indices of the top factors (2029 resident rate)")
-        lines.append("")
-        so = sob[sob.output == "resident_rate_2029"].set_index("factor")
-        rows = [
-            [
-                n,
-                f"{so.loc[n, 'S1']:.2f}",
-                f"[{so.loc[n, 'S1'] - so.loc[n, 'S1_conf']:.2f}, {so.loc[n, 'S1'] + so.loc[n, 'S1_conf']:.2f}]",
-                f"{so.loc[n, 'ST']:.2f}",
-                f"[{so.loc[n, 'ST'] - so.loc[n, 'ST_conf']:.2f}, {so.loc[n, 'ST'] + so.loc[n, 'ST_conf']:.2f}]",
-            ]
-            for n in top
-        ]
-        lines.append(markdown_table(["factor", "S1", "S1 95% CI", "ST", "ST 95% CI"], rows))
-        sh = ctx.get("sobol_noise_share")
-        if sh is not None and np.isfinite(sh):
-            lines.append(
-                f"Seed noise is about {100 * sh:.1f}% of the variance of the 2029 resident rate over the "
-                "Sobol design; indices of that size are noise."
-            )
-            lines.append("")
-    lines.append("![Morris μ*](sensitivity_tornado.png)")
-    lines.append("")
-    if sob is not None and len(sob):
-        lines.append("![Sobol indices](sensitivity_sobol.png)")
-        lines.append("")
-    lines.append("## The top levers")
-    lines.append("")
+    lines.append(indices_markdown(ctx["table"], ctx["noise"]))
+    if has_sobol:
+        lines += _report_sobol_top_lines(ctx)
+    lines += ["![Morris μ*](sensitivity_tornado.png)", ""]
+    if has_sobol:
+        lines += ["![Sobol indices](sensitivity_sobol.png)", ""]
+    return lines
+
+
+def _report_top_lever_lines(ctx: dict) -> list[str]:
+    """## The top levers: a paragraph per lever of `top_levers`."""
+    lines = ["## The top levers", ""]
     levers_spec = ctx["levers_spec"]
     for name in ctx["top_levers"]:
-        f = next(x for x in factors if x.name == name)
-        lines.append(lever_paragraph(f, table, ce, oat, noise, levers_spec.get(name, {})))
+        f = next(x for x in ctx["factors"] if x.name == name)
+        lines.append(lever_paragraph(f, ctx["table"], ctx["ce"], ctx["oat"], ctx["noise"], levers_spec.get(name, {})))
         lines.append("")
-    lines.append("## Cost-effectiveness of the levers")
-    lines.append("")
-    lines.append(
-        "Resident-rate points in 2029 per billion (10 亿) yuan of public cost 2025-2029 above the baseline. "
-        "From the Morris steps: the sum of the oriented changes of the rate over the sum of the oriented "
-        "changes of the cost, every step where the lever moved (so it averages over the other factors' "
-        "values). *Own cost* is the lever's own spending (cost_<lever>_yuan); *total* adds what it "
-        "induces in other levers' spending (e.g. more migrants drawing per-migrant services), which in "
-        "a Morris step also carries the other factors' noise. Levers without a unit cost (rules such "
-        "as the hukou threshold) have no own-cost ratio. A lever whose effect is within twice the seed "
-        "noise of an elementary effect (marked °) has a meaningless ratio. Negative: the spending "
-        "lowers the rate."
-    )
-    lines.append("")
+    return lines
+
+
+def _report_morris_cost_table(ce: pd.DataFrame) -> str:
+    """The cost-effectiveness of every lever from the Morris steps, best first."""
     c = ce.sort_values("resident_pp_per_billion", ascending=False, na_position="last")
     rows = [
         [
@@ -1048,76 +1056,166 @@ def report_markdown(ctx: dict) -> str:
         ]
         for r in c.itertuples()
     ]
+    return markdown_table(
+        [
+            "lever",
+            "action",
+            "Δ resident pp over range",
+            "Δ hukou pp over range",
+            "own cost 亿 over range",
+            "total Δ cost 亿 over range",
+            "resident pp per billion (own)",
+            "hukou pp per billion (own)",
+            "resident pp per billion (total)",
+        ],
+        rows,
+    )
+
+
+def _report_oat_lines(oat: pd.DataFrame) -> list[str]:
+    """### Each lever of the plan alone at the plan's schedule, best first."""
+    lines = ["### Each lever of the plan alone, at the plan's schedule (vs the nominal point, seed by seed)", ""]
+    o = oat.sort_values("resident_pp_per_billion", ascending=False, na_position="last")
+    rows = [
+        [
+            r.lever,
+            number(r.d_resident_pp, 2, True),
+            f"{number(r.d_resident_pp_min, 2, True)} to {number(r.d_resident_pp_max, 2, True)}",
+            number(r.d_hukou_pp, 2, True),
+            number(r.d_direct_cost_yi, 1),
+            number(r.d_cost_yi, 1),
+            number(r.resident_pp_per_billion, 4, True),
+            number(r.resident_pp_per_billion_total_cost, 4, True),
+        ]
+        for r in o.itertuples()
+    ]
     lines.append(
         markdown_table(
             [
                 "lever",
-                "action",
-                "Δ resident pp over range",
-                "Δ hukou pp over range",
-                "own cost 亿 over range",
-                "total Δ cost 亿 over range",
+                "Δ resident pp",
+                "over seeds",
+                "Δ hukou pp",
+                "own cost 亿 yuan",
+                "total Δ cost 亿 yuan",
                 "resident pp per billion (own)",
-                "hukou pp per billion (own)",
                 "resident pp per billion (total)",
             ],
             rows,
         )
     )
-    if oat is not None and len(oat):
-        lines.append("### Each lever of the plan alone, at the plan's schedule (vs the nominal point, seed by seed)")
-        lines.append("")
-        o = oat.sort_values("resident_pp_per_billion", ascending=False, na_position="last")
-        rows = [
-            [
-                r.lever,
-                number(r.d_resident_pp, 2, True),
-                f"{number(r.d_resident_pp_min, 2, True)} to {number(r.d_resident_pp_max, 2, True)}",
-                number(r.d_hukou_pp, 2, True),
-                number(r.d_direct_cost_yi, 1),
-                number(r.d_cost_yi, 1),
-                number(r.resident_pp_per_billion, 4, True),
-                number(r.resident_pp_per_billion_total_cost, 4, True),
-            ]
-            for r in o.itertuples()
-        ]
-        lines.append(
-            markdown_table(
-                [
-                    "lever",
-                    "Δ resident pp",
-                    "over seeds",
-                    "Δ hukou pp",
-                    "own cost 亿 yuan",
-                    "total Δ cost 亿 yuan",
-                    "resident pp per billion (own)",
-                    "resident pp per billion (total)",
-                ],
-                rows,
-            )
-        )
-    lines.append("## Files")
-    lines.append("")
+    return lines
+
+
+def _report_cost_lines(ce: pd.DataFrame, oat: pd.DataFrame | None) -> list[str]:
+    """## Cost-effectiveness of the levers (also written alone as cost_effectiveness.md)."""
+    lines = ["## Cost-effectiveness of the levers", ""]
     lines.append(
+        "Resident-rate points in 2029 per billion (10 亿) yuan of public cost 2025-2029 above the baseline. "
+        "From the Morris steps: the sum of the oriented changes of the rate over the sum of the oriented "
+        "changes of the cost, every step where the lever moved (so it averages over the other factors' "
+        "values). *Own cost* is the lever's own spending (cost_<lever>_yuan); *total* adds what it "
+        "induces in other levers' spending (e.g. more migrants drawing per-migrant services), which in "
+        "a Morris step also carries the other factors' noise. Levers without a unit cost (rules such "
+        "as the hukou threshold) have no own-cost ratio. A lever whose effect is within twice the seed "
+        "noise of an elementary effect (marked °) has a meaningless ratio. Negative: the spending "
+        "lowers the rate."
+    )
+    lines.append("")
+    lines.append(_report_morris_cost_table(ce))
+    if oat is not None and len(oat):
+        lines += _report_oat_lines(oat)
+    return lines
+
+
+def _report_files_lines() -> list[str]:
+    """## Files: what the run folder holds."""
+    return [
+        "## Files",
+        "",
         "sensitivity_indices.csv/.md (every factor), cost_effectiveness.csv/.md, points.csv (every run), "
         "design_morris.json/.csv, design_sobol.json/.csv, runs_morris/, runs_sobol/, runs_noise/ "
-        "(run folders; python -m sim gather works on them), manifest.json."
-    )
+        "(run folders; python -m sim gather works on them), manifest.json.",
+    ]
+
+
+def report_markdown(ctx: dict) -> str:
+    """The report (sensitivity.md), section by section; cost_effectiveness.md is its cost section."""
+    lines = [
+        *_report_design_lines(ctx),
+        *_report_noise_lines(ctx["noise"]),
+        *_report_ranking_lines(ctx),
+        *_report_top_lever_lines(ctx),
+        *_report_cost_lines(ctx["ce"], ctx["oat"]),
+        *_report_files_lines(),
+    ]
     return "\n".join(lines) + "\n"
 
 
 # ============================================================================ the whole analysis
 
 
-def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | None = None) -> dict:
+@dataclass
+class _Setup:
+    """What the analysis runs: its settings, factors and the model overrides passed to every run."""
+
+    s: dict
+    factors: list[Factor]
+    levers_spec: dict
+    from_year: int
+    scale: float
+    model_ovs: list[str]
+
+
+@dataclass
+class _MorrisStage:
+    """Stage 1: the Morris design (+ nominal and plan points), its runs and what they give."""
+
+    X: np.ndarray
+    points: list[dict]
+    nominal: int
+    runs: pd.DataFrame
+    runs_noise: pd.DataFrame
+    noise: dict
+    morris: pd.DataFrame
+    ce: pd.DataFrame
+    oat: pd.DataFrame | None
+
+
+@dataclass
+class _SobolStage:
+    """Stage 2: the Sobol design over the top factors (none when fewer than two), its runs and indices."""
+
+    top: list[str]
+    sobol: pd.DataFrame | None = None
+    n_points: int = 0
+    noise_share: float | None = None
+    runs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=POINT_COLUMNS))
+
+
+def _model_overrides(cfg: dict, task_overrides: list[str] | None, scale: float, threads: int) -> list[str]:
+    """The overrides of every model run: the app's own model overrides, with scale, end year, progress
+    and threads set by the analysis."""
+    model_ovs = passthrough_overrides(task_overrides or [])
+    model_ovs = [
+        o
+        for o in model_ovs
+        if o.split("=", 1)[0].lstrip("+~") not in ("population.scale", "run.end_year", "run.progress", "run.threads")
+    ]
+    model_ovs += [
+        f"population.scale={scale}",
+        f"run.end_year={int(cfg['run']['end_year'])}",
+        "run.progress=none",
+        f"run.threads={threads}",
+    ]
+    return model_ovs
+
+
+def _setup(cfg: dict, task_overrides: list[str] | None) -> _Setup:
+    """Check the config and settings; the factors and the model overrides."""
     from scenarios.compile import load_levers
     from sim.config.schema import refuse_code_targets, validate_config
-    from sim.runs.run import peak_rss_mb
-    from sim.world.inputs import data_file_hashes
 
-    run_dir = outputs.begin_run(run_dir)
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
     refuse_code_targets(cfg)
     model_cfg = {k: v for k, v in cfg.items() if k not in APP_KEYS}
     validate_config(model_cfg)
@@ -1131,18 +1229,7 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
     from_year = int(s["from_year"])
     scale = float(cfg["population"]["scale"])
     threads = int(cfg["run"].get("threads") or 1)
-    model_ovs = passthrough_overrides(task_overrides or [])
-    model_ovs = [
-        o
-        for o in model_ovs
-        if o.split("=", 1)[0].lstrip("+~") not in ("population.scale", "run.end_year", "run.progress", "run.threads")
-    ]
-    model_ovs += [
-        f"population.scale={scale}",
-        f"run.end_year={int(cfg['run']['end_year'])}",
-        "run.progress=none",
-        f"run.threads={threads}",
-    ]
+    model_ovs = _model_overrides(cfg, task_overrides, scale, threads)
     log.info(
         "%d factors (%d levers, %d behavioural); seeds %s; scale %g",
         len(factors),
@@ -1151,10 +1238,15 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
         s["seeds"],
         scale,
     )
+    return _Setup(s, factors, levers_spec, from_year, scale, model_ovs)
 
-    # ---- stage 1: Morris (+ nominal, + plan levers one at a time)
+
+def _morris_design(st: _Setup) -> tuple[np.ndarray, list[dict], int]:
+    """The Morris sample, its design points plus the nominal point and (with oat_plan) one point per plan
+    lever; the index of the nominal point."""
+    s, factors = st.s, st.factors
     X = morris_sample(factors, s)
-    points = design_points(factors, X, from_year, "morris")
+    points = design_points(factors, X, st.from_year, "morris")
     nominal = len(points)
     points.append({"group": "nominal", "set": {}})
     if s["oat_plan"]:
@@ -1162,12 +1254,20 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
         for lever, sched in plan_levers(s["plan_scenario"]).items():
             if lever in names:
                 points.append({"group": "oat", "lever": lever, "set": {f"scenario.levers.{lever}": sched}})
+    return X, points, nominal
+
+
+def _morris_stage(st: _Setup, run_dir: Path) -> _MorrisStage:
+    """Stage 1: Morris (+ nominal, + plan levers one at a time): run it, the seed noise, the indices and the
+    cost-effectiveness of the levers."""
+    s, factors = st.s, st.factors
+    X, points, nominal = _morris_design(st)
     d1 = run_dir / "design_morris.json"
-    sha1 = write_design(d1, "morris", factors, points, from_year)
-    runs1 = run_sweep(s, d1, sha1, range(len(points)), s["seeds"], run_dir / "runs_morris", model_ovs)
+    sha1 = write_design(d1, "morris", factors, points, st.from_year)
+    runs1 = run_sweep(s, d1, sha1, range(len(points)), s["seeds"], run_dir / "runs_morris", st.model_ovs)
     runs_noise = runs1[runs1.point == nominal]
     if s["noise_seeds"]:
-        rn = run_sweep(s, d1, sha1, [nominal], s["noise_seeds"], run_dir / "runs_noise", model_ovs)
+        rn = run_sweep(s, d1, sha1, [nominal], s["noise_seeds"], run_dir / "runs_noise", st.model_ovs)
         runs_noise = pd.concat([runs_noise, rn], ignore_index=True)
     means1 = point_means(runs1, s["seeds"])
     noise = noise_level(runs_noise, len(s["seeds"]), int(s["morris"]["levels"]))
@@ -1178,45 +1278,51 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
         nz = noise["resident_rate_2029"]["ee_noise"]
         ce["resident_within_noise"] = (ce.d_resident_pp_per_range.abs() < 2 * nz) if np.isfinite(nz) else False
     oat = cost_effectiveness_oat(points, runs1, nominal, s["seeds"]) if s["oat_plan"] else None
+    return _MorrisStage(X, points, nominal, runs1, runs_noise, noise, morris, ce, oat)
 
-    # ---- stage 2: Sobol over the top k
+
+def _sobol_stage(st: _Setup, mo: _MorrisStage, run_dir: Path) -> _SobolStage:
+    """Stage 2: Sobol over the top k factors by μ* (skipped with fewer than two)."""
+    s, factors = st.s, st.factors
     k = min(int(s["sobol"]["top_k"]), len(factors))
-    top = select_top(morris, s["sobol"]["select_by"], k) if k >= 2 else []
-    sobol, n_sobol, sobol_noise_share = None, 0, None
-    runs2 = pd.DataFrame(columns=POINT_COLUMNS)
-    if len(top) >= 2:
-        fs = [next(f for f in factors if f.name == n) for n in top]
-        X2 = sobol_sample(fs, s)
-        pts2 = design_points(fs, X2, from_year, "sobol")
-        d2 = run_dir / "design_sobol.json"
-        sha2 = write_design(d2, "sobol", fs, pts2, from_year)
-        runs2 = run_sweep(s, d2, sha2, range(len(pts2)), s["seeds"], run_dir / "runs_sobol", model_ovs)
-        means2 = point_means(runs2, s["seeds"]).reindex(range(len(pts2)))
-        sobol = sobol_indices(fs, {k_: means2[OUTPUTS[k_][0]].to_numpy(float) for k_ in OUTPUTS}, s)
-        n_sobol = len(pts2)
-        var = float(np.var(means2["resident_rate_2029"].to_numpy(float)))
-        sd_mean = noise["resident_rate_2029"]["sd_point_mean"]
-        sobol_noise_share = sd_mean**2 / var if var > 0 and np.isfinite(sd_mean) else None
+    top = select_top(mo.morris, s["sobol"]["select_by"], k) if k >= 2 else []
+    if len(top) < 2:
+        return _SobolStage(top)
+    fs = [next(f for f in factors if f.name == n) for n in top]
+    X2 = sobol_sample(fs, s)
+    pts2 = design_points(fs, X2, st.from_year, "sobol")
+    d2 = run_dir / "design_sobol.json"
+    sha2 = write_design(d2, "sobol", fs, pts2, st.from_year)
+    runs2 = run_sweep(s, d2, sha2, range(len(pts2)), s["seeds"], run_dir / "runs_sobol", st.model_ovs)
+    means2 = point_means(runs2, s["seeds"]).reindex(range(len(pts2)))
+    sobol = sobol_indices(fs, {k_: means2[OUTPUTS[k_][0]].to_numpy(float) for k_ in OUTPUTS}, s)
+    var = float(np.var(means2["resident_rate_2029"].to_numpy(float)))
+    sd_mean = mo.noise["resident_rate_2029"]["sd_point_mean"]
+    noise_share = sd_mean**2 / var if var > 0 and np.isfinite(sd_mean) else None
+    return _SobolStage(top, sobol, len(pts2), noise_share, runs2)
 
-    # ---- outputs
-    table = indices_table(factors, morris, sobol)
-    lever_rank = [n for n in table.index if table.loc[n, "kind"] == "lever"]
-    top_levers = lever_rank[: int(s["report"]["paragraphs"])]
-    allruns = pd.concat(
+
+def _all_runs(mo: _MorrisStage, so: _SobolStage, seeds: list[int]) -> pd.DataFrame:
+    """Every run's outputs (points.csv), with the design it belongs to."""
+    return pd.concat(
         [
-            runs1.assign(design="morris"),
-            runs2.assign(design="sobol"),
-            runs_noise[~runs_noise.seed.isin(s["seeds"])].assign(design="noise"),
+            mo.runs.assign(design="morris"),
+            so.runs.assign(design="sobol"),
+            mo.runs_noise[~mo.runs_noise.seed.isin(seeds)].assign(design="noise"),
         ],
         ignore_index=True,
     )
+
+
+def _write_tables(run_dir: Path, allruns: pd.DataFrame, table: pd.DataFrame, mo: _MorrisStage) -> list[str]:
+    """points.csv, the indices (.csv, .md) and the cost-effectiveness tables; the list of output files."""
     with outputs.atomic_path(run_dir / "points.csv") as tmp:
         allruns.to_csv(tmp, index=False)
     with outputs.atomic_path(run_dir / "sensitivity_indices.csv") as tmp:
         table.to_csv(tmp)
-    outputs.write_text(run_dir / "sensitivity_indices.md", indices_markdown(table, noise))
+    outputs.write_text(run_dir / "sensitivity_indices.md", indices_markdown(table, mo.noise))
     with outputs.atomic_path(run_dir / "cost_effectiveness.csv") as tmp:
-        ce.to_csv(tmp, index=False)
+        mo.ce.to_csv(tmp, index=False)
     files = [
         "design_morris.json",
         "design_morris.csv",
@@ -1228,51 +1334,86 @@ def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | 
         "sensitivity_tornado.png",
         "sensitivity.md",
     ]
-    if oat is not None:
+    if mo.oat is not None:
         with outputs.atomic_path(run_dir / "cost_effectiveness_plan_levers.csv") as tmp:
-            oat.to_csv(tmp, index=False)
+            mo.oat.to_csv(tmp, index=False)
         files.append("cost_effectiveness_plan_levers.csv")
+    return files
+
+
+def _write_plots(
+    run_dir: Path, st: _Setup, table: pd.DataFrame, mo: _MorrisStage, so: _SobolStage, started
+) -> list[str]:
+    """The tornado chart and (with a Sobol stage) the Sobol chart, with a footer; the Sobol files written."""
+    s = st.s
     foot = (
-        f"sim.analysis.sensitivity | {len(factors)} factors, r={s['morris']['trajectories']}, Sobol top {len(top)} "
-        f"N={s['sobol']['n']} | seeds {s['seeds']} | scale {scale:g} | model "
+        f"sim.analysis.sensitivity | {len(st.factors)} factors, r={s['morris']['trajectories']}, Sobol top "
+        f"{len(so.top)} N={s['sobol']['n']} | seeds {s['seeds']} | scale {st.scale:g} | model "
         f"{outputs.package_versions().get('shanxi-urbanization')} {(outputs.git_state()['commit'] or '')[:8]} | "
         f"{started:%Y-%m-%d}"
     )
-    plot_tornado(table, noise, run_dir / "sensitivity_tornado.png", foot)
-    if sobol is not None:
-        plot_sobol(sobol, run_dir / "sensitivity_sobol.png", foot)
-        files += ["design_sobol.json", "design_sobol.csv", "sensitivity_sobol.png"]
-    ctx = {
-        "settings": s,
-        "factors": factors,
-        "table": table,
-        "noise": noise,
-        "ce": ce,
-        "oat": oat,
-        "sobol": sobol,
-        "top": top,
-        "top_levers": top_levers,
-        "levers_spec": levers_spec,
-        "scale": scale,
-        "scenario": cfg["scenario"]["name"],
-        "n_morris": len(X),
-        "n_sobol": n_sobol,
-        "n_runs": len(allruns),
-        "date": f"{started:%Y-%m-%d}",
-        "sobol_noise_share": sobol_noise_share,
-    }
+    plot_tornado(table, mo.noise, run_dir / "sensitivity_tornado.png", foot)
+    if so.sobol is None:
+        return []
+    plot_sobol(so.sobol, run_dir / "sensitivity_sobol.png", foot)
+    return ["design_sobol.json", "design_sobol.csv", "sensitivity_sobol.png"]
+
+
+def _write_report(run_dir: Path, ctx: dict) -> None:
+    """sensitivity.md and its cost section alone as cost_effectiveness.md."""
     report = report_markdown(ctx)
     ce_md = report[report.index("## Cost-effectiveness") : report.index("## Files")]
     outputs.write_text(run_dir / "cost_effectiveness.md", ce_md)
     outputs.write_text(run_dir / "sensitivity.md", report)
+
+
+def sensitivity_to_folder(cfg: dict, run_dir: Path, task_overrides: list[str] | None = None) -> dict:
+    from sim.runs.run import peak_rss_mb
+    from sim.world.inputs import data_file_hashes
+
+    run_dir = outputs.begin_run(run_dir)
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    st = _setup(cfg, task_overrides)
+    s, factors = st.s, st.factors
+    mo = _morris_stage(st, run_dir)
+    so = _sobol_stage(st, mo, run_dir)
+
+    # ---- outputs
+    table = indices_table(factors, mo.morris, so.sobol)
+    lever_rank = [n for n in table.index if table.loc[n, "kind"] == "lever"]
+    top_levers = lever_rank[: int(s["report"]["paragraphs"])]
+    allruns = _all_runs(mo, so, s["seeds"])
+    files = _write_tables(run_dir, allruns, table, mo)
+    files += _write_plots(run_dir, st, table, mo, so, started)
+    ctx = {
+        "settings": s,
+        "factors": factors,
+        "table": table,
+        "noise": mo.noise,
+        "ce": mo.ce,
+        "oat": mo.oat,
+        "sobol": so.sobol,
+        "top": so.top,
+        "top_levers": top_levers,
+        "levers_spec": st.levers_spec,
+        "scale": st.scale,
+        "scenario": cfg["scenario"]["name"],
+        "n_morris": len(mo.X),
+        "n_sobol": so.n_points,
+        "n_runs": len(allruns),
+        "date": f"{started:%Y-%m-%d}",
+        "sobol_noise_share": so.noise_share,
+    }
+    _write_report(run_dir, ctx)
     summary = {
         "factors": [f.name for f in factors],
-        "top_sobol": top,
+        "top_sobol": so.top,
         "top_levers": top_levers,
-        "noise": noise,
+        "noise": mo.noise,
         "runs": len(allruns),
-        "morris_points": len(X),
-        "sobol_points": n_sobol,
+        "morris_points": len(mo.X),
+        "sobol_points": so.n_points,
     }
     man = outputs.manifest(
         cfg,
