@@ -21,12 +21,12 @@ Measures on this machine and writes `RESULTS.md` and `results.json` to `--out` (
 
 and compares with the targets. `--quick` runs small scales only and skips the full-province run (CI).
 """
+
 import argparse
 import gc
 import json
 import os
 import platform
-import resource
 import shlex
 import statistics
 import subprocess
@@ -34,29 +34,31 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numba
 import numpy as np
+
+from sim.reporting.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks"
 SCHEMA = 1
 
 TARGETS = {
-    "full_province_wall_s": 30.0,          # < 30 s
-    "full_province_peak_rss_mb": 1536.0,   # < 1.5 GiB
-    "kernel_vs_agent_ratio": 300.0,        # >= 300x
-    "bytes_per_household": 64,             # <= 64
-    "linearity": (0.8, 1.25),              # time per household 100% / 10% within this band
-    "two_thread_speedup": 1.8,             # >= 1.8x
+    "full_province_wall_s": 30.0,  # < 30 s
+    "full_province_peak_rss_mb": 1536.0,  # < 1.5 GiB
+    "kernel_vs_agent_ratio": 300.0,  # >= 300x
+    "bytes_per_household": 64,  # <= 64
+    "linearity": (0.8, 1.25),  # time per household 100% / 10% within this band
+    "two_thread_speedup": 1.8,  # >= 1.8x
 }
 
 
 # ----------------------------------------------------------------------------------- small helpers
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def loadavg() -> list[float]:
@@ -93,13 +95,16 @@ def other_cpu_load(interval: float = 0.5) -> dict:
         if c >= 5:
             busy.append((c, p.info["name"]))
     busy.sort(reverse=True)
-    return {"other_processes_cpu_percent": round(sum(c for c, _ in busy), 1),
-            "busiest": [f"{name} {c:.0f}%" for c, name in busy[:5]]}
+    return {
+        "other_processes_cpu_percent": round(sum(c for c, _ in busy), 1),
+        "busiest": [f"{name} {c:.0f}%" for c, name in busy[:5]],
+    }
 
 
 def rss_mb() -> float:
     try:
         import psutil
+
         return psutil.Process().memory_info().rss / 2**20
     except Exception:  # noqa: BLE001 - psutil is optional here
         return float("nan")
@@ -184,6 +189,7 @@ def machine_info() -> dict:
     versions = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__}
     try:
         import mesa
+
         versions["mesa"] = mesa.__version__
     except Exception:  # noqa: BLE001
         pass
@@ -200,17 +206,27 @@ def machine_info() -> dict:
     }
 
 
-WATCHED_SOURCES = ("sim/kernel/", "sim/rng.py", "sim/model.py", "sim/economy/markets.py", "sim/world/population.py",
-                   "sim/state.py", "agents/household.py")
+WATCHED_SOURCES = (
+    "sim/kernel/",
+    "sim/rng.py",
+    "sim/model.py",
+    "sim/economy/markets.py",
+    "sim/world/population.py",
+    "sim/state.py",
+    "agents/household.py",
+)
 
 
 def source_fingerprint() -> dict:
     """sha256 (first 12 hex digits) of the model sources that set performance: a change mid-run is flagged."""
     import hashlib
+
     out = {}
     for rel in WATCHED_SOURCES:
+        path = ROOT / rel
+        files = sorted(path.glob("*.py")) if path.is_dir() else [path]   # a package: all its modules
         try:
-            out[rel] = hashlib.sha256((ROOT / rel).read_bytes()).hexdigest()[:12]
+            out[rel] = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
         except OSError:
             out[rel] = None
     return out
@@ -220,8 +236,9 @@ def git_commit() -> str | None:
     """HEAD commit, read-only (`git rev-parse HEAD`; no lock is taken)."""
     try:
         env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")
-        r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
-                           timeout=10, env=env)
+        r = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, env=env
+        )
         return r.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -253,8 +270,13 @@ def bench_bandwidth(mb: int, threads: list[int], repeats: int = 5) -> dict:
     dst = np.empty_like(src)
     nbytes = src.nbytes
     np.copyto(dst, src)
-    out = {"array_mb": mb, "bytes_counted": "read + write", "numpy_copy_gbs": None, "numba_copy_gbs": {},
-           "numba_inplace_update_gbs": {}}
+    out = {
+        "array_mb": mb,
+        "bytes_counted": "read + write",
+        "numpy_copy_gbs": None,
+        "numba_copy_gbs": {},
+        "numba_inplace_update_gbs": {},
+    }
     ts = [timed(lambda: np.copyto(dst, src))[0] for _ in range(repeats)]
     out["numpy_copy_gbs"] = 2 * nbytes / min(ts) / 1e9
     for t in threads:
@@ -265,7 +287,7 @@ def bench_bandwidth(mb: int, threads: list[int], repeats: int = 5) -> dict:
         out["numba_copy_gbs"][str(t)] = 2 * nbytes / min(ts) / 1e9
         ts = [timed(lambda: _par_rmw(dst))[0] for _ in range(repeats)]
         out["numba_inplace_update_gbs"][str(t)] = 2 * nbytes / min(ts) / 1e9
-    src = dst = None   # release the arrays before the next measurement
+    src = dst = None  # release the arrays before the next measurement
     gc.collect()
     return out
 
@@ -278,8 +300,14 @@ def bench_compile(scale: float, timeout: float) -> dict:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         for label in ("cold", "warm"):
             t0 = time.perf_counter()
-            r = subprocess.run([sys.executable, "-m", "benchmarks.compile_probe", "--scale", str(scale)], cwd=ROOT,
-                               env=env, capture_output=True, text=True, timeout=timeout)
+            r = subprocess.run(
+                [sys.executable, "-m", "benchmarks.compile_probe", "--scale", str(scale)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
             wall = time.perf_counter() - t0
             if r.returncode != 0:
                 out[label] = {"error": r.stderr[-2000:], "process_wall_s": wall}
@@ -299,6 +327,7 @@ class StepInstrument:
     def __init__(self, model):
         from sim import kernel as K
         from sim.economy import markets
+
         self.model, self.K, self.markets = model, K, markets
         self.acc = dict.fromkeys(self.PARTS, 0.0)
         self._saved = []
@@ -313,6 +342,7 @@ class StepInstrument:
                 return real(*a, **kw)
             finally:
                 acc[part] += time.perf_counter() - t
+
         self._saved.append((obj, name, real, obj.__dict__.get(name, None) if hasattr(obj, "__dict__") else None))
         setattr(obj, name, wrapper)
 
@@ -333,7 +363,7 @@ class StepInstrument:
                 setattr(obj, name, real)
             elif inst is None:
                 try:
-                    delattr(obj, name)      # back to the class method
+                    delattr(obj, name)  # back to the class method
                 except AttributeError:
                     setattr(obj, name, real)
             else:
@@ -371,18 +401,203 @@ def _restore(h, snap):
 
 def _digest(h) -> str:
     import hashlib
+
     d = hashlib.sha256()
     for a in h:
         d.update(np.ascontiguousarray(a).tobytes())
     return d.hexdigest()[:16]
 
 
-def bench_scale(scale: float, threads: list[int], months: int, repeats: int, split_months: int, seed: int,
-                breakdown: bool) -> dict:
+def _kernel_months(h, st, bh, c, sd, m0, months: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each of `months` consecutive `kernels.step_all` months from the current state."""
+    from sim import kernel as K
+
+    walls, cpus = [], []
+    for j in range(months):
+        w, cp, _ = timed(lambda j=j: K.step_all(h, st, bh, c, sd, m0 + j))
+        walls.append(w)
+        cpus.append(cp)
+    return walls, cpus
+
+
+def _kernel_args(model) -> tuple:
+    """(static, behaviour, conditions, seed, month): the arguments of `kernels.step_all` after the households."""
+    return model.static, model.month_behaviour, model.month_conditions, model.seed, model.month
+
+
+def _bench_kernel(scale: float, model, snap, threads: list[int], months: int, repeats: int) -> tuple[list[dict], bool]:
+    """The decision kernel alone, one row per thread count, and whether the results agree across thread counts."""
+    from sim import kernel as K
+
+    h = model.households
+    n = int(h.n)
+    st, bh, c, sd, m0 = _kernel_args(model)
+    rows, digests = [], {}
+    for t in threads:
+        numba.set_num_threads(t)
+        _restore(h, snap)
+        K.step_all(h, st, bh, c, sd, m0)  # warm-up (compile or cache load happens here, untimed)
+        rep_wall, rep_cpu, per_month = [], [], []
+        for _ in range(repeats):
+            _restore(h, snap)
+            walls, cpus = _kernel_months(h, st, bh, c, sd, m0, months)
+            rep_wall.append(sum(walls))
+            rep_cpu.append(sum(cpus))
+            per_month.extend(walls)
+        digests[t] = _digest(h)
+        med = median(rep_wall)
+        cpu_med = median(rep_cpu)
+        rows.append(
+            {
+                "threads": t,
+                "months": months,
+                "repeats": repeats,
+                "median_s_per_month": med / months,
+                "min_s_per_month": min(per_month),
+                "max_s_per_month": max(per_month),
+                "household_steps_per_s": n * months / med,
+                "ns_per_household_step": med / (n * months) * 1e9,
+                "best_repeat_s_per_month": min(rep_wall) / months,
+                "best_household_steps_per_s": n * months / min(rep_wall),
+                "cpu_utilisation": cpu_med / (med * t) if med > 0 else None,
+                "cpu_ns_per_household_step": cpu_med / (n * months) * 1e9,
+                "repeat_totals_s": rep_wall,
+            }
+        )
+        log(
+            f"scale {scale}: step_all {t} thread(s): {med / months:.3f} s/month, "
+            f"{n * months / med / 1e6:.2f} M household-steps/s"
+        )
+    return rows, len(set(digests.values())) == 1
+
+
+# every event chance of the behaviour: all 0 leaves only the screen (every household has a quiet month)
+_EVENT_CHANCES = (
+    "review_rate",
+    "job_separation",
+    "death_child",
+    "death_adult",
+    "death_old",
+    "birth_20s",
+    "birth_30s",
+    "birth_40s",
+    "child_to_adult",
+    "adult_to_old",
+    "insurance_uptake_month",
+)
+
+
+def _breakdown_variants(st, bh, c) -> dict:
+    """{name: (behaviour, conditions)} of the full rule, the rule without place choice and the screen alone."""
+    from sim import kernel as K
+
+    # no place choice: nobody reconsiders (review rate and job loss 0, bounds recomputed to match)
+    bh0 = bh._replace(review_rate=0.0, job_separation=0.0)
+    c0 = c._replace(event_bound=K.event_bounds(st.place_is_urban, bh0, c))
+    # screen alone: every chance 0, so (nearly) every household has a quiet month
+    bhq = bh._replace(**dict.fromkeys(_EVENT_CHANCES, 0.0))
+    cq = c._replace(
+        job_find=np.zeros_like(c.job_find),
+        training_prob=np.zeros_like(c.training_prob),
+        extra_review=np.zeros_like(c.extra_review),
+        settle_prob=np.zeros_like(c.settle_prob),
+        buy_prob=np.zeros_like(c.buy_prob),
+    )
+    cq = cq._replace(event_bound=K.event_bounds(st.place_is_urban, bhq, cq))
+    return {"full": (bh, c), "no_choice": (bh0, c0), "screen": (bhq, cq)}
+
+
+def _bench_kernel_breakdown(model, snap, threads: list[int], months: int, repeats: int) -> dict:
+    """Where the kernel's time goes (diagnostic): the screen alone, the rule without place choice."""
+    from sim import kernel as K
+
+    h = model.households
+    n = int(h.n)
+    st, bh, c, sd, m0 = _kernel_args(model)
+    numba.set_num_threads(min(threads))
+    # households that go past the screen in the first month (the same test as step_households)
+    slack, cell = np.empty(n), np.empty(n, np.int32)
+    K.event_slack(0, n, snap, bh, sd, m0, slack, cell)
+    full_rule_share = float(np.mean(slack < c.event_bound.ravel()[cell]))
+    variants = _breakdown_variants(st, bh, c)
+    walls = {"full": [], "no_choice": [], "screen": []}
+    for _ in range(repeats):
+        for name, (b_, c_) in variants.items():
+            _restore(h, snap)
+            walls[name].append(sum(_kernel_months(h, st, b_, c_, sd, m0, months)[0]))
+    full, noch, scr = (median(walls[k]) for k in ("full", "no_choice", "screen"))
+    per = n * months / 1e9
+    return {
+        "threads": min(threads),
+        "ns_per_household_step": full / per,
+        "ns_per_household_step_without_place_choice": noch / per,
+        "ns_per_household_step_screen_only": scr / per,
+        "full_rule_share": full_rule_share,
+        "place_choice_share_of_kernel_time": 1.0 - noch / full if full > 0 else None,
+        "screen_share_of_kernel_time": scr / full if full > 0 else None,
+        "note": (
+            "without place choice = review rate and job loss 0 (no household reconsiders); screen only = "
+            "every event chance 0 (every household has a quiet month)"
+        ),
+    }
+
+
+def _bench_aggregate(model, threads: list[int], repeats: int) -> list[dict]:
+    """`kernels.aggregate` per thread count (read-only on the households, so repeatable on the same state)."""
     from sim import kernel as K
     from sim import state as S
-    from sim.model import ShanxiModel
+
+    h = model.households
+    n = int(h.n)
+    n_units, n_places, oop = len(model.geo.unit_name_en), model.geo.n_places, model.static.oop
+    empty = S.empty(0)
+    rows = []
+    for t in threads:
+        numba.set_num_threads(t)
+        K.aggregate(h, n_units, n_places, oop)
+        ts = [timed(lambda: K.aggregate(h, n_units, n_places, oop))[0] for _ in range(max(3, repeats))]
+        ov = [timed(lambda: K.aggregate(empty, n_units, n_places, oop))[0] for _ in range(max(3, repeats))]
+        rows.append(
+            {
+                "threads": t,
+                "median_s": median(ts),
+                "ns_per_household": median(ts) / n * 1e9,
+                "alloc_and_reduce_overhead_s": median(ov),
+            }
+        )
+    return rows
+
+
+def _bench_markets(model) -> dict:
+    """The monthly behaviour/conditions update (small arrays by place; independent of the number of households)."""
     from sim.places import month_calendar
+
+    year = month_calendar(model.month)[0]
+    tb = [timed(lambda: model._behaviour(year))[0] for _ in range(20)]
+    tc = [timed(lambda: model._conditions(year))[0] for _ in range(20)]
+    return {
+        "behaviour_s": median(tb),
+        "conditions_s": median(tc),
+        "total_s_per_month": median(tb) + median(tc),
+    }
+
+
+def _bench_step_split(scale: float, model, n: int, threads: list[int], split_months: int) -> dict:
+    """The real monthly step of the model with `n` households, instrumented (mutates the model: run it last)."""
+    with StepInstrument(model) as ins:
+        sp = dict(ins.run_months(split_months), threads=max(threads))
+    sp["household_steps_per_s_full_step"] = n / sp["total_s_per_month"]
+    log(
+        f"scale {scale}: model.step() {sp['total_s_per_month']:.3f} s/month "
+        f"(step_all {sp['step_all_s_per_month']:.3f}, counts update {sp['counts_s_per_month']:.4f})"
+    )
+    return sp
+
+
+def bench_scale(
+    scale: float, threads: list[int], months: int, repeats: int, split_months: int, seed: int, breakdown: bool
+) -> dict:
+    from sim.model import ShanxiModel
 
     log(f"scale {scale}: building the model")
     numba.set_num_threads(max(threads))
@@ -390,116 +605,30 @@ def bench_scale(scale: float, threads: list[int], months: int, repeats: int, spl
     t_setup, _, model = timed(lambda: ShanxiModel(scale=scale, rng=seed))
     h = model.households
     n = int(h.n)
-    res = {"scale": scale, "households": n, "setup_s": t_setup, "rss_after_setup_mb": rss_mb(),
-           "kernel": [], "aggregate": [], "markets": {}, "step_split": None, "kernel_breakdown": None}
+    res = {
+        "scale": scale,
+        "households": n,
+        "setup_s": t_setup,
+        "rss_after_setup_mb": rss_mb(),
+        "kernel": [],
+        "aggregate": [],
+        "markets": {},
+        "step_split": None,
+        "kernel_breakdown": None,
+    }
     log(f"scale {scale}: {n} households, setup {t_setup:.1f} s")
     snap = h.copy()
-    st, bh, c, sd, m0 = model.static, model.month_behaviour, model.month_conditions, model.seed, model.month
-    n_units, n_places, oop = len(model.geo.unit_name_en), model.geo.n_places, model.static.oop
-
-    def run_months(bh_, c_=c):
-        walls, cpus = [], []
-        for j in range(months):
-            w, cp, _ = timed(lambda j=j: K.step_all(h, st, bh_, c_, sd, m0 + j))
-            walls.append(w)
-            cpus.append(cp)
-        return walls, cpus
-
-    # --- decision kernel alone
-    digests = {}
-    for t in threads:
-        numba.set_num_threads(t)
-        _restore(h, snap)
-        K.step_all(h, st, bh, c, sd, m0)   # warm-up (compile or cache load happens here, untimed)
-        rep_wall, rep_cpu, per_month = [], [], []
-        for _ in range(repeats):
-            _restore(h, snap)
-            walls, cpus = run_months(bh)
-            rep_wall.append(sum(walls))
-            rep_cpu.append(sum(cpus))
-            per_month.extend(walls)
-        digests[t] = _digest(h)
-        med = median(rep_wall)
-        cpu_med = median(rep_cpu)
-        res["kernel"].append({
-            "threads": t, "months": months, "repeats": repeats, "median_s_per_month": med / months,
-            "min_s_per_month": min(per_month), "max_s_per_month": max(per_month),
-            "household_steps_per_s": n * months / med, "ns_per_household_step": med / (n * months) * 1e9,
-            "best_repeat_s_per_month": min(rep_wall) / months,
-            "best_household_steps_per_s": n * months / min(rep_wall),
-            "cpu_utilisation": cpu_med / (med * t) if med > 0 else None,
-            "cpu_ns_per_household_step": cpu_med / (n * months) * 1e9,
-            "repeat_totals_s": rep_wall,
-        })
-        log(f"scale {scale}: step_all {t} thread(s): {med / months:.3f} s/month, "
-            f"{n * months / med / 1e6:.2f} M household-steps/s")
-    res["identical_across_threads"] = len(set(digests.values())) == 1
-
-    # --- where the kernel's time goes (diagnostic): the screen alone, the rule without place choice
+    res["kernel"], res["identical_across_threads"] = _bench_kernel(scale, model, snap, threads, months, repeats)
     if breakdown:
-        numba.set_num_threads(min(threads))
-        # households that go past the screen in the first month (the same test as step_households)
-        slack, cell = np.empty(n), np.empty(n, np.int32)
-        K.event_slack(0, n, snap, bh, sd, m0, slack, cell)
-        full_rule_share = float(np.mean(slack < c.event_bound.ravel()[cell]))
-        # no place choice: nobody reconsiders (review rate and job loss 0, bounds recomputed to match)
-        bh0 = bh._replace(review_rate=0.0, job_separation=0.0)
-        c0 = c._replace(event_bound=K.event_bounds(st.place_is_urban, bh0, c))
-        # screen alone: every chance 0, so (nearly) every household has a quiet month
-        zero = {f: 0.0 for f in ("review_rate", "job_separation", "death_child", "death_adult", "death_old",
-                                 "birth_20s", "birth_30s", "birth_40s", "child_to_adult", "adult_to_old",
-                                 "insurance_uptake_month")}
-        bhq = bh._replace(**zero)
-        cq = c._replace(job_find=np.zeros_like(c.job_find), training_prob=np.zeros_like(c.training_prob),
-                        extra_review=np.zeros_like(c.extra_review), settle_prob=np.zeros_like(c.settle_prob),
-                        buy_prob=np.zeros_like(c.buy_prob))
-        cq = cq._replace(event_bound=K.event_bounds(st.place_is_urban, bhq, cq))
-        walls = {"full": [], "no_choice": [], "screen": []}
-        for _ in range(repeats):
-            for name, (b_, c_) in (("full", (bh, c)), ("no_choice", (bh0, c0)), ("screen", (bhq, cq))):
-                _restore(h, snap)
-                walls[name].append(sum(run_months(b_, c_)[0]))
-        full, noch, scr = (median(walls[k]) for k in ("full", "no_choice", "screen"))
-        per = n * months / 1e9
-        res["kernel_breakdown"] = {
-            "threads": min(threads), "ns_per_household_step": full / per,
-            "ns_per_household_step_without_place_choice": noch / per,
-            "ns_per_household_step_screen_only": scr / per,
-            "full_rule_share": full_rule_share,
-            "place_choice_share_of_kernel_time": 1.0 - noch / full if full > 0 else None,
-            "screen_share_of_kernel_time": scr / full if full > 0 else None,
-            "note": ("without place choice = review rate and job loss 0 (no household reconsiders); screen only = "
-                     "every event chance 0 (every household has a quiet month)"),
-        }
-
-    # --- aggregate (read-only on the households, so repeatable on the same state)
+        res["kernel_breakdown"] = _bench_kernel_breakdown(model, snap, threads, months, repeats)
     _restore(h, snap)
-    empty = S.empty(0)
-    for t in threads:
-        numba.set_num_threads(t)
-        K.aggregate(h, n_units, n_places, oop)
-        ts = [timed(lambda: K.aggregate(h, n_units, n_places, oop))[0] for _ in range(max(3, repeats))]
-        ov = [timed(lambda: K.aggregate(empty, n_units, n_places, oop))[0] for _ in range(max(3, repeats))]
-        res["aggregate"].append({"threads": t, "median_s": median(ts), "ns_per_household": median(ts) / n * 1e9,
-                                 "alloc_and_reduce_overhead_s": median(ov)})
-
-    # --- markets / conditions (small arrays by place; independent of the number of households)
-    year = month_calendar(model.month)[0]
-    tb = [timed(lambda: model._behaviour(year))[0] for _ in range(20)]
-    tc = [timed(lambda: model._conditions(year))[0] for _ in range(20)]
-    res["markets"] = {"behaviour_s": median(tb), "conditions_s": median(tc), "total_s_per_month": median(tb) + median(tc)}
-
-    # --- the real monthly step, instrumented (mutates the model: last)
+    res["aggregate"] = _bench_aggregate(model, threads, repeats)
+    res["markets"] = _bench_markets(model)
     _restore(h, snap)
     numba.set_num_threads(max(threads))
     if split_months > 0:
-        with StepInstrument(model) as ins:
-            res["step_split"] = dict(ins.run_months(split_months), threads=max(threads))
-        sp = res["step_split"]
-        res["step_split"]["household_steps_per_s_full_step"] = n / sp["total_s_per_month"]
-        log(f"scale {scale}: model.step() {sp['total_s_per_month']:.3f} s/month "
-            f"(step_all {sp['step_all_s_per_month']:.3f}, counts update {sp['counts_s_per_month']:.4f})")
-    model = h = snap = None   # release before the next measurement
+        res["step_split"] = _bench_step_split(scale, model, n, threads, split_months)
+    model = h = snap = None  # release before the next measurement
     gc.collect()
     return res
 
@@ -522,7 +651,7 @@ def bench_agents(scale: float, months: int, repeats: int, threads: list[int], se
     log(f"agent path: {n} Mesa households, stepping {months} months through Household.step()")
     with StepInstrument(model) as ins:
         split = ins.run_months(months)
-    split["agent_step_s_per_month"] = split.pop("other_s_per_month")   # the residual is do("step") here
+    split["agent_step_s_per_month"] = split.pop("other_s_per_month")  # the residual is do("step") here
     res["model_step_split"] = split
     # the same month on the same state: Mesa agents vs the kernel (results must be identical)
     snap = h.copy()
@@ -551,14 +680,20 @@ def bench_agents(scale: float, months: int, repeats: int, threads: list[int], se
             ts.append(w)
             cs.append(cp)
         same &= _digest(h) == after_agents
-        res["kernel"].append({"threads": t, "s_per_month": median(ts), "ns_per_household_step": median(ts) / n * 1e9,
-                              "cpu_ns_per_household_step": median(cs) / n * 1e9,
-                              "ratio_agent_over_kernel": median(agent_t) / median(ts),
-                              "ratio_agent_over_kernel_cpu_time": median(agent_c) / median(cs)})
+        res["kernel"].append(
+            {
+                "threads": t,
+                "s_per_month": median(ts),
+                "ns_per_household_step": median(ts) / n * 1e9,
+                "cpu_ns_per_household_step": median(cs) / n * 1e9,
+                "ratio_agent_over_kernel": median(agent_t) / median(ts),
+                "ratio_agent_over_kernel_cpu_time": median(agent_c) / median(cs),
+            }
+        )
     res["identical_results"] = bool(same)
     res["ratio_agent_over_kernel_1thread"] = res["kernel"][0]["ratio_agent_over_kernel"]
     res["ratio_agent_over_kernel_1thread_cpu_time"] = res["kernel"][0]["ratio_agent_over_kernel_cpu_time"]
-    model = aset = h = snap = None   # release before the next measurement
+    model = aset = h = snap = None  # release before the next measurement
     gc.collect()
     return res
 
@@ -582,8 +717,14 @@ def bench_full_province(timeout: float) -> dict:
                 killer.cancel()
             wall = time.perf_counter() - t0
             p.returncode = os.waitstatus_to_exitcode(status)
-        out = {"command": shown, "exit_code": p.returncode, "wall_s": wall, "child_maxrss_mb": ru.ru_maxrss / 1024.0,
-               "child_user_cpu_s": ru.ru_utime, "child_sys_cpu_s": ru.ru_stime}
+        out = {
+            "command": shown,
+            "exit_code": p.returncode,
+            "wall_s": wall,
+            "child_maxrss_mb": ru.ru_maxrss / 1024.0,
+            "child_user_cpu_s": ru.ru_utime,
+            "child_sys_cpu_s": ru.ru_stime,
+        }
         man_path = run_dir / "manifest.json"
         if p.returncode != 0 or not man_path.exists():
             out["error"] = "run failed or left no manifest"
@@ -600,121 +741,215 @@ def bench_full_province(timeout: float) -> dict:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         cpu = out["child_user_cpu_s"] + out["child_sys_cpu_s"]
         out["child_cpu_utilisation"] = cpu / (wall * cores)
-        out["wall_lower_bound_if_uncontended_s"] = cpu / cores   # all cores busy the whole run: the best case
+        out["wall_lower_bound_if_uncontended_s"] = cpu / cores  # all cores busy the whole run: the best case
         out["peak_rss_mb"] = max(x for x in (out["child_maxrss_mb"], out["manifest_peak_rss_mb"]) if x is not None)
         return out
 
 
-# ----------------------------------------------------------------------------------- derived figures
-def derive(results: dict) -> None:
-    from sim.state import BYTES_PER_HOUSEHOLD
-    scales = results.get("scales") or []
-    bw = results.get("bandwidth") or {}
-    mem = {"bytes_per_household": int(BYTES_PER_HOUSEHOLD),
-           "bytes_streamed_per_household_step": 2 * int(BYTES_PER_HOUSEHOLD),
-           "assumption": "the kernel reads and writes back every field of each row once per month", "floor": []}
-    largest = max(scales, key=lambda r: r["households"]) if scales else None
-    if largest and bw:
-        for row in largest["kernel"]:
-            t = str(row["threads"])
-            gbs = bw["numba_inplace_update_gbs"].get(t) or bw["numba_copy_gbs"].get(t)
-            if not gbs:
-                continue
-            floor_ns = mem["bytes_streamed_per_household_step"] / gbs     # bytes / (GB/s) = ns
-            ratio = row["ns_per_household_step"] / floor_ns
-            bound = ("arithmetic / latency bound (far above the streaming floor)" if ratio > 3 else
-                     "memory-bandwidth bound" if ratio < 1.5 else "mixed")
-            mem["floor"].append({"scale": largest["scale"], "threads": row["threads"], "bandwidth_gbs": gbs,
-                                 "floor_ns_per_household_step": floor_ns,
-                                 "floor_s_per_month": floor_ns * largest["households"] / 1e9,
-                                 "kernel_ns_per_household_step": row["ns_per_household_step"],
-                                 "kernel_over_floor": ratio, "verdict": bound})
-    results["memory"] = mem
+def _floor_verdict(ratio: float) -> str:
+    if ratio > 3:
+        return "arithmetic / latency bound (far above the streaming floor)"
+    return "memory-bandwidth bound" if ratio < 1.5 else "mixed"
 
+
+def _memory(scales: list[dict], bw: dict) -> dict:
+    """State size per household and the memory-streaming floor of the kernel at the largest scale."""
+    from sim.state import BYTES_PER_HOUSEHOLD
+
+    mem = {
+        "bytes_per_household": int(BYTES_PER_HOUSEHOLD),
+        "bytes_streamed_per_household_step": 2 * int(BYTES_PER_HOUSEHOLD),
+        "assumption": "the kernel reads and writes back every field of each row once per month",
+        "floor": [],
+    }
+    largest = max(scales, key=lambda r: r["households"]) if scales else None
+    if not (largest and bw):
+        return mem
+    for row in largest["kernel"]:
+        t = str(row["threads"])
+        gbs = bw["numba_inplace_update_gbs"].get(t) or bw["numba_copy_gbs"].get(t)
+        if not gbs:
+            continue
+        floor_ns = mem["bytes_streamed_per_household_step"] / gbs  # bytes / (GB/s) = ns
+        ratio = row["ns_per_household_step"] / floor_ns
+        mem["floor"].append(
+            {
+                "scale": largest["scale"],
+                "threads": row["threads"],
+                "bandwidth_gbs": gbs,
+                "floor_ns_per_household_step": floor_ns,
+                "floor_s_per_month": floor_ns * largest["households"] / 1e9,
+                "kernel_ns_per_household_step": row["ns_per_household_step"],
+                "kernel_over_floor": ratio,
+                "verdict": _floor_verdict(ratio),
+            }
+        )
+    return mem
+
+
+def _linearity(small: dict, big: dict) -> list[dict]:
+    """Kernel time of the largest scale against the next, per thread count measured at both."""
+    rows = []
+    for rb in big["kernel"]:
+        rs = next((r for r in small["kernel"] if r["threads"] == rb["threads"]), None)
+        if rs:
+            rows.append(
+                {
+                    "threads": rb["threads"],
+                    "from_scale": small["scale"],
+                    "to_scale": big["scale"],
+                    "households_ratio": big["households"] / small["households"],
+                    "time_ratio": (rb["median_s_per_month"] / rs["median_s_per_month"]),
+                    "per_household_time_ratio": rb["ns_per_household_step"] / rs["ns_per_household_step"],
+                    "per_household_cpu_time_ratio": (rb["cpu_ns_per_household_step"] / rs["cpu_ns_per_household_step"]),
+                }
+            )
+    return rows
+
+
+def _speedup(r: dict) -> dict | None:
+    """2-thread against 1-thread kernel speed-up at one scale (None without both thread counts)."""
+    k = {row["threads"]: row for row in r["kernel"]}
+    if not (1 in k and 2 in k):
+        return None
+    return {
+        "scale": r["scale"],
+        "households": r["households"],
+        "speedup_2_over_1": k[1]["median_s_per_month"] / k[2]["median_s_per_month"],
+        "speedup_2_over_1_best_repeats": (k[1]["best_repeat_s_per_month"] / k[2]["best_repeat_s_per_month"]),
+        "cpu_utilisation_2_threads": k[2]["cpu_utilisation"],
+        "speedup_estimate_if_uncontended": 2 * k[1]["cpu_ns_per_household_step"] / k[2]["cpu_ns_per_household_step"],
+    }
+
+
+def _scaling(scales: list[dict]) -> dict:
     sc = {"linearity": [], "speedup": []}
     by_scale = sorted(scales, key=lambda r: r["households"])
     if len(by_scale) >= 2:
         small, big = by_scale[-2], by_scale[-1]
-        for rb in big["kernel"]:
-            rs = next((r for r in small["kernel"] if r["threads"] == rb["threads"]), None)
-            if rs:
-                lin = rb["ns_per_household_step"] / rs["ns_per_household_step"]
-                sc["linearity"].append({"threads": rb["threads"], "from_scale": small["scale"], "to_scale": big["scale"],
-                                        "households_ratio": big["households"] / small["households"],
-                                        "time_ratio": (rb["median_s_per_month"] / rs["median_s_per_month"]),
-                                        "per_household_time_ratio": lin,
-                                        "per_household_cpu_time_ratio": (rb["cpu_ns_per_household_step"]
-                                                                         / rs["cpu_ns_per_household_step"])})
+        sc["linearity"] = _linearity(small, big)
         if small.get("step_split") and big.get("step_split"):
             a, b = small["step_split"], big["step_split"]
-            sc["full_step_per_household_time_ratio"] = ((b["total_s_per_month"] / big["households"])
-                                                        / (a["total_s_per_month"] / small["households"]))
-    for r in by_scale:
-        k = {row["threads"]: row for row in r["kernel"]}
-        if 1 in k and 2 in k:
-            sc["speedup"].append({"scale": r["scale"], "households": r["households"],
-                                  "speedup_2_over_1": k[1]["median_s_per_month"] / k[2]["median_s_per_month"],
-                                  "speedup_2_over_1_best_repeats": (k[1]["best_repeat_s_per_month"]
-                                                                    / k[2]["best_repeat_s_per_month"]),
-                                  "cpu_utilisation_2_threads": k[2]["cpu_utilisation"],
-                                  "speedup_estimate_if_uncontended": 2 * k[1]["cpu_ns_per_household_step"]
-                                  / k[2]["cpu_ns_per_household_step"]})
-    results["scaling"] = sc
+            sc["full_step_per_household_time_ratio"] = (b["total_s_per_month"] / big["households"]) / (
+                a["total_s_per_month"] / small["households"]
+            )
+    sc["speedup"] = [x for x in (_speedup(r) for r in by_scale) if x]
+    return sc
 
-    # targets
-    tg = []
+
+def _targets(results: dict, mem: dict, sc: dict) -> list[dict]:
+    """The six targets, in the order of `TARGETS`, with the measured value and whether it is met."""
     fp = results.get("full_province")
     ok_fp = fp and not fp.get("error")
-    tg.append({"target": "full province 2020-2029 wall time < 30 s", "key": "full_province_wall_s",
-               "value": fp["wall_s"] if ok_fp else None,
-               "met": (fp["wall_s"] < TARGETS["full_province_wall_s"]) if ok_fp else None})
-    tg.append({"target": "full province peak RSS < 1.5 GiB (1536 MiB)", "key": "full_province_peak_rss_mb",
-               "value": fp["peak_rss_mb"] if ok_fp else None,
-               "met": (fp["peak_rss_mb"] < TARGETS["full_province_peak_rss_mb"]) if ok_fp else None})
     ag = results.get("agent_path") or {}
     # the lower of the wall-time and CPU-time ratios: CPU time is not inflated when other processes take the CPU
-    ratios = [x for x in (ag.get("ratio_agent_over_kernel_1thread"), ag.get("ratio_agent_over_kernel_1thread_cpu_time"))
-              if x]
+    ratios = [
+        x for x in (ag.get("ratio_agent_over_kernel_1thread"), ag.get("ratio_agent_over_kernel_1thread_cpu_time")) if x
+    ]
     ratio = min(ratios) if ratios else None
-    tg.append({"target": "kernel >= 300x the Mesa agent path (same state, 1 thread; lower of wall- and CPU-time ratios)",
-               "key": "kernel_vs_agent_ratio",
-               "value": ratio, "met": (ratio >= TARGETS["kernel_vs_agent_ratio"]) if ratio else None})
-    tg.append({"target": "<= 64 bytes of state per household", "key": "bytes_per_household",
-               "value": mem["bytes_per_household"], "met": mem["bytes_per_household"] <= TARGETS["bytes_per_household"]})
     lin = [r["per_household_time_ratio"] for r in sc["linearity"]]
     lo, hi = TARGETS["linearity"]
     worst = max(lin, key=lambda x: abs(np.log(x))) if lin else None
-    tg.append({"target": f"near-linear in households (time per household at the largest scale / the next, "
-                         f"within {lo}-{hi})", "key": "linearity", "value": worst,
-               "met": (lo <= worst <= hi) if worst is not None else None})
     sp = sc["speedup"][-1]["speedup_2_over_1"] if sc["speedup"] else None
-    tg.append({"target": "2 threads >= 1.8x 1 thread (kernel, largest scale)", "key": "two_thread_speedup",
-               "value": sp, "met": (sp >= TARGETS["two_thread_speedup"]) if sp else None})
-    # measured under load? say so next to the verdict, with the CPU-time based figure
+    return [
+        {
+            "target": "full province 2020-2029 wall time < 30 s",
+            "key": "full_province_wall_s",
+            "value": fp["wall_s"] if ok_fp else None,
+            "met": (fp["wall_s"] < TARGETS["full_province_wall_s"]) if ok_fp else None,
+        },
+        {
+            "target": "full province peak RSS < 1.5 GiB (1536 MiB)",
+            "key": "full_province_peak_rss_mb",
+            "value": fp["peak_rss_mb"] if ok_fp else None,
+            "met": (fp["peak_rss_mb"] < TARGETS["full_province_peak_rss_mb"]) if ok_fp else None,
+        },
+        {
+            "target": "kernel >= 300x the Mesa agent path (same state, 1 thread; lower of wall- and CPU-time ratios)",
+            "key": "kernel_vs_agent_ratio",
+            "value": ratio,
+            "met": (ratio >= TARGETS["kernel_vs_agent_ratio"]) if ratio else None,
+        },
+        {
+            "target": "<= 64 bytes of state per household",
+            "key": "bytes_per_household",
+            "value": mem["bytes_per_household"],
+            "met": mem["bytes_per_household"] <= TARGETS["bytes_per_household"],
+        },
+        {
+            "target": f"near-linear in households (time per household at the largest scale / the next, "
+            f"within {lo}-{hi})",
+            "key": "linearity",
+            "value": worst,
+            "met": (lo <= worst <= hi) if worst is not None else None,
+        },
+        {
+            "target": "2 threads >= 1.8x 1 thread (kernel, largest scale)",
+            "key": "two_thread_speedup",
+            "value": sp,
+            "met": (sp >= TARGETS["two_thread_speedup"]) if sp else None,
+        },
+    ]
+
+
+def _province_note(fp: dict, met: bool, scales: list[dict]) -> str:
+    """Why the full-province wall time is what it is: measured under load, or bound by its CPU time."""
+    if fp.get("child_cpu_utilisation", 1) < 0.8:
+        return (
+            f"measured under load (child used {100 * fp['child_cpu_utilisation']:.0f}% of the cores); "
+            f"its CPU time alone bounds the wall time at >= {fp['wall_lower_bound_if_uncontended_s']:.0f} s "
+            "on this machine even if uncontended"
+        )
+    if met:
+        return ""
+    brk = next((s_["kernel_breakdown"] for s_ in scales if s_.get("kernel_breakdown")), None)
+    return (
+        f"its CPU time alone bounds the wall time at >= {fp['wall_lower_bound_if_uncontended_s']:.1f} s "
+        "with both cores busy"
+        + (
+            f"; the place choice takes {100 * brk['place_choice_share_of_kernel_time']:.0f}% of the "
+            f"kernel's time (section Decision kernel)"
+            if brk
+            else ""
+        )
+    )
+
+
+def _add_target_notes(tg: list[dict], results: dict, sc: dict) -> None:
+    """A note next to each verdict measured under load, with the CPU-time based figure."""
+    scales = results.get("scales") or []
+    fp = results.get("full_province")
+    ag = results.get("agent_path") or {}
     util = [k["cpu_utilisation"] for s_ in scales for k in s_["kernel"] if k.get("cpu_utilisation")]
     low = min(util) if util else None
     for t in tg:
         t["note"] = ""
-    if ok_fp and fp.get("child_cpu_utilisation", 1) < 0.8:
-        tg[0]["note"] = (f"measured under load (child used {100 * fp['child_cpu_utilisation']:.0f}% of the cores); "
-                         f"its CPU time alone bounds the wall time at >= {fp['wall_lower_bound_if_uncontended_s']:.0f} s "
-                         "on this machine even if uncontended")
-    elif ok_fp and not tg[0]["met"]:
-        brk = next((s_["kernel_breakdown"] for s_ in scales if s_.get("kernel_breakdown")), None)
-        tg[0]["note"] = (f"its CPU time alone bounds the wall time at >= {fp['wall_lower_bound_if_uncontended_s']:.1f} s "
-                         "with both cores busy" + (
-                             f"; the place choice takes {100 * brk['place_choice_share_of_kernel_time']:.0f}% of the "
-                             f"kernel's time (section Decision kernel)" if brk else ""))
+    if fp and not fp.get("error"):
+        tg[0]["note"] = _province_note(fp, tg[0]["met"], scales)
     if ag.get("ratio_agent_over_kernel_1thread_cpu_time"):
-        tg[2]["note"] = (f"by wall time {ag['ratio_agent_over_kernel_1thread']:.0f}x, "
-                         f"by CPU time {ag['ratio_agent_over_kernel_1thread_cpu_time']:.0f}x")
+        tg[2]["note"] = (
+            f"by wall time {ag['ratio_agent_over_kernel_1thread']:.0f}x, "
+            f"by CPU time {ag['ratio_agent_over_kernel_1thread_cpu_time']:.0f}x"
+        )
     if low is not None and low < 0.8:
         if sc["speedup"]:
-            tg[5]["note"] = (f"measured under load (CPU utilisation down to {100 * low:.0f}%); estimate if the 2 cores were "
-                             f"free, from CPU time per household-step: {sc['speedup'][-1]['speedup_estimate_if_uncontended']:.2f}x")
+            tg[5]["note"] = (
+                f"measured under load (CPU utilisation down to {100 * low:.0f}%); estimate if the 2 cores were "
+                f"free, from CPU time per household-step: {sc['speedup'][-1]['speedup_estimate_if_uncontended']:.2f}x"
+            )
         cpu_lin = [r["per_household_cpu_time_ratio"] for r in sc["linearity"]]
-        tg[4]["note"] = ("measured under load; wall-time ratios are noisy" + (
-            "; by CPU time per household-step: " + ", ".join(f"{x:.2f}" for x in cpu_lin) if cpu_lin else ""))
+        tg[4]["note"] = "measured under load; wall-time ratios are noisy" + (
+            "; by CPU time per household-step: " + ", ".join(f"{x:.2f}" for x in cpu_lin) if cpu_lin else ""
+        )
+
+
+def derive(results: dict) -> None:
+    """Add the derived figures to `results`: memory floor, scaling, and the targets with their verdicts."""
+    scales = results.get("scales") or []
+    results["memory"] = mem = _memory(scales, results.get("bandwidth") or {})
+    results["scaling"] = sc = _scaling(scales)
+    tg = _targets(results, mem, sc)
+    _add_target_notes(tg, results, sc)
     results["targets"] = tg
 
 
@@ -737,233 +972,484 @@ def _ms(x):
     return "n/a" if x is None else f"{x * 1e3:.1f}"
 
 
-def render_markdown(r: dict) -> str:
+def _table(header: list, rows: list[list]) -> list[str]:
+    """The lines of a Markdown table (the project's one table writer)."""
+    return markdown_table(header, rows).splitlines()
+
+
+def _md_header(r: dict) -> list[str]:
+    """Title and provenance: command, date, commit, machine, software, load, sources."""
     m = r["machine"]
-    L = []
-    L.append("# Performance benchmark: Shanxi household model\n")
-    L.append("Generated by `benchmarks/run.py`; do not edit by hand (re-run `make bench`).\n")
-    L.append(f"- **Command:** `{r['command']}`")
-    L.append(f"- **Date:** {r['date']} (UTC), took {_f(r.get('benchmark_wall_s'), 0)} s")
-    L.append(f"- **Git commit:** `{r.get('git_commit')}` (the working tree may hold uncommitted changes)")
-    L.append(f"- **Machine:** {m['cpu_model']}, {m['logical_cpus']} logical CPUs "
-             f"({m.get('physical_cores') or '?'} cores, {m['cpus_available']} available), {m['ram_gb']} GB RAM, "
-             f"{m['platform']}")
-    L.append(f"- **Software:** " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-             + f"; numba threading layer {r.get('numba_threading_layer', '?')}, max {m['numba_max_threads']} threads")
-    L.append(f"- **Load average** (1/5/15 min) at start {r['load_average']['start']}, at end {r['load_average'].get('end')}. "
-             "Other processes running on the machine slow the timings; CPU utilisation below "
-             "(process CPU time / (wall x threads)) well under 100% points to contention.")
+    L = [
+        "# Performance benchmark: Shanxi household model\n",
+        "Generated by `benchmarks/run.py`; do not edit by hand (re-run `make bench`).\n",
+        f"- **Command:** `{r['command']}`",
+        f"- **Date:** {r['date']} (UTC), took {_f(r.get('benchmark_wall_s'), 0)} s",
+        f"- **Git commit:** `{r.get('git_commit')}` (the working tree may hold uncommitted changes)",
+        f"- **Machine:** {m['cpu_model']}, {m['logical_cpus']} logical CPUs "
+        f"({m.get('physical_cores') or '?'} cores, {m['cpus_available']} available), {m['ram_gb']} GB RAM, "
+        f"{m['platform']}",
+        "- **Software:** "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        + f"; numba threading layer {r.get('numba_threading_layer', '?')}, max {m['numba_max_threads']} threads",
+        f"- **Load average** (1/5/15 min) at start {r['load_average']['start']}, "
+        f"at end {r['load_average'].get('end')}. "
+        "Other processes running on the machine slow the timings; CPU utilisation below "
+        "(process CPU time / (wall x threads)) well under 100% points to contention.",
+    ]
     sections = {"start": r.get("other_load_at_start") or {}, **(r.get("section_load_average") or {})}
     busy = [f"{k}: {v.get('other_processes_cpu_percent', '?')}%" for k, v in sections.items() if isinstance(v, dict)]
     if busy:
-        L.append("- **CPU used by other processes** (0.5 s sample after each section, % of one CPU): " + "; ".join(busy))
+        L.append(
+            "- **CPU used by other processes** (0.5 s sample after each section, % of one CPU): " + "; ".join(busy)
+        )
     changed = r.get("sources_changed_during_run")
     if changed:
-        L.append(f"- **WARNING: model sources changed while the benchmark ran** ({', '.join(changed)}); "
-                 "sections measured before and after the change are not comparable. Re-run.")
+        L.append(
+            f"- **WARNING: model sources changed while the benchmark ran** ({', '.join(changed)}); "
+            "sections measured before and after the change are not comparable. Re-run."
+        )
     elif changed is not None:
-        L.append("- Model sources (" + ", ".join(f"`{k}` {v}" for k, v in r["sources_at_start"].items())
-                 + ") unchanged during the run.")
+        L.append(
+            "- Model sources ("
+            + ", ".join(f"`{k}` {v}" for k, v in r["sources_at_start"].items())
+            + ") unchanged during the run."
+        )
     if r.get("quick"):
         L.append("- **Quick mode:** small scales only, no full-province run (CI smoke run; figures are indicative).")
     L.append("")
+    return L
 
-    L.append("## Targets\n")
-    L.append("| target | measured | met? | note |")
-    L.append("|---|---|---|---|")
+
+# how each target's measured value is shown: {key: (digits for `_f`, unit)}; other keys: `_f` defaults
+_TARGET_FORMAT = {
+    "full_province_wall_s": (1, " s"),
+    "full_province_peak_rss_mb": (0, " MiB"),
+    "kernel_vs_agent_ratio": (2, "x"),
+    "two_thread_speedup": (2, "x"),
+    "linearity": (3, ""),
+}
+
+
+def _md_targets(r: dict) -> list[str]:
+    rows = []
     for t in r["targets"]:
         met = "not measured" if t["met"] is None else ("**met**" if t["met"] else "**not met**")
         v = t["value"]
-        if t["key"] in ("full_province_wall_s",):
-            vs = f"{_f(v, 1)} s"
-        elif t["key"] == "full_province_peak_rss_mb":
-            vs = f"{_f(v, 0)} MiB"
-        elif t["key"] in ("kernel_vs_agent_ratio", "two_thread_speedup"):
-            vs = f"{_f(v, 2)}x"
-        elif t["key"] == "linearity":
-            vs = _f(v, 3)
-        else:
-            vs = _f(v)
-        L.append(f"| {t['target']} | {vs if v is not None else 'n/a'} | {met} | {t.get('note', '')} |")
-    L.append("")
+        nd, unit = _TARGET_FORMAT.get(t["key"], (2, ""))
+        vs = f"{_f(v, nd)}{unit}" if v is not None else "n/a"
+        rows.append([t["target"], vs, met, t.get("note", "")])
+    return ["## Targets\n", *_table(["target", "measured", "met?", "note"], rows), ""]
 
+
+def _md_province_split(est: dict, months: int) -> list[str]:
+    """The stepping split of the full-province run, estimated from the instrumented in-process run."""
+    rows = [
+        [k, _f(v, 3), _f(v * months, 1), f"{_f(100 * v / est['total_s_per_month'], 1)}%"]
+        for k, v in est["parts_s_per_month"].items()
+    ]
+    return [
+        f"Stepping split, estimated from the in-process instrumented run at scale "
+        f"{est['from_scale']} ({est['from_months']} months, {est['threads']} threads) x {months} months:\n",
+        *_table(["part", "s/month", "est. s over the run", "share"], rows),
+        "",
+    ]
+
+
+def _md_full_province(r: dict) -> list[str]:
     fp = r.get("full_province")
-    L.append("## Full province, baseline 2020-2029 (scale 1.0)\n")
+    L = ["## Full province, baseline 2020-2029 (scale 1.0)\n"]
     if not fp:
-        L.append("Not run (`--quick` or `--no-province`).\n")
-    elif fp.get("error"):
-        L.append(f"Failed (exit {fp['exit_code']}): {fp['error']}\n\n```\n{fp.get('console_tail', '')}\n```\n")
-    else:
-        ts = fp.get("timings_s") or {}
-        L.append(f"`{fp['command']}` in a child process: {fp['households_simulated']:,} households, "
-                 f"{fp['months']} months, numba threads setting {fp.get('threads')} (0 = all cores).\n")
-        L.append("| measure | value |")
-        L.append("|---|---|")
-        L.append(f"| wall time (outside, incl. interpreter start + imports) | {_f(fp['wall_s'], 1)} s |")
-        L.append(f"| manifest wall time | {_f(fp['manifest_wall_s'], 1)} s |")
-        L.append(f"| setup (population synthesis + model init) | {_f(ts.get('setup'), 1)} s |")
-        L.append(f"| stepping ({fp['months']} months) | {_f(ts.get('stepping'), 1)} s "
-                 f"({_f((ts.get('stepping') or 0) / max(fp['months'] or 1, 1), 2)} s/month) |")
-        L.append(f"| output (tables, figure) | {_f(ts.get('output'), 1)} s |")
-        L.append(f"| peak RSS: manifest / child ru_maxrss | {_f(fp['manifest_peak_rss_mb'], 0)} / "
-                 f"{_f(fp['child_maxrss_mb'], 0)} MiB |")
-        L.append(f"| child CPU time user / sys | {_f(fp['child_user_cpu_s'], 1)} / {_f(fp['child_sys_cpu_s'], 1)} s |")
-        L.append(f"| child CPU utilisation (CPU time / (wall x cores)) | {_f(100 * fp.get('child_cpu_utilisation', float('nan')), 0)}% |")
-        L.append(f"| wall-time lower bound from CPU time (all cores busy) | {_f(fp.get('wall_lower_bound_if_uncontended_s'), 1)} s |")
-        L.append("")
-        est = fp.get("stepping_split_estimate")
-        if est:
-            L.append(f"Stepping split, estimated from the in-process instrumented run at scale "
-                     f"{est['from_scale']} ({est['from_months']} months, {est['threads']} threads) x {fp['months']} months:\n")
-            L.append("| part | s/month | est. s over the run | share |")
-            L.append("|---|---|---|---|")
-            for k, v in est["parts_s_per_month"].items():
-                L.append(f"| {k} | {_f(v, 3)} | {_f(v * fp['months'], 1)} | {_f(100 * v / est['total_s_per_month'], 1)}% |")
-            L.append("")
+        return [*L, "Not run (`--quick` or `--no-province`).\n"]
+    if fp.get("error"):
+        return [*L, f"Failed (exit {fp['exit_code']}): {fp['error']}\n\n```\n{fp.get('console_tail', '')}\n```\n"]
+    ts = fp.get("timings_s") or {}
+    L.append(
+        f"`{fp['command']}` in a child process: {fp['households_simulated']:,} households, "
+        f"{fp['months']} months, numba threads setting {fp.get('threads')} (0 = all cores).\n"
+    )
+    per_month = _f((ts.get("stepping") or 0) / max(fp["months"] or 1, 1), 2)
+    rows = [
+        ["wall time (outside, incl. interpreter start + imports)", f"{_f(fp['wall_s'], 1)} s"],
+        ["manifest wall time", f"{_f(fp['manifest_wall_s'], 1)} s"],
+        ["setup (population synthesis + model init)", f"{_f(ts.get('setup'), 1)} s"],
+        [f"stepping ({fp['months']} months)", f"{_f(ts.get('stepping'), 1)} s ({per_month} s/month)"],
+        ["output (tables, figure)", f"{_f(ts.get('output'), 1)} s"],
+        [
+            "peak RSS: manifest / child ru_maxrss",
+            f"{_f(fp['manifest_peak_rss_mb'], 0)} / {_f(fp['child_maxrss_mb'], 0)} MiB",
+        ],
+        ["child CPU time user / sys", f"{_f(fp['child_user_cpu_s'], 1)} / {_f(fp['child_sys_cpu_s'], 1)} s"],
+        [
+            "child CPU utilisation (CPU time / (wall x cores))",
+            f"{_f(100 * fp.get('child_cpu_utilisation', float('nan')), 0)}%",
+        ],
+        [
+            "wall-time lower bound from CPU time (all cores busy)",
+            f"{_f(fp.get('wall_lower_bound_if_uncontended_s'), 1)} s",
+        ],
+    ]
+    L += [*_table(["measure", "value"], rows), ""]
+    est = fp.get("stepping_split_estimate")
+    if est:
+        L += _md_province_split(est, fp["months"])
+    return L
 
-    L.append("## Compile time (numba), reported apart from run times\n")
+
+def _md_compile(r: dict) -> list[str]:
     cp = r.get("compile") or {}
-    L.append(f"Fresh child process `python -m benchmarks.compile_probe --scale {cp.get('probe_scale')}`, "
-             "NUMBA_CACHE_DIR = an empty temporary folder (cold), then the same folder again (warm). "
-             "compile = first call - steady call.\n")
-    L.append("| | cold | cold, CPU time of the first call | warm (cached) |")
-    L.append("|---|---|---|---|")
     cold, warm = cp.get("cold") or {}, cp.get("warm") or {}
+    rows = []
     for k in ("aggregate", "step_all", "step_household"):
         c = (cold.get("kernels") or {}).get(k, {})
         w = (warm.get("kernels") or {}).get(k, {})
-        cpu = f"{_f(c.get('first_call_cpu_s'), 2)} s" if c.get("first_call_cpu_s") is not None else "(inside model init)"
-        L.append(f"| `{k}` first call - steady call | {_f(c.get('compile_s'), 2)} s | {cpu} | {_f(w.get('compile_s'), 3)} s |")
-    L.append(f"| total compile / cache load | {_f(cold.get('total_compile_s'), 2)} s | | {_f(warm.get('total_compile_s'), 3)} s |")
-    L.append(f"| import sim.model | {_f(cold.get('import_s'), 2)} s | | {_f(warm.get('import_s'), 2)} s |")
-    L.append(f"| whole probe process (wall / CPU) | {_f(cold.get('process_wall_s'), 1)} s | {_f(cold.get('process_cpu_s'), 1)} s | "
-             f"{_f(warm.get('process_wall_s'), 1)} s / {_f(warm.get('process_cpu_s'), 1)} s CPU |")
+        cpu = (
+            f"{_f(c.get('first_call_cpu_s'), 2)} s" if c.get("first_call_cpu_s") is not None else "(inside model init)"
+        )
+        rows.append(
+            [f"`{k}` first call - steady call", f"{_f(c.get('compile_s'), 2)} s", cpu, f"{_f(w.get('compile_s'), 3)} s"]
+        )
+    rows += [
+        [
+            "total compile / cache load",
+            f"{_f(cold.get('total_compile_s'), 2)} s",
+            "",
+            f"{_f(warm.get('total_compile_s'), 3)} s",
+        ],
+        ["import sim.model", f"{_f(cold.get('import_s'), 2)} s", "", f"{_f(warm.get('import_s'), 2)} s"],
+        [
+            "whole probe process (wall / CPU)",
+            f"{_f(cold.get('process_wall_s'), 1)} s",
+            f"{_f(cold.get('process_cpu_s'), 1)} s",
+            f"{_f(warm.get('process_wall_s'), 1)} s / {_f(warm.get('process_cpu_s'), 1)} s CPU",
+        ],
+    ]
+    L = [
+        "## Compile time (numba), reported apart from run times\n",
+        f"Fresh child process `python -m benchmarks.compile_probe --scale {cp.get('probe_scale')}`, "
+        "NUMBA_CACHE_DIR = an empty temporary folder (cold), then the same folder again (warm). "
+        "compile = first call - steady call.\n",
+        *_table(["", "cold", "cold, CPU time of the first call", "warm (cached)"], rows),
+    ]
     for lab, d in (("cold", cold), ("warm", warm)):
         if d.get("error"):
             L.append(f"\n{lab} probe failed:\n```\n{d['error']}\n```")
     L.append("")
+    return L
 
-    L.append("## Decision kernel `kernels.step_all` alone\n")
-    L.append("Census state, that month's conditions held fixed, "
-             f"{r['options']['months']} consecutive months per repeat, median of {r['options']['repeats']} repeats "
-             "(markets excluded; the counts of households with an event are updated inside the kernel).\n")
-    L.append("| scale | households | threads | s/month | household-steps/s | ns/household-step | best repeat: household-steps/s | CPU utilisation | CPU ns/household-step (all threads) |")
-    L.append("|---|---|---|---|---|---|---|---|---|")
-    for s in r.get("scales") or []:
-        for k in s["kernel"]:
-            L.append(f"| {s['scale']:g} | {s['households']:,} | {k['threads']} | {_f(k['median_s_per_month'], 3)} | "
-                     f"{k['household_steps_per_s'] / 1e6:.2f} M | {_f(k['ns_per_household_step'], 1)} | "
-                     f"{k['best_household_steps_per_s'] / 1e6:.2f} M | "
-                     f"{_f(100 * k['cpu_utilisation'], 0)}% | {_f(k['cpu_ns_per_household_step'], 1)} |")
-    L.append("")
-    for s in r.get("scales") or []:
-        if s.get("kernel_breakdown"):
-            b = s["kernel_breakdown"]
-            L.append(f"Where the kernel's time goes (scale {s['scale']:g}, {b['threads']} thread): "
-                     f"{_f(b['ns_per_household_step'], 1)} ns/household-step in all; "
-                     f"{_f(b.get('ns_per_household_step_screen_only'), 1)} ns for the screen alone (every household "
-                     f"quiet); {_f(b['ns_per_household_step_without_place_choice'], 1)} ns without any place choice. "
-                     f"{_f(100 * (b.get('full_rule_share') or float('nan')), 1)}% of households go past the screen "
-                     f"to the full rule in a month; the place choice (7-option logit) takes "
-                     f"{_f(100 * b['place_choice_share_of_kernel_time'], 0)}% of kernel time ({b['note']}).\n")
-    same = [s.get("identical_across_threads") for s in r.get("scales") or []]
+
+def _md_breakdown(s: dict) -> str:
+    """Where the kernel's time goes at one scale (the diagnostic run of `bench_scale`)."""
+    b = s["kernel_breakdown"]
+    return (
+        f"Where the kernel's time goes (scale {s['scale']:g}, {b['threads']} thread): "
+        f"{_f(b['ns_per_household_step'], 1)} ns/household-step in all; "
+        f"{_f(b.get('ns_per_household_step_screen_only'), 1)} ns for the screen alone (every household "
+        f"quiet); {_f(b['ns_per_household_step_without_place_choice'], 1)} ns without any place choice. "
+        f"{_f(100 * (b.get('full_rule_share') or float('nan')), 1)}% of households go past the screen "
+        f"to the full rule in a month; the place choice (7-option logit) takes "
+        f"{_f(100 * b['place_choice_share_of_kernel_time'], 0)}% of kernel time ({b['note']}).\n"
+    )
+
+
+def _md_kernel(r: dict) -> list[str]:
+    scales = r.get("scales") or []
+    header = [
+        "scale",
+        "households",
+        "threads",
+        "s/month",
+        "household-steps/s",
+        "ns/household-step",
+        "best repeat: household-steps/s",
+        "CPU utilisation",
+        "CPU ns/household-step (all threads)",
+    ]
+    rows = [
+        [
+            f"{s['scale']:g}",
+            f"{s['households']:,}",
+            k["threads"],
+            _f(k["median_s_per_month"], 3),
+            f"{k['household_steps_per_s'] / 1e6:.2f} M",
+            _f(k["ns_per_household_step"], 1),
+            f"{k['best_household_steps_per_s'] / 1e6:.2f} M",
+            f"{_f(100 * k['cpu_utilisation'], 0)}%",
+            _f(k["cpu_ns_per_household_step"], 1),
+        ]
+        for s in scales
+        for k in s["kernel"]
+    ]
+    L = [
+        "## Decision kernel `kernels.step_all` alone\n",
+        "Census state, that month's conditions held fixed, "
+        f"{r['options']['months']} consecutive months per repeat, median of {r['options']['repeats']} repeats "
+        "(markets excluded; the counts of households with an event are updated inside the kernel).\n",
+        *_table(header, rows),
+        "",
+    ]
+    L += [_md_breakdown(s) for s in scales if s.get("kernel_breakdown")]
+    same = [s.get("identical_across_threads") for s in scales]
     L.append(f"Results identical across thread counts at every scale: {all(same) if same else 'n/a'}.\n")
+    return L
 
-    L.append("## Recount from scratch and markets\n")
-    L.append("`aggregate` counts every row (model set-up, and the tests that check the running counts); the monthly "
-             "step does not call it: the kernel moves the households that had an event between the counts.\n")
-    L.append("| scale | threads | `aggregate` ms | ns/household | of which allocation + reduction ms | markets (behaviour + conditions) ms |")
-    L.append("|---|---|---|---|---|---|")
-    for s in r.get("scales") or []:
-        for a in s["aggregate"]:
-            L.append(f"| {s['scale']:g} | {a['threads']} | {_ms(a['median_s'])} | {_f(a['ns_per_household'], 1)} | "
-                     f"{_ms(a['alloc_and_reduce_overhead_s'])} | {_ms(s['markets']['total_s_per_month'])} |")
-    L.append("")
 
-    L.append("## `model.step()` split (instrumented in-process run)\n")
-    L.append("Wrappers time the model's calls; `other` is the rest of `model.step()` (flows, Python overhead).\n")
-    L.append("| scale | threads | months | total s/month | step_all | counts update | behaviour | conditions | "
-             "collect | record | other | household-steps/s (whole step) |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for s in r.get("scales") or []:
-        p = s.get("step_split")
-        if not p:
-            continue
-        L.append(f"| {s['scale']:g} | {p['threads']} | {p['months']} | {_f(p['total_s_per_month'], 3)} | "
-                 f"{_ms(p['step_all_s_per_month'])} ms | {_ms(p['counts_s_per_month'])} ms | "
-                 f"{_ms(p['behaviour_s_per_month'])} ms | {_ms(p['conditions_s_per_month'])} ms | "
-                 f"{_ms(p['collect_s_per_month'])} ms | {_ms(p['record_s_per_month'])} ms | "
-                 f"{_ms(p['other_s_per_month'])} ms | {p['household_steps_per_s_full_step'] / 1e6:.2f} M |")
-    L.append("")
-    L.append("| scale | households | setup (synthesis + init) in-process | RSS after setup |")
-    L.append("|---|---|---|---|")
-    for s in r.get("scales") or []:
-        L.append(f"| {s['scale']:g} | {s['households']:,} | {_f(s['setup_s'], 2)} s | {_f(s['rss_after_setup_mb'], 0)} MiB |")
-    L.append("")
+def _md_aggregate(r: dict) -> list[str]:
+    header = [
+        "scale",
+        "threads",
+        "`aggregate` ms",
+        "ns/household",
+        "of which allocation + reduction ms",
+        "markets (behaviour + conditions) ms",
+    ]
+    rows = [
+        [
+            f"{s['scale']:g}",
+            a["threads"],
+            _ms(a["median_s"]),
+            _f(a["ns_per_household"], 1),
+            _ms(a["alloc_and_reduce_overhead_s"]),
+            _ms(s["markets"]["total_s_per_month"]),
+        ]
+        for s in r.get("scales") or []
+        for a in s["aggregate"]
+    ]
+    return [
+        "## Recount from scratch and markets\n",
+        "`aggregate` counts every row (model set-up, and the tests that check the running counts); the monthly "
+        "step does not call it: the kernel moves the households that had an event between the counts.\n",
+        *_table(header, rows),
+        "",
+    ]
 
-    L.append("## Mesa agent path vs kernel\n")
+
+def _md_step_split(r: dict) -> list[str]:
+    scales = r.get("scales") or []
+    header = [
+        "scale",
+        "threads",
+        "months",
+        "total s/month",
+        "step_all",
+        "counts update",
+        "behaviour",
+        "conditions",
+        "collect",
+        "record",
+        "other",
+        "household-steps/s (whole step)",
+    ]
+    parts = ("step_all", "counts", "behaviour", "conditions", "collect", "record", "other")
+    rows = [
+        [
+            f"{s['scale']:g}",
+            p["threads"],
+            p["months"],
+            _f(p["total_s_per_month"], 3),
+            *(f"{_ms(p[f'{part}_s_per_month'])} ms" for part in parts),
+            f"{p['household_steps_per_s_full_step'] / 1e6:.2f} M",
+        ]
+        for s in scales
+        if (p := s.get("step_split"))
+    ]
+    setup_rows = [
+        [f"{s['scale']:g}", f"{s['households']:,}", f"{_f(s['setup_s'], 2)} s", f"{_f(s['rss_after_setup_mb'], 0)} MiB"]
+        for s in scales
+    ]
+    return [
+        "## `model.step()` split (instrumented in-process run)\n",
+        "Wrappers time the model's calls; `other` is the rest of `model.step()` (flows, Python overhead).\n",
+        *_table(header, rows),
+        "",
+        *_table(["scale", "households", "setup (synthesis + init) in-process", "RSS after setup"], setup_rows),
+        "",
+    ]
+
+
+def _md_agent_path(r: dict) -> list[str]:
+    L = ["## Mesa agent path vs kernel\n"]
     ag = r.get("agent_path") or {}
     if ag.get("error"):
-        L.append(f"Not measured: {ag['error']}\n")
-    elif ag:
-        L.append(f"Scale {ag['scale']:g}: {ag['households']:,} households as Mesa `Household` agents; one month on the "
-                 f"same state through `AgentSet.do(\"step\")` (each agent calls the compiled `step_household`) and through "
-                 f"`kernels.step_all`. Identical results: **{ag['identical_results']}**.\n")
-        L.append("| path | threads | s/month | per household-step | CPU per household-step | agent path / this | (by CPU time) |")
-        L.append("|---|---|---|---|---|---|---|")
-        L.append(f"| Mesa agents `Household.step()` | 1 | {_f(ag['agent_s_per_month'], 3)} | "
-                 f"{_f(ag['agent_us_per_household_step'], 2)} us | {_f(ag.get('agent_cpu_us_per_household_step'), 2)} us | 1 | 1 |")
-        for k in ag["kernel"]:
-            L.append(f"| `kernels.step_all` | {k['threads']} | {_f(k['s_per_month'], 4)} | "
-                     f"{_f(k['ns_per_household_step'], 1)} ns | {_f(k.get('cpu_ns_per_household_step'), 1)} ns | "
-                     f"{_f(k['ratio_agent_over_kernel'], 1)}x | {_f(k.get('ratio_agent_over_kernel_cpu_time'), 1)}x |")
-        sp = ag.get("model_step_split") or {}
-        if sp:
-            L.append(f"\nWhole `model.step()` with agent stepping ({sp['months']} months): {_f(sp['total_s_per_month'], 3)} s/month, "
-                     f"of which agents {_f(sp['agent_step_s_per_month'], 3)} s, counts update {_ms(sp['counts_s_per_month'])} ms.")
-        L.append("")
+        return [*L, f"Not measured: {ag['error']}\n"]
+    if not ag:
+        return L
+    L.append(
+        f"Scale {ag['scale']:g}: {ag['households']:,} households as Mesa `Household` agents; one month on the "
+        f'same state through `AgentSet.do("step")` (each agent calls the compiled `step_household`) and through '
+        f"`kernels.step_all`. Identical results: **{ag['identical_results']}**.\n"
+    )
+    header = [
+        "path",
+        "threads",
+        "s/month",
+        "per household-step",
+        "CPU per household-step",
+        "agent path / this",
+        "(by CPU time)",
+    ]
+    rows = [
+        [
+            "Mesa agents `Household.step()`",
+            1,
+            _f(ag["agent_s_per_month"], 3),
+            f"{_f(ag['agent_us_per_household_step'], 2)} us",
+            f"{_f(ag.get('agent_cpu_us_per_household_step'), 2)} us",
+            1,
+            1,
+        ]
+    ]
+    rows += [
+        [
+            "`kernels.step_all`",
+            k["threads"],
+            _f(k["s_per_month"], 4),
+            f"{_f(k['ns_per_household_step'], 1)} ns",
+            f"{_f(k.get('cpu_ns_per_household_step'), 1)} ns",
+            f"{_f(k['ratio_agent_over_kernel'], 1)}x",
+            f"{_f(k.get('ratio_agent_over_kernel_cpu_time'), 1)}x",
+        ]
+        for k in ag["kernel"]
+    ]
+    L += _table(header, rows)
+    sp = ag.get("model_step_split") or {}
+    if sp:
+        L.append(
+            f"\nWhole `model.step()` with agent stepping ({sp['months']} months): "
+            f"{_f(sp['total_s_per_month'], 3)} s/month, of which agents {_f(sp['agent_step_s_per_month'], 3)} s, "
+            f"counts update {_ms(sp['counts_s_per_month'])} ms."
+        )
+    L.append("")
+    return L
 
-    L.append("## Memory: state size and the bandwidth floor\n")
+
+def _md_memory(r: dict) -> list[str]:
     mem = r.get("memory") or {}
     bw = r.get("bandwidth") or {}
-    L.append(f"State: **{mem.get('bytes_per_household')} bytes per household** (`sim.state.BYTES_PER_HOUSEHOLD`); "
-             f"a month streams {mem.get('bytes_streamed_per_household_step')} bytes per household ({mem.get('assumption')}).\n")
+    L = [
+        "## Memory: state size and the bandwidth floor\n",
+        f"State: **{mem.get('bytes_per_household')} bytes per household** (`sim.state.BYTES_PER_HOUSEHOLD`); "
+        f"a month streams {mem.get('bytes_streamed_per_household_step')} bytes per household "
+        f"({mem.get('assumption')}).\n",
+    ]
     if bw:
-        L.append(f"Bandwidth ({bw['array_mb']} MiB arrays, GB/s = 1e9 B/s counting read + write): numpy copy "
-                 f"{_f(bw['numpy_copy_gbs'], 1)}; numba parallel copy "
-                 + ", ".join(f"{t} thr {_f(v, 1)}" for t, v in bw["numba_copy_gbs"].items())
-                 + "; numba in-place update " + ", ".join(f"{t} thr {_f(v, 1)}" for t, v in bw["numba_inplace_update_gbs"].items())
-                 + ".\n")
+        L.append(
+            f"Bandwidth ({bw['array_mb']} MiB arrays, GB/s = 1e9 B/s counting read + write): numpy copy "
+            f"{_f(bw['numpy_copy_gbs'], 1)}; numba parallel copy "
+            + ", ".join(f"{t} thr {_f(v, 1)}" for t, v in bw["numba_copy_gbs"].items())
+            + "; numba in-place update "
+            + ", ".join(f"{t} thr {_f(v, 1)}" for t, v in bw["numba_inplace_update_gbs"].items())
+            + ".\n"
+        )
     if mem.get("floor"):
-        L.append("| scale | threads | bandwidth GB/s | floor ns/household-step | floor s/month | kernel ns/household-step | kernel / floor | verdict |")
-        L.append("|---|---|---|---|---|---|---|---|")
-        for f in mem["floor"]:
-            L.append(f"| {f['scale']:g} | {f['threads']} | {_f(f['bandwidth_gbs'], 1)} | {_f(f['floor_ns_per_household_step'], 2)} | "
-                     f"{_f(f['floor_s_per_month'], 3)} | {_f(f['kernel_ns_per_household_step'], 1)} | {_f(f['kernel_over_floor'], 0)}x | {f['verdict']} |")
+        header = [
+            "scale",
+            "threads",
+            "bandwidth GB/s",
+            "floor ns/household-step",
+            "floor s/month",
+            "kernel ns/household-step",
+            "kernel / floor",
+            "verdict",
+        ]
+        rows = [
+            [
+                f"{f['scale']:g}",
+                f["threads"],
+                _f(f["bandwidth_gbs"], 1),
+                _f(f["floor_ns_per_household_step"], 2),
+                _f(f["floor_s_per_month"], 3),
+                _f(f["kernel_ns_per_household_step"], 1),
+                f"{_f(f['kernel_over_floor'], 0)}x",
+                f["verdict"],
+            ]
+            for f in mem["floor"]
+        ]
+        L += _table(header, rows)
     L.append("")
+    return L
 
-    L.append("## Scaling\n")
+
+def _md_linearity(sc: dict) -> list[str]:
+    header = [
+        "threads",
+        "scales",
+        "households ratio",
+        "time ratio",
+        "time per household ratio",
+        "CPU time per household ratio",
+    ]
+    rows = [
+        [
+            x["threads"],
+            f"{x['from_scale']:g} -> {x['to_scale']:g}",
+            _f(x["households_ratio"], 2),
+            _f(x["time_ratio"], 2),
+            _f(x["per_household_time_ratio"], 3),
+            _f(x.get("per_household_cpu_time_ratio"), 3),
+        ]
+        for x in sc["linearity"]
+    ]
+    L = _table(header, rows)
+    if sc.get("full_step_per_household_time_ratio"):
+        L.append(
+            "\nWhole `model.step()` time per household, largest / next scale: "
+            f"{_f(sc['full_step_per_household_time_ratio'], 3)}."
+        )
+    L.append("")
+    return L
+
+
+def _md_speedup(sc: dict) -> list[str]:
+    header = [
+        "scale",
+        "households",
+        "kernel speed-up 2 threads / 1 thread (medians)",
+        "(best repeats)",
+        "CPU utilisation at 2 threads",
+        "estimate if uncontended (from CPU time)",
+    ]
+    rows = [
+        [
+            f"{x['scale']:g}",
+            f"{x['households']:,}",
+            f"{_f(x['speedup_2_over_1'], 2)}x",
+            f"{_f(x['speedup_2_over_1_best_repeats'], 2)}x",
+            f"{_f(100 * (x['cpu_utilisation_2_threads'] or float('nan')), 0)}%",
+            f"{_f(x.get('speedup_estimate_if_uncontended'), 2)}x",
+        ]
+        for x in sc["speedup"]
+    ]
+    return [*_table(header, rows), ""]
+
+
+def _md_scaling(r: dict) -> list[str]:
     sc = r.get("scaling") or {}
+    L = ["## Scaling\n"]
     if sc.get("linearity"):
-        L.append("| threads | scales | households ratio | time ratio | time per household ratio | CPU time per household ratio |")
-        L.append("|---|---|---|---|---|---|")
-        for x in sc["linearity"]:
-            L.append(f"| {x['threads']} | {x['from_scale']:g} -> {x['to_scale']:g} | {_f(x['households_ratio'], 2)} | "
-                     f"{_f(x['time_ratio'], 2)} | {_f(x['per_household_time_ratio'], 3)} | "
-                     f"{_f(x.get('per_household_cpu_time_ratio'), 3)} |")
-        if sc.get("full_step_per_household_time_ratio"):
-            L.append(f"\nWhole `model.step()` time per household, largest / next scale: {_f(sc['full_step_per_household_time_ratio'], 3)}.")
-        L.append("")
+        L += _md_linearity(sc)
     if sc.get("speedup"):
-        L.append("| scale | households | kernel speed-up 2 threads / 1 thread (medians) | (best repeats) | CPU utilisation at 2 threads | estimate if uncontended (from CPU time) |")
-        L.append("|---|---|---|---|---|---|")
-        for x in sc["speedup"]:
-            L.append(f"| {x['scale']:g} | {x['households']:,} | {_f(x['speedup_2_over_1'], 2)}x | "
-                     f"{_f(x['speedup_2_over_1_best_repeats'], 2)}x | "
-                     f"{_f(100 * (x['cpu_utilisation_2_threads'] or float('nan')), 0)}% | "
-                     f"{_f(x.get('speedup_estimate_if_uncontended'), 2)}x |")
-        L.append("")
-    return "\n".join(L) + "\n"
+        L += _md_speedup(sc)
+    return L
+
+
+# the sections of RESULTS.md, in order: each returns its lines
+_MD_SECTIONS = (
+    _md_header,
+    _md_targets,
+    _md_full_province,
+    _md_compile,
+    _md_kernel,
+    _md_aggregate,
+    _md_step_split,
+    _md_agent_path,
+    _md_memory,
+    _md_scaling,
+)
+
+
+def render_markdown(r: dict) -> str:
+    return "\n".join(line for section in _MD_SECTIONS for line in section(r)) + "\n"
 
 
 def write_results(results: dict, out: Path) -> None:
@@ -978,8 +1464,12 @@ def parse_args(argv=None):
     ap.add_argument("--threads", default="1,2", help="numba thread counts to compare (default 1,2)")
     ap.add_argument("--months", type=int, default=None, help="months per kernel repeat (default 4)")
     ap.add_argument("--repeats", type=int, default=None, help="repeats, the median is reported (default 3)")
-    ap.add_argument("--split-months", type=int, default=None,
-                    help="months of the instrumented model.step() run per scale (default 12)")
+    ap.add_argument(
+        "--split-months",
+        type=int,
+        default=None,
+        help="months of the instrumented model.step() run per scale (default 12)",
+    )
     ap.add_argument("--agent-scale", type=float, default=0.001, help="scale of the Mesa agent-path run")
     ap.add_argument("--agent-months", type=int, default=None, help="months stepped through Mesa agents (default 3)")
     ap.add_argument("--bandwidth-mb", type=int, default=None, help="array size of the bandwidth test (default 256)")
@@ -988,11 +1478,19 @@ def parse_args(argv=None):
     ap.add_argument("--no-compile", action="store_true", help="skip the compile probes")
     ap.add_argument("--province-timeout", type=float, default=3600.0)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--quick", action="store_true",
-                    help="CI smoke run: scales 0.002,0.01, 2 months, 2 repeats, no full-province run")
-    ap.add_argument("--out", default=str(DEFAULT_OUT), help="folder for RESULTS.md and results.json (default benchmarks/)")
-    ap.add_argument("--render-only", action="store_true",
-                    help="measure nothing: recompute the target verdicts and rewrite RESULTS.md from <out>/results.json")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI smoke run: scales 0.002,0.01, 2 months, 2 repeats, no full-province run",
+    )
+    ap.add_argument(
+        "--out", default=str(DEFAULT_OUT), help="folder for RESULTS.md and results.json (default benchmarks/)"
+    )
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: recompute the target verdicts and rewrite RESULTS.md from <out>/results.json",
+    )
     a = ap.parse_args(argv)
     q = a.quick
     a.scales = [float(x) for x in (a.scales or ("0.002,0.01" if q else "0.01,0.1,1.0")).split(",") if x.strip()]
@@ -1006,22 +1504,10 @@ def parse_args(argv=None):
     return a
 
 
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    out = Path(args.out)
-    if args.render_only:
-        results = json.loads((out / "results.json").read_text())
-        derive(results)
-        write_results(results, out)
-        log(f"re-rendered {out / 'RESULTS.md'} from the measurements in {out / 'results.json'}")
-        return results
-    t_start = time.perf_counter()
-    max_thr = numba.config.NUMBA_NUM_THREADS
-    threads = sorted({int(t) for t in args.threads.split(",") if t.strip()})
-    skipped = [t for t in threads if t > max_thr]
-    threads = [t for t in threads if t <= max_thr] or [1]
+def _new_results(args, argv, threads: list[int], skipped: list[int]) -> dict:
+    """The results document before any measurement: command, provenance, machine, options."""
     argv_shown = sys.argv[1:] if argv is None else list(argv)
-    results = {
+    return {
         "schema": SCHEMA,
         "command": "python -m benchmarks.run" + ("" if not argv_shown else " " + shlex.join(argv_shown)),
         "date": now_iso(),
@@ -1029,26 +1515,68 @@ def main(argv=None) -> dict:
         "sources_at_start": source_fingerprint(),
         "machine": machine_info(),
         "quick": bool(args.quick),
-        "options": {"scales": args.scales, "threads": threads, "threads_skipped": skipped, "months": args.months,
-                    "repeats": args.repeats, "split_months": args.split_months, "agent_scale": args.agent_scale,
-                    "agent_months": args.agent_months, "bandwidth_mb": args.bandwidth_mb, "seed": args.seed},
+        "options": {
+            "scales": args.scales,
+            "threads": threads,
+            "threads_skipped": skipped,
+            "months": args.months,
+            "repeats": args.repeats,
+            "split_months": args.split_months,
+            "agent_scale": args.agent_scale,
+            "agent_months": args.agent_months,
+            "bandwidth_mb": args.bandwidth_mb,
+            "seed": args.seed,
+        },
         "targets_definition": TARGETS,
         "load_average": {"start": loadavg()},
         "other_load_at_start": other_cpu_load(),
         "section_load_average": {},
-        "compile": None, "bandwidth": None, "agent_path": None, "scales": [], "full_province": None,
+        "compile": None,
+        "bandwidth": None,
+        "agent_path": None,
+        "scales": [],
+        "full_province": None,
     }
 
-    def checkpoint(section):
-        results["section_load_average"][section] = {"loadavg": loadavg(), **other_cpu_load()}
-        now = source_fingerprint()
-        results["sources_changed_during_run"] = sorted(k for k, v in now.items() if v != results["sources_at_start"].get(k))
-        results["benchmark_wall_s"] = time.perf_counter() - t_start
-        results["load_average"]["end"] = loadavg()
-        derive(results)
-        write_results(results, out)
 
-    log(f"machine: {results['machine']['cpu_model']}, {results['machine']['logical_cpus']} CPUs; load {loadavg()}")
+def _checkpoint(results: dict, section: str, out: Path, t_start: float) -> None:
+    """After a section: the load, whether the model sources changed, and the results so far written out."""
+    results["section_load_average"][section] = {"loadavg": loadavg(), **other_cpu_load()}
+    now = source_fingerprint()
+    results["sources_changed_during_run"] = sorted(k for k, v in now.items() if v != results["sources_at_start"].get(k))
+    results["benchmark_wall_s"] = time.perf_counter() - t_start
+    results["load_average"]["end"] = loadavg()
+    derive(results)
+    write_results(results, out)
+
+
+def _stepping_split_estimate(scales: list[dict], months: int | None) -> dict | None:
+    """The full-province stepping split, estimated from the instrumented run at scale 1.0 (None without one)."""
+    src = next((s for s in scales if s["scale"] == 1.0 and s.get("step_split")), None)
+    if not src:
+        return None
+    sp = src["step_split"]
+    parts = {
+        "step_all (kernel, including the counts of households with an event)": sp["step_all_s_per_month"],
+        "counts update (Counts.advanced_by)": sp["counts_s_per_month"],
+        "markets (behaviour + conditions + advance_year)": sp["behaviour_s_per_month"]
+        + sp["conditions_s_per_month"]
+        + sp["advance_year_s_per_month"],
+        "data collection + yearly record": sp["collect_s_per_month"] + sp["record_s_per_month"],
+        "other": sp["other_s_per_month"],
+    }
+    return {
+        "from_scale": 1.0,
+        "from_months": sp["months"],
+        "threads": sp["threads"],
+        "parts_s_per_month": parts,
+        "total_s_per_month": sp["total_s_per_month"],
+        "estimated_stepping_s": sp["total_s_per_month"] * (months or 0),
+    }
+
+
+def _measure(args, results: dict, threads: list[int], checkpoint) -> None:
+    """Every section in turn, each followed by `checkpoint(section)`."""
     log("memory bandwidth")
     results["bandwidth"] = bench_bandwidth(args.bandwidth_mb, threads)
     try:
@@ -1068,26 +1596,39 @@ def main(argv=None) -> dict:
 
     breakdown_scale = max([s for s in args.scales if s <= 0.1] or [min(args.scales)])
     for s in args.scales:
-        results["scales"].append(bench_scale(s, threads, args.months, args.repeats, args.split_months, args.seed,
-                                             breakdown=(s == breakdown_scale)))
+        results["scales"].append(
+            bench_scale(
+                s, threads, args.months, args.repeats, args.split_months, args.seed, breakdown=(s == breakdown_scale)
+            )
+        )
         checkpoint(f"scale_{s:g}")
 
     if not args.no_province:
         fp = bench_full_province(args.province_timeout)
-        src = next((s for s in results["scales"] if s["scale"] == 1.0 and s.get("step_split")), None)
-        if src and not fp.get("error"):
-            sp = src["step_split"]
-            parts = {"step_all (kernel, including the counts of households with an event)": sp["step_all_s_per_month"],
-                     "counts update (Counts.advanced_by)": sp["counts_s_per_month"],
-                     "markets (behaviour + conditions + advance_year)": sp["behaviour_s_per_month"]
-                     + sp["conditions_s_per_month"] + sp["advance_year_s_per_month"],
-                     "data collection + yearly record": sp["collect_s_per_month"] + sp["record_s_per_month"],
-                     "other": sp["other_s_per_month"]}
-            fp["stepping_split_estimate"] = {"from_scale": 1.0, "from_months": sp["months"], "threads": sp["threads"],
-                                             "parts_s_per_month": parts, "total_s_per_month": sp["total_s_per_month"],
-                                             "estimated_stepping_s": sp["total_s_per_month"] * (fp.get("months") or 0)}
+        est = None if fp.get("error") else _stepping_split_estimate(results["scales"], fp.get("months"))
+        if est:
+            fp["stepping_split_estimate"] = est
         results["full_province"] = fp
         checkpoint("full_province")
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    out = Path(args.out)
+    if args.render_only:
+        results = json.loads((out / "results.json").read_text())
+        derive(results)
+        write_results(results, out)
+        log(f"re-rendered {out / 'RESULTS.md'} from the measurements in {out / 'results.json'}")
+        return results
+    t_start = time.perf_counter()
+    max_thr = numba.config.NUMBA_NUM_THREADS
+    threads = sorted({int(t) for t in args.threads.split(",") if t.strip()})
+    skipped = [t for t in threads if t > max_thr]
+    threads = [t for t in threads if t <= max_thr] or [1]
+    results = _new_results(args, argv, threads, skipped)
+    log(f"machine: {results['machine']['cpu_model']}, {results['machine']['logical_cpus']} CPUs; load {loadavg()}")
+    _measure(args, results, threads, lambda section: _checkpoint(results, section, out, t_start))
 
     results["load_average"]["end"] = loadavg()
     results["benchmark_wall_s"] = time.perf_counter() - t_start
@@ -1095,7 +1636,9 @@ def main(argv=None) -> dict:
     write_results(results, out)
     log(f"wrote {out / 'RESULTS.md'} and {out / 'results.json'} in {results['benchmark_wall_s']:.0f} s")
     for t in results["targets"]:
-        log(f"target {t['target']}: {t['value']} -> {'n/a' if t['met'] is None else ('met' if t['met'] else 'NOT met')}")
+        log(
+            f"target {t['target']}: {t['value']} -> {'n/a' if t['met'] is None else ('met' if t['met'] else 'NOT met')}"
+        )
     return results
 
 
