@@ -224,7 +224,7 @@ def source_fingerprint() -> dict:
     out = {}
     for rel in WATCHED_SOURCES:
         path = ROOT / rel
-        files = sorted(path.glob("*.py")) if path.is_dir() else [path]   # a package: all its modules
+        files = sorted(path.glob("*.py")) if path.is_dir() else [path]  # a package: all its modules
         try:
             out[rel] = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
         except OSError:
