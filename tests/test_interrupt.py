@@ -163,9 +163,8 @@ def test_provenance_in_the_manifest(runs):
     assert {"shanxi_counties.csv", "shanxi_province.csv"} <= set(data)
     for name, digest in data.items():
         assert re.fullmatch(r"[0-9a-f]{64}", digest), name
-        path = ROOT / "sim" / "data" / name
-        if path.exists():
-            assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
+        path = ROOT / "sim" / "world" / "data" / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
     # host and time
     host = man["host"]
     assert isinstance(host["name"], str) and host["name"] and isinstance(host["platform"], str)
