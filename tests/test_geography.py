@@ -3,15 +3,18 @@
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.places import N_PLACES, OUT_OF_PROVINCE
 from sim.world import geography
-from sim.world.geography import load_geography
-from sim.world.inputs import DATA_DIR, load_assumptions, load_counties, load_province_series
+from sim.world.geography import COUNTY, COUNTY_LEVEL_CITY, DISTRICT, load_geography
+from sim.world.inputs import DATA_DIR, DataError
 
 PROVINCE_POP = 34_915_616
-PROVINCE_URBAN = 21_831_494
+PROVINCE_URBAN = 21_831_494  # 山西省第七次全国人口普查公报
+TABULATION_URBAN = 21_831_492  # sum of the county tabulation's units (SOURCES.md: the 2 persons are in Shuozhou)
+CENSUS_DIR = DATA_DIR / "census2020"
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +58,9 @@ def test_populations_sum_to_census(geo):
 
 
 def test_province_urban_total(geo):
-    assert geo.unit_urban_pop_2020.sum() == pytest.approx(PROVINCE_URBAN, abs=1e-3)
-    assert abs(np.round(geo.unit_urban_pop_2020).sum() - PROVINCE_URBAN) <= 0.5 * geo.n_units
+    assert geo.unit_urban_pop_2020.dtype == np.int64
+    assert geo.unit_urban_pop_2020.sum() == TABULATION_URBAN
+    assert abs(geo.unit_urban_pop_2020.sum() - PROVINCE_URBAN) <= 5  # census_2020.province_urban_tabulation_tolerance
     assert round(100 * geo.unit_urban_pop_2020.sum() / geo.unit_pop_2020.sum(), 2) == 62.53
 
 
@@ -65,40 +69,135 @@ def test_shares_in_unit_interval(geo):
     assert ((geo.city_urban_share_2020 > 0) & (geo.city_urban_share_2020 <= 1)).all()
 
 
-def test_observed_unit_shares_preserved(geo):
-    counties = load_counties()
-    observed = counties["urban_pop_2020"].notna().to_numpy()
-    assert observed.sum() == 7
-    assert np.array_equal(geo.unit_is_observed_urban, observed)
-    expected = counties["urban_pop_2020"].to_numpy(dtype=float, na_value=np.nan)[observed] / geo.unit_pop_2020[observed]
-    assert np.array_equal(geo.unit_urban_share_2020[observed], expected)
+# --- the starting state is the census county tabulation, read here independently of the loaders
+
+
+@pytest.fixture(scope="module")
+def tabulation():
+    """census2020/counties_census2020_urban.csv: the 117 units with the 4 statistical zones folded into their
+    host units (the *_incl_zone columns where present), keyed by (county_zh, city_zh without 市)."""
+    table = pd.read_csv(CENSUS_DIR / "counties_census2020_urban.csv")
+    table["city"] = table["city_zh"].str.removesuffix("市")
+    zones = table["county_type"].str.startswith("statistical zone")
+    assert zones.sum() == 4
+    units = table[~zones].copy()
+    units["pop"] = units["pop_2020_incl_zone"].fillna(units["pop_2020"]).astype(np.int64)
+    units["urban"] = units["urban_pop_2020_incl_zone"].fillna(units["urban_pop_2020"]).astype(np.int64)
+    units["zone_pop"] = units["pop"] - units["pop_2020"]
+    units["zone_urban"] = units["urban"] - units["urban_pop_2020"]
+    # what is folded in is exactly the 4 zones, city by city
+    assert units.groupby("city")["zone_pop"].sum()[lambda x: x > 0].to_dict() == (
+        table[zones].groupby("city")["pop_2020"].sum().to_dict()
+    )
+    assert units["zone_urban"].sum() == table.loc[zones, "urban_pop_2020"].sum()
+    return units.set_index(["county_zh", "city"])
+
+
+def in_geo_order(geo, tabulation, column):
+    keys = [(zh, geo.city_name_zh[c]) for zh, c in zip(geo.unit_name_zh, geo.unit_city)]
+    assert len(set(keys)) == 117  # 城区 is in both Yangquan and Jincheng: the city tells them apart
+    return tabulation.loc[keys, column].to_numpy()
+
+
+def test_every_unit_is_the_census_tabulation(geo, tabulation):
+    assert len(tabulation) == 117
+    pop = in_geo_order(geo, tabulation, "pop")
+    urban = in_geo_order(geo, tabulation, "urban")
+    assert np.array_equal(geo.unit_pop_2020, pop)
+    assert np.array_equal(geo.unit_urban_pop_2020, urban)
+    assert np.array_equal(geo.unit_urban_share_2020, urban / pop)
+    lin = geo.unit_name_zh.index("临县")  # the corrected count (not 126,895)
+    assert geo.unit_urban_pop_2020[lin] == 133_412
     assert geo.unit_urban_share_2020[unit(geo, "Chengqu (Jincheng)")] == 1.0
 
 
-def test_city_rates(geo):
-    share = dict(zip(geo.city_name_en, geo.city_urban_share_2020))
-    assert share["Datong"] == pytest.approx(0.7269)
-    assert share["Xinzhou"] == pytest.approx(0.5378)
-    assert share["Jincheng"] == pytest.approx(0.6272)
-    assert share["Linfen"] == share["Shuozhou"]
-    pace = (64.97 - 62.53) / (2024.0 - 2020.8333)
-    assert share["Taiyuan"] == pytest.approx((89.23 - pace * (2022.0 - 2020.8333)) / 100)
-    assert share["Jinzhong"] == pytest.approx((62.52 - pace * (2024.0 - 2020.8333)) / 100)
-    assert geography.province_pace_pp_per_year(load_province_series(), load_assumptions()) == pytest.approx(pace)
-
-
-def test_units_reproduce_city_rates(geo):
+def test_city_rates_are_the_sum_of_their_units(geo):
     city_urban = np.bincount(geo.unit_city, weights=geo.unit_urban_pop_2020)
-    assert city_urban == pytest.approx(geo.city_urban_share_2020 * geo.city_pop_2020, rel=1e-12)
+    assert np.array_equal(city_urban / geo.city_pop_2020, geo.city_urban_share_2020)
 
 
-def test_rule_orders_types_within_city(geo):
-    free = ~geo.unit_is_observed_urban
-    for c in range(geo.n_cities):
-        by_type = [geo.unit_urban_share_2020[free & (geo.unit_city == c) & (geo.unit_type == t)] for t in range(3)]
-        present = [s for s in by_type if len(s)]
-        assert all(len(set(s)) == 1 for s in present)  # one share per type within a city
-        assert [s[0] for s in present] == sorted((s[0] for s in present), reverse=True)
+def test_cities_match_the_census_city_rows(geo):
+    cities = pd.read_csv(CENSUS_DIR / "cities_census2020.csv").set_index("city_en").loc[geo.city_name_en]
+    assert np.array_equal(geo.city_pop_2020, cities["pop_2020"].to_numpy())
+    gap = np.bincount(geo.unit_city, weights=geo.unit_urban_pop_2020) - cities["urban_pop_2020"].to_numpy()
+    assert dict(zip(geo.city_name_en, gap)) == {c: (-2 if c == "Shuozhou" else 0) for c in geo.city_name_en}
+    assert cities["urban_pop_2020"].sum() == PROVINCE_URBAN
+    rate = dict(zip(geo.city_name_en, 100 * geo.city_urban_share_2020))
+    assert rate["Datong"] == pytest.approx(72.69, abs=0.005) and rate["Xinzhou"] == pytest.approx(53.78, abs=0.005)
+
+
+def type_rates(geo, pop, urban):
+    return [100 * urban[geo.unit_type == t].sum() / pop[geo.unit_type == t].sum() for t in range(3)]
+
+
+def test_rates_by_unit_type(geo, tabulation):
+    # demography.md section 2 (zones excluded): districts 82.9, county-level cities 61.1, counties 44.7
+    pop = geo.unit_pop_2020 - in_geo_order(geo, tabulation, "zone_pop")
+    urban = geo.unit_urban_pop_2020 - in_geo_order(geo, tabulation, "zone_urban")
+    assert type_rates(geo, pop, urban) == pytest.approx([82.9, 61.1, 44.7], abs=0.1)
+    # with the zones folded in (the geography): the 100% urban Taiyuan zone raises the districts
+    folded = type_rates(geo, geo.unit_pop_2020, geo.unit_urban_pop_2020)
+    assert folded == pytest.approx([83.17, 61.09, 44.78], abs=0.01)
+    assert (DISTRICT, COUNTY_LEVEL_CITY, COUNTY) == (0, 1, 2)
+
+
+def test_2010_census_counts(geo, tabulation):
+    pop = in_geo_order(geo, tabulation, "pop_2010")
+    urban = in_geo_order(geo, tabulation, "urban_pop_2010")
+    assert geo.unit_pop_2010.dtype == np.float64 and geo.unit_urban_pop_2010.dtype == np.float64
+    np.testing.assert_array_equal(geo.unit_pop_2010, pop)
+    np.testing.assert_array_equal(geo.unit_urban_pop_2010, urban)
+    missing = {geo.unit_name_zh[u] for u in np.flatnonzero(np.isnan(geo.unit_pop_2010))}
+    assert missing == {"平城区", "云冈区", "云州区"}  # Datong's districts redrawn in 2018
+    assert np.array_equal(np.isnan(geo.unit_urban_pop_2010), np.isnan(geo.unit_pop_2010))
+    known = ~np.isnan(geo.unit_pop_2010)
+    assert (geo.unit_urban_pop_2010[known] <= geo.unit_pop_2010[known]).all()
+
+
+def copy_data(tmp_path):
+    """A writable copy of sim/world/data, census2020/ included."""
+    folder = tmp_path / "data"
+    shutil.copytree(DATA_DIR, folder)
+    return folder
+
+
+def after_census(table):
+    """Rows of shanxi_cities.csv observed after the census: 2021-2023 and the 2020 year-end rows."""
+    year = table["year"].str.slice(0, 4).astype(int)
+    return (year > 2020) | ((year == 2020) & ~table["year"].str.contains("census"))
+
+
+@pytest.mark.parametrize("change", ["remove", "alter"])
+def test_no_later_observation_enters_the_starting_state(tmp_path, geo, change):
+    folder = copy_data(tmp_path)
+    cities = pd.read_csv(folder / "shanxi_cities.csv", dtype=str, keep_default_na=False)
+    later = after_census(cities)
+    assert later.sum() >= 30 and (cities.loc[later, "urbanization_rate_pct"] != "").sum() >= 8
+    province = pd.read_csv(folder / "shanxi_province.csv", dtype=str, keep_default_na=False)
+    province_later = province["year"].astype(int) > 2020
+    if change == "remove":
+        cities = cities[~later]
+        province = province[~province_later]
+    else:
+        cities.loc[later & (cities["urbanization_rate_pct"] != ""), "urbanization_rate_pct"] = "99.5"
+        cities.loc[later, "resident_pop_10k"] = "100.00"
+        province.loc[province_later, "urbanization_rate_pct"] = "20.00"
+    cities.to_csv(folder / "shanxi_cities.csv", index=False)
+    province.to_csv(folder / "shanxi_province.csv", index=False)
+    other = load_geography(folder)
+    assert np.array_equal(other.unit_urban_share_2020, geo.unit_urban_share_2020)
+    assert np.array_equal(other.city_urban_share_2020, geo.city_urban_share_2020)
+    assert np.array_equal(other.unit_pop_2020, geo.unit_pop_2020)
+    assert np.array_equal(other.unit_urban_pop_2020, geo.unit_urban_pop_2020)
+
+
+def test_province_urban_checked_against_the_bulletin(tmp_path):
+    folder = copy_data(tmp_path)
+    path = folder / "assumptions_geography.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("value: 21831494\n", "value: 21831500\n"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"sum to 21,831,492.*21,831,500"):
+        load_geography(folder)
 
 
 def test_city_cores(geo):
@@ -129,13 +228,11 @@ def test_distances(geo):
 
 
 def test_distance_uses_circuity_from_yaml(tmp_path, geo):
-    for path in DATA_DIR.iterdir():
-        if path.is_file():
-            shutil.copyfile(path, tmp_path / path.name)
-    yaml_path = tmp_path / "assumptions_geography.yaml"
+    folder = copy_data(tmp_path)
+    yaml_path = folder / "assumptions_geography.yaml"
     text = yaml_path.read_text(encoding="utf-8")
     yaml_path.write_text(text.replace("value: 1.3\n", "value: 2.6\n"), encoding="utf-8")
-    assert load_geography(tmp_path).unit_distance_km == pytest.approx(2 * geo.unit_distance_km)
+    assert load_geography(folder).unit_distance_km == pytest.approx(2 * geo.unit_distance_km)
 
 
 def test_clusters_and_metro(geo):

@@ -59,21 +59,47 @@ def test_counties_shape_and_order(counties):
     assert counties[["lat", "lon"]].notna().all().all()
 
 
-def test_missing_populations_filled_from_city_residual(counties):
-    filled = counties[counties["pop_2020_filled"]]
-    assert sorted(filled["county_zh"]) == sorted(["新荣区", "广灵县", "左云县", "沁水县", "阳城县"])
-    by_city = filled.groupby("city_en")["pop_2020_census"]
-    assert by_city.sum().to_dict() == {"Datong": 360_860, "Jincheng": 547_027}
-    # equal split (no complete 2010 data in either group), whole persons
-    assert by_city.max().sub(by_city.min()).max() <= 1
+def test_every_unit_has_census_counts(counties):
+    assert counties["urban_pop_2020"].dtype == np.int64
+    assert (counties["urban_pop_2020"] <= counties["pop_2020_census"]).all()
+    rate = 100 * counties["urban_pop_2020"] / counties["pop_2020_census"]
+    assert (rate - counties["urbanization_rate_2020_pct"]).abs().max() <= 0.005 + 1e-9
+    assert counties["source"].str.contains("中国人口普查分县资料-2020").all()
+    # units that had no 2020 population (filled by a rule before) or a rounded one
+    exact = counties.set_index(["county_zh", "city_en"])["pop_2020_census"]
+    assert [exact[(zh, "Datong")] for zh in ("新荣区", "广灵县", "左云县")] == [88_664, 154_253, 117_943]
+    assert [exact[(zh, "Jincheng")] for zh in ("沁水县", "阳城县", "陵川县")] == [196_528, 350_474, 204_825]
+    assert exact[("河津市", "Yuncheng")] == 392_561  # was 392,600 (39.26万)
 
 
-def test_rounded_populations_adjusted_only_slightly(counties):
-    adjusted = counties[counties["pop_2020_rounding_adjusted"]]
-    assert set(adjusted["city_en"]) == {"Yuncheng"}
-    assert (adjusted["pop_2020_census"] - adjusted["pop_2020_published"]).abs().max() <= 50
-    unchanged = counties[~counties["pop_2020_rounding_adjusted"] & ~counties["pop_2020_filled"]]
-    assert (unchanged["pop_2020_census"] == unchanged["pop_2020_published"]).all()
+def test_2010_columns(counties):
+    for column in ("pop_2010", "urban_pop_2010"):
+        assert counties[column].dtype == "Int64"
+    known = counties["pop_2010"].notna()
+    assert known.sum() == 114
+    assert (counties["urban_pop_2010"].notna() == known).all()
+    assert (counties["urbanization_2010_pct"].notna() == known).all()
+    assert (counties.loc[known, "urban_pop_2010"] <= counties.loc[known, "pop_2010"]).all()
+    assert set(counties.loc[~known, "county_zh"]) == {"平城区", "云冈区", "云州区"}
+
+
+def test_counties_are_the_census_tabulation(counties):
+    """shanxi_counties.csv against census2020/counties_census2020_urban.csv (zones folded into their hosts)."""
+    table = pd.read_csv(DATA_DIR / "census2020" / "counties_census2020_urban.csv")
+    table = table[~table["county_type"].str.startswith("statistical zone")]
+    table = table.assign(city_zh=table["city_zh"].str.removesuffix("市")).set_index(["county_zh", "city_zh"])
+    keys = list(zip(counties["county_zh"], counties["city_zh"]))
+    tab = table.loc[keys]
+    assert (counties["type"].to_numpy() == tab["county_type"].to_numpy()).all()
+    pop = tab["pop_2020_incl_zone"].fillna(tab["pop_2020"]).to_numpy()
+    urban = tab["urban_pop_2020_incl_zone"].fillna(tab["urban_pop_2020"]).to_numpy()
+    assert np.array_equal(counties["pop_2020_census"].to_numpy(), pop)
+    assert np.array_equal(counties["urban_pop_2020"].to_numpy(), urban)
+    np.testing.assert_array_equal(counties["pop_2010"].to_numpy(dtype=float, na_value=np.nan), tab["pop_2010"])
+    np.testing.assert_array_equal(
+        counties["urban_pop_2010"].to_numpy(dtype=float, na_value=np.nan), tab["urban_pop_2010"]
+    )
+    np.testing.assert_array_equal(counties["urbanization_2010_pct"].to_numpy(), tab["urbanization_2010_pct"])
 
 
 def test_city_sums_match_census(counties, city_series):
@@ -114,6 +140,9 @@ def test_data_file_hashes(data_copy):
 def test_assumptions_are_all_documented():
     assumptions = inputs.load_assumptions()
     assert assumptions["distance"]["road_circuity"]["value"] == 1.3
+    # the repairs and the urban-share rule are gone with the census tabulation
+    removed = {"missing_county_population_2020", "rounded_county_population_2020", "urban_share_2020"}
+    assert not removed & set(assumptions)
 
 
 # --- corrupted copies -----------------------------------------------------------------
@@ -171,6 +200,7 @@ def test_city_sum_broken(data_copy):
     def corrupt(t):
         row = row_of(t, "Xiaodian District")
         t.loc[row, "pop_2020_census"] = str(int(t.loc[row, "pop_2020_census"]) + 1000)
+        t.loc[row, "urban_pop_2020"] = str(int(t.loc[row, "urban_pop_2020"]) + 1000)  # rate unchanged at 0.01 pp
         return t
 
     edit_csv(data_copy, inputs.COUNTIES_FILE, corrupt)
@@ -197,13 +227,59 @@ def test_missing_seat(data_copy):
         inputs.load_counties(data_copy)
 
 
-def test_unexpected_missing_population(data_copy):
+@pytest.mark.parametrize("column", ["pop_2020_census", "urban_pop_2020"])
+def test_blank_population_is_an_error(data_copy, column):
     def corrupt(t):
-        t.loc[row_of(t, "Yangqu County"), "pop_2020_census"] = ""
+        t.loc[row_of(t, "Yangqu County"), column] = ""
         return t
 
     edit_csv(data_copy, inputs.COUNTIES_FILE, corrupt)
-    with pytest.raises(DataError, match=r"data row 8 \(Yangqu County\): pop_2020_census is blank and not covered"):
+    with pytest.raises(DataError, match=rf"^shanxi_counties\.csv, data row 8 \(Yangqu County\): {column} is blank$"):
+        inputs.load_counties(data_copy)
+
+
+def test_urban_above_population(data_copy):
+    def corrupt(t):
+        row = row_of(t, "Yangqu County")
+        t.loc[row, "urban_pop_2020"] = str(int(t.loc[row, "pop_2020_census"]) + 1)
+        return t
+
+    edit_csv(data_copy, inputs.COUNTIES_FILE, corrupt)
+    with pytest.raises(DataError, match=r"data row 8 \(Yangqu County\): urban_pop_2020 \d+ exceeds pop_2020_census"):
+        inputs.load_counties(data_copy)
+
+
+def test_rate_inconsistent_with_counts(data_copy):
+    def corrupt(t):
+        t.loc[row_of(t, "Yangqu County"), "urbanization_2010_pct"] = "31.82"  # file: 29.82
+        return t
+
+    edit_csv(data_copy, inputs.COUNTIES_FILE, corrupt)
+    with pytest.raises(DataError, match=r"data row 8 \(Yangqu County\): urbanization_2010_pct 31.82 does not match"):
+        inputs.load_counties(data_copy)
+
+
+def test_2010_columns_given_together(data_copy):
+    def corrupt(t):
+        t.loc[row_of(t, "Yangqu County"), "urban_pop_2010"] = ""
+        return t
+
+    edit_csv(data_copy, inputs.COUNTIES_FILE, corrupt)
+    with pytest.raises(DataError, match=r"data row 8 \(Yangqu County\): pop_2010, urban_pop_2010 and .* together"):
+        inputs.load_counties(data_copy)
+
+
+def test_city_census_rate_broken(data_copy):
+    def corrupt(t):
+        # move 20,000 urban persons of Pingcheng to rural, rate restated: Datong's units no longer give 72.69%
+        row = row_of(t, "Pingcheng District")
+        urban = int(t.loc[row, "urban_pop_2020"]) - 20_000
+        t.loc[row, "urban_pop_2020"] = str(urban)
+        t.loc[row, "urbanization_rate_2020_pct"] = f"{100 * urban / int(t.loc[row, 'pop_2020_census']):.2f}"
+        return t
+
+    edit_csv(data_copy, inputs.COUNTIES_FILE, corrupt)
+    with pytest.raises(DataError, match=r"city Datong .* the city's census rate in shanxi_cities\.csv is 72.69%"):
         inputs.load_counties(data_copy)
 
 

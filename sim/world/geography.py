@@ -13,12 +13,14 @@ Indexing
 
 Urban shares (census, 1 Nov 2020)
 ---------------------------------
-The census gives urban population for only 7 units and an urban rate for 3 cities, so the
-other shares follow a stated rule (urban_share_2020 in the YAML): observed shares are kept;
-each city gets a 2020 rate (observed, or moved back from 2021-2023 at the province's pace, or
-for Linfen and Shuozhou a common rate that closes the province total); inside a city the
-remaining units get logistic(theta_city + type offset), theta_city solved so the city total
-matches. The province urban total then equals the census count, 21,831,494.
+Every unit's urban population and share are the census county tabulation's (shanxi_counties.csv,
+built from census2020/counties_census2020_urban.csv with the 4 statistical zones folded into
+their host units); a city's rate is the sum of its units. Nothing is fitted and no later
+(2021-2023) observation enters the starting state. The province urban total is the
+tabulation's sum, 21,831,492, checked against the bulletin's 21,831,494 within the margin in
+the YAML (census_2020.province_urban_tabulation_tolerance; SOURCES.md explains the 2 persons).
+The 2010 census counts (unit_pop_2010, unit_urban_pop_2010) are inputs for fitting a
+reclassification rate, NaN where the 2010 tabulation has no matching unit.
 """
 
 from __future__ import annotations
@@ -29,8 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
-from scipy.special import expit
 
 from sim.places import COUNTY_SEAT, N_UNITS, OUTSIDE, PREFECTURE_CORE, TAIYUAN_CORE, VILLAGE, rural_place, urban_place
 from sim.world.inputs import (
@@ -38,7 +38,6 @@ from sim.world.inputs import (
     UNIT_TYPES,
     DataError,
     load_assumptions,
-    load_city_series,
     load_counties,
     load_province_series,
 )
@@ -53,7 +52,7 @@ assert UNIT_TYPE_CODE == {"district": DISTRICT, "county-level city": COUNTY_LEVE
 class Geography:
     """Shanxi's units, cities, places and distances; arrays are read-only.
 
-    Populations in persons (census, 1 Nov 2020), shares in (0, 1], distances in km,
+    Populations in persons (census, 1 Nov 2020 unless named 2010), shares in (0, 1], distances in km,
     coordinates in degrees (GCJ-02).
     """
 
@@ -62,20 +61,21 @@ class Geography:
     unit_name_zh: list[str]
     unit_city: np.ndarray  # int16 city index
     unit_type: np.ndarray  # int8: 0 district, 1 county-level city, 2 county
-    unit_pop_2020: np.ndarray  # int64 persons, census (5 filled, 8 rounding-adjusted)
-    unit_urban_share_2020: np.ndarray  # float64 urban / total population
+    unit_pop_2020: np.ndarray  # int64 persons, census county tabulation (zones folded in)
+    unit_urban_pop_2020: np.ndarray  # int64 persons, census county tabulation (zones folded in)
+    unit_urban_share_2020: np.ndarray  # float64 unit_urban_pop_2020 / unit_pop_2020
+    unit_pop_2010: np.ndarray  # float64 persons, 2010 census tabulation; NaN where it has no matching unit
+    unit_urban_pop_2010: np.ndarray  # float64 persons, 2010 census tabulation; NaN likewise
     unit_lat: np.ndarray  # float64 degrees north, seat
     unit_lon: np.ndarray  # float64 degrees east, seat
     unit_cluster: np.ndarray  # int8: -1 none, 0..4 metro cluster
     unit_in_metro: np.ndarray  # bool: in the Taiyuan metropolitan area
-    unit_is_observed_urban: np.ndarray  # bool: urban share from the data, not the rule
 
     # --- prefecture-level cities (11, order of first appearance)
     city_name_en: list[str]
     city_name_zh: list[str]
-    city_pop_2020: np.ndarray  # int64 persons, census
-    city_urban_share_2020: np.ndarray  # float64, 2020 urban rate after the rule
-    city_urban_rate_basis: list[str]  # how each city's rate was obtained
+    city_pop_2020: np.ndarray  # int64 persons, census (sum of its units)
+    city_urban_share_2020: np.ndarray  # float64, urban / total of the sum of its units
     city_core_units: list[np.ndarray]  # int arrays: the city's district units
     city_core_weights: list[np.ndarray]  # float arrays: share of the districts' urban pop, sum 1
     taiyuan_city: int
@@ -108,11 +108,6 @@ class Geography:
     def n_places(self) -> int:
         return len(self.place_unit)
 
-    @property
-    def unit_urban_pop_2020(self) -> np.ndarray:
-        """Urban population of each unit, float64 persons (not rounded)."""
-        return self.unit_pop_2020 * self.unit_urban_share_2020
-
 
 @functools.lru_cache(maxsize=1)
 def province_geography() -> Geography:
@@ -125,7 +120,6 @@ def load_geography(data_dir: str | Path | None = None) -> Geography:
     """Build the Geography from the files in data_dir (default sim/world/data)."""
     assumptions = load_assumptions(data_dir)
     counties = load_counties(data_dir)
-    city_series = load_city_series(data_dir)
     province = load_province_series(data_dir)
     if len(counties) != N_UNITS:
         raise DataError(f"{len(counties)} county-level units, geography expects {N_UNITS}")
@@ -135,21 +129,19 @@ def load_geography(data_dir: str | Path | None = None) -> Geography:
     unit_city = counties["city_en"].map({c: i for i, c in enumerate(city_name_en)}).to_numpy(np.int16)
     unit_type = counties["type"].map(UNIT_TYPE_CODE).to_numpy(np.int8)
     unit_pop = counties["pop_2020_census"].to_numpy(np.int64)
-    city_pop = np.bincount(unit_city, weights=unit_pop, minlength=len(city_name_en)).round().astype(np.int64)
+    unit_urban = counties["urban_pop_2020"].to_numpy(np.int64)
+    unit_share = unit_urban / unit_pop
+    _check_shares(counties["county_en"].tolist(), unit_share)
+    n_cities = len(city_name_en)
+    city_pop = np.bincount(unit_city, weights=unit_pop, minlength=n_cities).round().astype(np.int64)
+    city_urban = np.bincount(unit_city, weights=unit_urban, minlength=n_cities).round().astype(np.int64)
+    city_share = city_urban / city_pop
 
     census = assumptions["census_2020"]
-    urban_target = census["province_urban_population"]["value"]
     _check_province_rate(province, census)
+    _check_province_urban(int(unit_urban.sum()), census)
 
-    city_rate, basis = city_urban_rates_2020(city_name_en, city_pop, city_series, province, assumptions)
-    observed = counties["urban_pop_2020"].notna().to_numpy()
-    observed_share = counties["urban_pop_2020"].to_numpy(dtype=float, na_value=np.nan) / unit_pop
-    unit_share = unit_urban_shares_2020(
-        unit_city, unit_type, unit_pop, observed, observed_share, city_rate, assumptions
-    )
-    _check_province_urban(unit_pop, unit_share, urban_target, assumptions)
-
-    core_units, core_weights = _city_cores(city_name_en, unit_city, unit_type, unit_pop * unit_share)
+    core_units, core_weights = _city_cores(city_name_en, unit_city, unit_type, unit_urban)
 
     distance = assumptions["distance"]
     lat = counties["lat"].to_numpy(float)
@@ -172,17 +164,18 @@ def load_geography(data_dir: str | Path | None = None) -> Geography:
         unit_city=_frozen(unit_city),
         unit_type=_frozen(unit_type),
         unit_pop_2020=_frozen(unit_pop),
+        unit_urban_pop_2020=_frozen(unit_urban),
         unit_urban_share_2020=_frozen(unit_share),
+        unit_pop_2010=_frozen(counties["pop_2010"].to_numpy(dtype=float, na_value=np.nan)),
+        unit_urban_pop_2010=_frozen(counties["urban_pop_2010"].to_numpy(dtype=float, na_value=np.nan)),
         unit_lat=_frozen(lat),
         unit_lon=_frozen(lon),
         unit_cluster=_frozen(unit_cluster),
         unit_in_metro=_frozen(in_metro),
-        unit_is_observed_urban=_frozen(observed),
         city_name_en=city_name_en,
         city_name_zh=city_name_zh,
         city_pop_2020=_frozen(city_pop),
-        city_urban_share_2020=_frozen(city_rate),
-        city_urban_rate_basis=basis,
+        city_urban_share_2020=_frozen(city_share),
         city_core_units=[_frozen(u) for u in core_units],
         city_core_weights=[_frozen(w) for w in core_weights],
         taiyuan_city=city_name_en.index("Taiyuan"),
@@ -229,117 +222,11 @@ def _clusters(names_en: list[str], clusters: list[dict]) -> tuple[list, np.ndarr
 # urban shares
 
 
-def province_pace_pp_per_year(province: pd.DataFrame, assumptions: dict) -> float:
-    """Average change of the province's urban rate, percentage points per year.
-
-    From the census value (2020, dated at the census) to the latest year-end value
-    (2023, dated 31 Dec): (64.97 - 62.53) / 3.17 with today's data.
-    """
-    census = assumptions["census_2020"]
-    pace = assumptions["urban_share_2020"]["province_pace"]
-    rate = province.set_index("year")["urbanization_rate_pct"]
-    year_from, year_to = pace["from_year"]["value"], pace["to_year"]["value"]
-    for year in (year_from, year_to):
-        if year not in rate.index or np.isnan(rate[year]):
-            raise DataError(f"shanxi_province.csv: no urbanization rate for {year}, needed for the province pace")
-    time_from = census["reference_time"]["value"]
-    time_to = year_to + census["year_end_offset"]["value"]
-    return float((rate[year_to] - rate[year_from]) / (time_to - time_from))
-
-
-def city_urban_rates_2020(
-    city_names: list[str],
-    city_pop: np.ndarray,
-    city_series: pd.DataFrame,
-    province: pd.DataFrame,
-    assumptions: dict,
-) -> tuple[np.ndarray, list[str]]:
-    """Each city's urban share at the 2020 census (0-1) and a note on how it was obtained.
-
-    Observed 2020 value (census preferred to year-end) if any; else the earliest year-end
-    value in the fallback years moved back to the census date at the province's pace; the
-    remaining cities share the rate that makes the province urban total the census count.
-    """
-    census = assumptions["census_2020"]
-    rule = assumptions["urban_share_2020"]
-    first_year, last_year = rule["fallback_years"]["value"]
-    pace = province_pace_pp_per_year(province, assumptions)
-    census_time = census["reference_time"]["value"]
-    year_end_offset = census["year_end_offset"]["value"]
-
-    rates = np.full(len(city_names), np.nan)
-    basis = [""] * len(city_names)
-    for c, city in enumerate(city_names):
-        known = city_series[(city_series["city_en"] == city) & city_series["urbanization_rate_pct"].notna()]
-        in_2020 = known[known["year"] == 2020].sort_values("kind")  # 'census' before 'year_end'
-        later = known[(known["year"] >= first_year) & (known["year"] <= last_year) & (known["kind"] == "year_end")]
-        if len(in_2020):
-            rates[c] = in_2020["urbanization_rate_pct"].iloc[0]
-            basis[c] = f"observed 2020 ({in_2020['kind'].iloc[0]})"
-        elif len(later):
-            row = later.sort_values("year").iloc[0]
-            years_back = row["year"] + year_end_offset - census_time
-            rates[c] = row["urbanization_rate_pct"] - pace * years_back
-            basis[c] = (
-                f"{row['year']} year-end {row['urbanization_rate_pct']:g} moved back {years_back:.2f} y "
-                f"at {pace:.3f} pp/y"
-            )
-
-    residual = np.isnan(rates)
-    residual_names = [city for city, r in zip(city_names, residual) if r]
-    if sorted(residual_names) != sorted(rule["residual_cities"]["value"]):
-        raise DataError(
-            f"{GEOGRAPHY_ASSUMPTIONS_FILE}: residual_cities {rule['residual_cities']['value']} but the data "
-            f"leave {residual_names} without a post-2019 rate"
-        )
-    shares = rates / 100.0
-    known_urban = float((shares[~residual] * city_pop[~residual]).sum())
-    common = (census["province_urban_population"]["value"] - known_urban) / city_pop[residual].sum()
-    if not 0.0 < common < 1.0:
-        raise DataError(f"the common urban share of {residual_names} would be {common:.4f}, outside (0, 1)")
-    shares[residual] = common
-    for c in np.flatnonzero(residual):
-        basis[c] = "common rate closing the province census urban total"
-    return shares, basis
-
-
-def unit_urban_shares_2020(
-    unit_city: np.ndarray,
-    unit_type: np.ndarray,
-    unit_pop: np.ndarray,
-    observed: np.ndarray,
-    observed_share: np.ndarray,
-    city_share: np.ndarray,
-    assumptions: dict,
-) -> np.ndarray:
-    """Urban share (0-1] of every unit: observed where known, else the logistic rule.
-
-    For each city, theta solves  sum_free pop * logistic(theta + offset[type])
-    = city_share * city_pop - urban population of its observed units.
-    """
-    rule = assumptions["urban_share_2020"]
-    offsets = np.array([rule["type_offset"][name]["value"] for name in UNIT_TYPES])[unit_type]
-    low, high = rule["theta_bracket"]["value"]
-    shares = np.where(observed, observed_share, np.nan)
-    for c in range(len(city_share)):
-        in_city = unit_city == c
-        free = in_city & ~observed
-        target = city_share[c] * unit_pop[in_city].sum() - (unit_pop * np.nan_to_num(shares))[in_city & observed].sum()
-        capacity = unit_pop[free].sum()
-        if not 0.0 < target < capacity:
-            raise DataError(
-                f"city index {c}: its other units would need {target:,.0f} urban persons out of {capacity:,}; "
-                "the urban-share rule has no solution"
-            )
-
-        def gap(theta: float, free=free, target=target) -> float:
-            return float((unit_pop[free] * expit(theta + offsets[free])).sum() - target)
-
-        theta = brentq(gap, low, high, xtol=1e-13, rtol=1e-15)
-        shares[free] = expit(theta + offsets[free])
-    if not ((shares > 0.0) & (shares <= 1.0)).all():
-        raise DataError("an urban share is outside (0, 1]")
-    return shares
+def _check_shares(names_en: list[str], share: np.ndarray) -> None:
+    """Every unit needs some urban population (its urban place is where its urban residents live)."""
+    bad = np.flatnonzero(~((share > 0.0) & (share <= 1.0)))
+    if len(bad):
+        raise DataError(f"shanxi_counties.csv: urban share of {names_en[bad[0]]} is {share[bad[0]]:g}, outside (0, 1]")
 
 
 def _check_province_rate(province: pd.DataFrame, census: dict) -> None:
@@ -353,12 +240,14 @@ def _check_province_rate(province: pd.DataFrame, census: dict) -> None:
         )
 
 
-def _check_province_urban(unit_pop, unit_share, target, assumptions) -> None:
-    tolerance = assumptions["urban_share_2020"]["province_check_tolerance"]["value"] * len(unit_pop)
-    total = np.round(unit_pop * unit_share).sum()
+def _check_province_urban(total: int, census: dict) -> None:
+    """The units' urban counts must add up to the bulletin's province urban population, within the stated margin."""
+    target = census["province_urban_population"]["value"]
+    tolerance = census["province_urban_tabulation_tolerance"]["value"]
     if abs(total - target) > tolerance:
         raise DataError(
-            f"province urban population {total:,.0f} differs from the census {target:,} by more than {tolerance}"
+            f"shanxi_counties.csv: the units' urban populations sum to {total:,}, the census bulletin's province "
+            f"urban population is {target:,} ({GEOGRAPHY_ASSUMPTIONS_FILE}); more than {tolerance} persons apart"
         )
 
 

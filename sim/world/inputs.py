@@ -9,9 +9,10 @@ with the unit or city it describes, and the problem, e.g.::
 Units: populations in persons unless a column says ``_10k`` (万 = 10,000 persons); rates in
 percent; coordinates in degrees (GCJ-02, as published).
 
-The county loader also applies the documented repairs of the census populations
-(``missing_county_population_2020`` and ``rounded_county_population_2020`` in
-``assumptions_geography.yaml``), so that every city's units sum exactly to its census total.
+The county file carries the census county tabulation for every unit (2020 population and
+urban population, 2010 where the tabulation has it; see SOURCES.md and ``census2020/``).
+Nothing is filled in or repaired: a blank 2020 population or urban population is a DataError,
+and every city's units must sum exactly to its census total.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ COUNTY_COLUMNS = [
     "area_km2",
     "urban_pop_2020",
     "urbanization_rate_2020_pct",
+    "pop_2010",
+    "urban_pop_2010",
+    "urbanization_2010_pct",
     "source",
 ]
 COUNTY_SEAT_COLUMNS = ["county_zh", "county_en", "city_en", "admin_code", "lat", "lon", "source"]
@@ -166,16 +170,6 @@ def _check_unique(table: pd.DataFrame, key: list[str], file: str, names: pd.Seri
         rows = np.flatnonzero(duplicated.to_numpy())
         listed = ", ".join(f"data row {r + 1} ({names.iloc[r]})" for r in rows)
         raise DataError(f"{file}: duplicated unit ({' + '.join(key)}) in {listed}")
-
-
-def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
-    """Split a whole number of persons in proportion to weights; ties go to the earlier entry."""
-    exact = total * weights / weights.sum()
-    shares = np.floor(exact).astype(np.int64)
-    leftover = int(total - shares.sum())
-    order = np.argsort(-(exact - shares), kind="stable")
-    shares[order[:leftover]] += 1
-    return shares
 
 
 # --------------------------------------------------------------------------------------
@@ -376,20 +370,22 @@ def city_census_totals(city_series: pd.DataFrame) -> dict[str, int]:
 
 
 def load_counties(data_dir: str | Path | None = None) -> pd.DataFrame:
-    """The 117 county-level units, in file order, validated and with repaired 2020 populations.
+    """The 117 county-level units, in file order, validated.
 
     Columns: county_zh, county_en, city_zh, city_en, type ('district', 'county-level city',
-    'county'); pop_2020_census (int64 persons, census 1 Nov 2020, after the repairs below);
-    pop_2020_published (float, as printed; NaN where missing); pop_2020_filled (bool: blank
-    in the file, filled from the city residual); pop_2020_rounding_adjusted (bool: a rounded
-    value moved so the city sum is exact); pop_2010_census, urban_pop_2020 (nullable Int64
-    persons); area_km2 (float km2); urbanization_rate_2020_pct (float %); admin_code, lat,
-    lon (seat, degrees GCJ-02); source.
+    'county'); pop_2020_census, urban_pop_2020 (int64 persons, census 1 Nov 2020, from the
+    county tabulation with the 4 statistical zones folded into their host units);
+    urbanization_rate_2020_pct (float %); pop_2010_census (nullable Int64 persons, the earlier
+    secondary collection, kept for provenance); area_km2 (float km2); pop_2010, urban_pop_2010
+    (nullable Int64 persons, 2010 census tabulation; <NA> where it has no matching unit);
+    urbanization_2010_pct (float %, NaN likewise); source; admin_code, lat, lon (seat, degrees
+    GCJ-02).
 
-    Repairs (see assumptions_geography.yaml): blank 2020 populations get the city residual,
-    split by 2010 population or equally; rounded ('APPROX') populations absorb a city's
-    rounding difference. Afterwards every city's units sum exactly to its census total in
-    shanxi_cities.csv and all units to the province census total.
+    Checks: every unit has a 2020 population and urban population (a blank is a DataError
+    naming the row and column); urban <= population and the stated rate matches urban /
+    population (2020 and 2010); the 2010 columns are given together or not at all; units are
+    unique and each has a seat; every city's units sum exactly to its 2020 census total in
+    shanxi_cities.csv, and their urban share matches a 2020 census rate stated there.
     """
     data_dir = _data_dir(data_dir)
     assumptions = load_assumptions(data_dir)
@@ -418,21 +414,28 @@ def load_counties(data_dir: str | Path | None = None) -> pd.DataFrame:
     if len(raw) != N_COUNTY_UNITS:
         raise DataError(f"{file}: {len(raw)} county-level units, expected {N_COUNTY_UNITS}")
 
-    pop_2020 = _numbers(raw, "pop_2020_census", file, names, whole=True)
-    pop_2010 = _numbers(raw, "pop_2010_census", file, names, whole=True)
-    area = _numbers(raw, "area_km2", file, names)
-    urban_2020 = _numbers(raw, "urban_pop_2020", file, names, whole=True)
-    rate_2020 = _numbers(raw, "urbanization_rate_2020_pct", file, names, upper=100.0)
-    _check_observed_urban(
-        file, names, pop_2020, urban_2020, rate_2020, assumptions["observed_unit_urban_rate_tolerance"]["value"]
-    )
+    tolerance = assumptions["unit_urban_rate_tolerance"]["value"]
+    census_counts = {}
+    for columns, required in (
+        (("pop_2020_census", "urban_pop_2020", "urbanization_rate_2020_pct"), True),
+        (("pop_2010", "urban_pop_2010", "urbanization_2010_pct"), False),
+    ):
+        pop_col, urban_col, rate_col = columns
+        pop = _numbers(raw, pop_col, file, names, required=required, whole=True)
+        urban = _numbers(raw, urban_col, file, names, required=required, whole=True)
+        rate = _numbers(raw, rate_col, file, names, required=required, upper=100.0)
+        _check_urban(file, names, columns, pop, urban, rate, tolerance)
+        census_counts.update({pop_col: pop, urban_col: urban, rate_col: rate})
 
     counties = raw[["county_zh", "county_en", "city_zh", "city_en", "type"]].copy()
-    counties["pop_2020_published"] = pop_2020
-    counties["pop_2010_census"] = pd.array(pop_2010, dtype="Int64")
-    counties["area_km2"] = area
-    counties["urban_pop_2020"] = pd.array(urban_2020, dtype="Int64")
-    counties["urbanization_rate_2020_pct"] = rate_2020
+    counties["pop_2020_census"] = census_counts["pop_2020_census"].astype(np.int64)
+    counties["urban_pop_2020"] = census_counts["urban_pop_2020"].astype(np.int64)
+    counties["urbanization_rate_2020_pct"] = census_counts["urbanization_rate_2020_pct"]
+    counties["pop_2010_census"] = pd.array(_numbers(raw, "pop_2010_census", file, names, whole=True), dtype="Int64")
+    counties["area_km2"] = _numbers(raw, "area_km2", file, names)
+    counties["pop_2010"] = pd.array(census_counts["pop_2010"], dtype="Int64")
+    counties["urban_pop_2010"] = pd.array(census_counts["urban_pop_2010"], dtype="Int64")
+    counties["urbanization_2010_pct"] = census_counts["urbanization_2010_pct"]
     counties["source"] = raw["source"]
 
     counties = _join_seats(counties, _load_county_seats(data_dir), names)
@@ -441,31 +444,30 @@ def load_counties(data_dir: str | Path | None = None) -> pd.DataFrame:
     _check_division_counts(counties, city_series)
     census = city_census_totals(city_series)
     _check_province_total(census, assumptions["census_2020"]["province_population"]["value"])
-
-    filled_pop, filled = _fill_missing_populations(counties, census, assumptions, names)
-    adjusted_pop, adjusted = _adjust_rounded_populations(counties, filled_pop, census, assumptions)
-    counties.insert(5, "pop_2020_census", adjusted_pop.astype(np.int64))
-    counties.insert(6, "pop_2020_filled", filled)
-    counties.insert(7, "pop_2020_rounding_adjusted", adjusted)
     _check_city_sums(counties, census)
+    _check_city_census_rates(counties, city_series, tolerance)
     return counties
 
 
-def _check_observed_urban(file, names, pop, urban, rate, tolerance_pp) -> None:
+def _check_urban(file, names, columns, pop, urban, rate, tolerance_pp) -> None:
+    """Population, urban population and rate of one census year: all given or all blank,
+    urban <= population, rate = 100 x urban / population within the tolerance."""
+    pop_col, urban_col, rate_col = columns
     for i in range(len(pop)):
         where = _where(file, i + 1, names.iloc[i])
-        if np.isnan(urban[i]) != np.isnan(rate[i]):
-            raise DataError(f"{where}: urban_pop_2020 and urbanization_rate_2020_pct must be given together")
-        if np.isnan(urban[i]):
+        given = [not np.isnan(v[i]) for v in (pop, urban, rate)]
+        if any(given) and not all(given):
+            raise DataError(f"{where}: {pop_col}, {urban_col} and {rate_col} must be given together (or all blank)")
+        if not all(given):
             continue
-        if np.isnan(pop[i]):
-            raise DataError(f"{where}: urban_pop_2020 given without pop_2020_census")
         if urban[i] > pop[i]:
-            raise DataError(f"{where}: urban_pop_2020 {urban[i]:g} exceeds pop_2020_census {pop[i]:g}")
+            raise DataError(f"{where}: {urban_col} {urban[i]:g} exceeds {pop_col} {pop[i]:g}")
+        if pop[i] == 0:
+            raise DataError(f"{where}: {pop_col} is 0")
         if abs(100 * urban[i] / pop[i] - rate[i]) > tolerance_pp:
             raise DataError(
-                f"{where}: urbanization_rate_2020_pct {rate[i]:g} does not match "
-                f"urban_pop_2020 / pop_2020_census = {100 * urban[i] / pop[i]:.2f}"
+                f"{where}: {rate_col} {rate[i]:g} does not match "
+                f"{urban_col} / {pop_col} = {100 * urban[i] / pop[i]:.4f}"
             )
 
 
@@ -526,72 +528,6 @@ def _rows_of_city(counties: pd.DataFrame, city: str) -> str:
     return "data rows " + ", ".join(f"{r} ({counties['county_en'].iloc[r - 1]})" for r in rows)
 
 
-def _fill_missing_populations(counties, census, assumptions, names) -> tuple[np.ndarray, np.ndarray]:
-    """Blank 2020 populations get their city's residual (rule in the assumptions file)."""
-    rule = assumptions["missing_county_population_2020"]
-    pop = counties["pop_2020_published"].to_numpy(dtype=float).copy()
-    missing = np.isnan(pop)
-    covered = np.zeros(len(pop), dtype=bool)
-    for city, group in rule["groups"].items():
-        members = np.flatnonzero(
-            (counties["city_en"] == city).to_numpy() & counties["county_zh"].isin(group["units"]["value"]).to_numpy()
-        )
-        if len(members) != len(group["units"]["value"]):
-            raise DataError(f"{GEOGRAPHY_ASSUMPTIONS_FILE}: group {city} names units not found in {COUNTIES_FILE}")
-        for m in members:
-            if not missing[m]:
-                raise DataError(
-                    f"{_where(COUNTIES_FILE, m + 1, names.iloc[m])}: has a 2020 population but "
-                    f"{GEOGRAPHY_ASSUMPTIONS_FILE} lists it as missing (update the fill rule)"
-                )
-        in_city = (counties["city_en"] == city).to_numpy()
-        residual = census[city] - int(np.nansum(pop[in_city]))
-        if residual != group["residual"]["value"]:
-            raise DataError(
-                f"{COUNTIES_FILE}, city {city} ({_rows_of_city(counties, city)}): residual for the missing "
-                f"units is {residual:,} persons, {GEOGRAPHY_ASSUMPTIONS_FILE} documents {group['residual']['value']:,}"
-            )
-        pop_2010 = counties["pop_2010_census"].to_numpy(dtype=float, na_value=np.nan)[members]
-        if rule["split_rule"]["value"] != "proportional_to_2010_if_all_known_else_equal":
-            raise DataError(f"{GEOGRAPHY_ASSUMPTIONS_FILE}: unknown split_rule {rule['split_rule']['value']!r}")
-        weights = pop_2010 if not np.isnan(pop_2010).any() else np.ones(len(members))
-        pop[members] = _largest_remainder(residual, weights)
-        covered[members] = True
-    uncovered = np.flatnonzero(missing & ~covered)
-    if len(uncovered):
-        m = uncovered[0]
-        raise DataError(
-            f"{_where(COUNTIES_FILE, m + 1, names.iloc[m])}: pop_2020_census is blank and not covered by "
-            f"the fill rule in {GEOGRAPHY_ASSUMPTIONS_FILE}"
-        )
-    return pop, missing
-
-
-def _adjust_rounded_populations(counties, pop, census, assumptions) -> tuple[np.ndarray, np.ndarray]:
-    """Spread a city's rounding difference over its rounded ('APPROX') units."""
-    rule = assumptions["rounded_county_population_2020"]
-    rounded = counties["source"].str.startswith(rule["source_marker"]["value"]).to_numpy()
-    pop = pop.copy()
-    adjusted = np.zeros(len(pop), dtype=bool)
-    for city in counties["city_en"].unique():
-        in_city = (counties["city_en"] == city).to_numpy()
-        candidates = np.flatnonzero(in_city & rounded)
-        difference = census[city] - int(pop[in_city].sum())
-        if difference == 0 or len(candidates) == 0:
-            continue  # exact (a filled unit absorbs everything) or nothing to move
-        tolerance = rule["tolerance_per_row"]["value"] * len(candidates)
-        if abs(difference) > tolerance:
-            continue  # too large to be rounding: reported by the exact check below
-        pop[candidates] += _signed_split(difference, pop[candidates])
-        adjusted[candidates] = True
-    return pop, adjusted
-
-
-def _signed_split(difference: int, weights: np.ndarray) -> np.ndarray:
-    split = _largest_remainder(abs(difference), weights)
-    return split if difference > 0 else -split
-
-
 def _check_city_sums(counties: pd.DataFrame, census: dict[str, int]) -> None:
     sums = counties.groupby("city_en", sort=False)["pop_2020_census"].sum()
     for city, total in sums.items():
@@ -603,15 +539,31 @@ def _check_city_sums(counties: pd.DataFrame, census: dict[str, int]) -> None:
             )
 
 
+def _check_city_census_rates(counties: pd.DataFrame, city_series: pd.DataFrame, tolerance_pp: float) -> None:
+    """Where shanxi_cities.csv states a city's 2020 census urbanization rate, its units must reproduce it."""
+    rows = city_series[
+        (city_series["year"] == 2020) & (city_series["kind"] == "census") & city_series["urbanization_rate_pct"].notna()
+    ]
+    sums = counties.groupby("city_en", sort=False)[["pop_2020_census", "urban_pop_2020"]].sum()
+    for city, stated in zip(rows["city_en"], rows["urbanization_rate_pct"]):
+        units_rate = 100 * sums.at[city, "urban_pop_2020"] / sums.at[city, "pop_2020_census"]
+        if abs(units_rate - stated) > tolerance_pp:
+            raise DataError(
+                f"{COUNTIES_FILE}, city {city} ({_rows_of_city(counties, city)}): units give a 2020 urban rate of "
+                f"{units_rate:.4f}%, the city's census rate in {CITIES_FILE} is {stated:g}%"
+            )
+
+
 # --------------------------------------------------------------------------------------
 # provenance
 
 
 def data_file_hashes(data_dir: str | Path | None = None) -> dict[str, str]:
-    """SHA-256 (hex) of every file in the data folder, by file name, for run manifests."""
+    """SHA-256 (hex) of every file in the data folder and its subfolders, by path relative to it, for run
+    manifests."""
     folder = _data_dir(data_dir)
     return {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.iterdir())
-        if path.is_file() and not path.name.startswith(".")
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     }

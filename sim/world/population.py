@@ -1,7 +1,7 @@
 """Synthetic households at the 2020 census (1 November 2020).
 
-The census gives, for Shanxi, the resident population by county unit, the urban share (by the
-rule in sim.world.geography), the hukou urbanization rate, the floating population and the part of it
+The census gives, for Shanxi, the resident population and urban population by county unit (the
+county tabulation, sim.world.geography), the hukou urbanization rate, the floating population and the part of it
 from other provinces, the family households and their mean size, the collective population and
 the age structure. From these the population is split into *kinds* of people:
 
