@@ -20,6 +20,9 @@ INDICATORS = (
     "rent_yuan_month",
     "migrants",
     "migrant_leaving_rate_pct",
+    "urban_population",
+    "urban_natural_change",
+    "urban_reclassified",
 )
 
 
@@ -97,5 +100,10 @@ def year_end(
             * (M @ flows["left_as_migrant"])
             / np.maximum(M @ flows["migrants"], 1.0)
             * 12.0,
+            # the year's urban growth splits into natural change (births less deaths in urban places),
+            # in-situ reclassification, and net migration (the rest: the change of urban_population less both)
+            "urban_population": urban * weight,
+            "urban_natural_change": (U @ (flows["births"] - flows["deaths"])) * weight,
+            "urban_reclassified": (U @ flows["reclassified"]) * weight,
         }
     return out

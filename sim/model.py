@@ -24,7 +24,7 @@ from sim.config.guard import check_config_memory
 from sim.config.parameters import kernel_values
 from sim.config.schema import validate_config
 from sim.economy import costs, markets
-from sim.places import CENSUS_MONTH, month_calendar, months_until
+from sim.places import CENSUS_MONTH, month_calendar, months_until, rural_place
 from sim.world.geography import province_geography
 from sim.world.population import synthesize
 
@@ -144,7 +144,8 @@ class ShanxiModel(mesa.Model):
             )
         self.counts = self.counts.advanced_by(self.change)
         for k in self._flows:
-            self._flows[k] += getattr(self.counts, k)
+            if k != "reclassified":
+                self._flows[k] += getattr(self.counts, k)
         self.month += 1
         if moy == 12:
             self._settled_last_year = self._flows["settled"].astype(float)
@@ -164,23 +165,41 @@ class ShanxiModel(mesa.Model):
     def _new_year(self, year: int) -> None:
         place, prov = self.policy.at(year)
         markets.advance_year(self.economy, place, prov, self.counts, self._settled_last_year)
+        self._reclassify(year, place, prov)
         if prov["metro_travel_time_cut"] != self._metro_cut:
             self._metro_cut = prov["metro_travel_time_cut"]
             self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"], self._metro_cut)
+
+    def _reclassify(self, year: int, place: dict, prov: dict) -> None:
+        """In-situ urbanization of the year (kernel.reclassify), then a recount of the place totals."""
+        units = np.arange(len(self.geo.unit_name_en))
+        rural = self.counts.people_by_home_place.sum(axis=0)[rural_place(units)] * self.weight
+        rates = markets.reclassification_rates(self.geo, self.econ, place, prov, self.base_policy.at(year)[1], rural)
+        people = np.zeros(self.geo.n_places, np.int64)
+        K.reclassify(
+            self.households, rates, float(self.econ["reclassification_hukou_share"]), self.seed, self.month, people
+        )
+        self._flows["reclassified"] += people
+        flows = self.counts.place[K.counts.FLOW_ROWS].copy()
+        self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
+        self.counts.place[K.counts.FLOW_ROWS] = flows  # last month's flows stay as they were counted
 
     # --- inputs of a month
     def _behaviour(self, year: int) -> K.Behaviour:
         b = self.beh
         _, prov = self.policy.at(year)
         cbr, cdr = self.vital[min(year, max(self.vital))]
+        # The crude rates are Shanxi residents' (the sample survey counts residents): scale the age
+        # pattern so that residents' deaths and births meet them; people outside Shanxi (Shanxi people
+        # in other provinces, the in-migrant pool) get the same age-specific chances.
         c = self.counts
-        people = c.age_groups.sum(axis=0).astype(float)
+        residents = c.age_groups[self.static.place_in_shanxi].sum(axis=0).astype(float)
         d_child, d_adult = b["death_rate_child"] / 12, b["death_rate_adult"] / 12
-        deaths = cdr / 1000 / 12 * people.sum()
-        d_old = max(0.0, (deaths - people[0] * d_child - people[1] * d_adult) / max(people[2], 1.0))
+        deaths = cdr / 1000 / 12 * residents.sum()
+        d_old = max(0.0, (deaths - residents[0] * d_child - residents[1] * d_adult) / max(residents[2], 1.0))
         w = np.asarray(b["birth_weights"], float)
-        births = cbr / 1000 / 12 * people.sum()
-        f = births / max(float((c.birth_exposure * w).sum()), 1.0)
+        births = cbr / 1000 / 12 * residents.sum()
+        f = births / max(float((c.birth_exposure[0] * w).sum()), 1.0)
         return K.Behaviour(
             **kernel_values(self.cfg),
             death_child=d_child,
@@ -217,7 +236,16 @@ class ShanxiModel(mesa.Model):
         n = self.geo.n_places
         return {
             k: np.zeros(n, np.int64)
-            for k in ("settled", "moved_in", "returned", "births", "deaths", "left_as_migrant", "migrants")
+            for k in (
+                "settled",
+                "moved_in",
+                "returned",
+                "births",
+                "deaths",
+                "left_as_migrant",
+                "migrants",
+                "reclassified",
+            )
         }
 
     def _record(self, year: int) -> None:

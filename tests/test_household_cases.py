@@ -106,9 +106,9 @@ def hand_utility(d, hh, b, c, g):
         )
     if not local:
         cost = max(0.0, cost - c["rent_subsidy"][d])
+    y = income * (2.0 if hh["n_adult"] >= 2 else 1.0)  # every earner's wage
     if home_village and hh["contract_land"]:
-        income += b["land_income_yuan_month"]
-    y = income * (2.0 if hh["n_adult"] >= 2 else 1.0)
+        y += b["land_income_yuan_month"]  # farm income is the household's, counted once
     v = b["beta_income"] * math.log(y) - b["beta_housing"] * cost / y
     if urban:
         school, services = (

@@ -25,9 +25,7 @@ def city_series():
 @pytest.fixture
 def data_copy(tmp_path):
     """A writable copy of sim/world/data to corrupt."""
-    for path in DATA_DIR.iterdir():
-        if path.is_file():
-            shutil.copyfile(path, tmp_path / path.name)
+    shutil.copytree(DATA_DIR, tmp_path, dirs_exist_ok=True)
     return tmp_path
 
 

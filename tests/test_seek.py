@@ -33,11 +33,11 @@ def test_variables_bounds_and_overrides():
     )
     v = K.Variables(s)
     assert v.names == ["rent_subsidy_yuan_month", "fiscal_transfer_yuan_per_settler", "jobs_growth_pct_year"]
-    assert list(v.lo) == [0.0, 0.0, 1.06] and list(v.hi) == [1000.0, 200000.0, 20.0]
+    assert list(v.lo) == [0.0, 0.0, 0.0] and list(v.hi) == [1000.0, 200000.0, 20.0]  # from the baselines
     o = v.overrides([0.5, 0.25, 0.0])
     assert o["rent_subsidy_yuan_month"] == {"all": {2025: 500.0}}
     assert o["fiscal_transfer_yuan_per_settler"] == {2025: 50000.0}
-    assert o["jobs_growth_pct_year"] == {"county_seat": {2025: 1.06}}
+    assert o["jobs_growth_pct_year"] == {"county_seat": {2025: 0.0}}
     w = K.Variables(K.settings_of({"seek": {"levers": ["wage_arrears_share"]}}))  # spending lowers it
     assert (w.lo[0], w.hi[0]) == (0.0, 0.02) and w.values([0.0])[0] == 0.02 and w.values([1.0])[0] == 0.0
     a = K.Variables(K.settings_of({"seek": {"levers": None, "actions": ["A3"], "exclude": []}}))

@@ -26,10 +26,11 @@ from scipy.optimize import least_squares
 
 from sim.config import CONF_DIR, compose, to_dict
 from sim.config.parameters import declarations
+from sim.world.geography import province_geography
 from sim.world.inputs import load_province_series
 
 log = logging.getLogger("sim.analysis.calibrate")
-FITTED = ("asc_county_seat", "asc_out_of_province", "settle_intercept", "asc_stay")
+FITTED = ("asc_county_seat", "asc_out_of_province", "settle_intercept", "asc_stay", "return_cost", "stay_town_local")
 YEARS = (2021, 2022, 2023)
 RESIDENT_TOL_PP = 0.1  # residual scale: 0.1 pp of resident rate
 HUKOU_TOL_PP = 0.5  # 0.5 pp of the extrapolated hukou rate
@@ -38,6 +39,14 @@ LEAVING_TOL_PCT = 5.0  # percent per year of the migrant leaving rate (weak evid
 # average residence duration of migrants in their current city is about 5 years (刘涛, 彭荣熙 & 曹广忠 2021,
 # docs/BEHAVIOUR-EVIDENCE.md 1.5): about 20% of migrants leave their place each year
 MIGRANT_LEAVING_RATE_PCT = 20.0
+# returns home: 22.3% of migrants returned over 1998-2015 (Bai, Wang & Zhang 2018), about 1.5% a year; the
+# evidence table of docs/BEHAVIOUR-EVIDENCE.md gives 1-4% a year: people moving back to their home village
+# (or province) per year, over the migrants living away from their hukou place (in Shanxi and out of it)
+RETURN_RATE_PCT = 2.0
+RETURN_TOL_PCT = 1.0
+# county areas (counties and county-level cities) kept urbanizing as in 2010-2020: every one of them
+# gained urban share between the censuses (an input of the census, before the calibration window)
+COUNTY_GAIN_TOL_PP = 0.3  # pp a year
 
 
 def targets(years=YEARS) -> dict:
@@ -45,7 +54,13 @@ def targets(years=YEARS) -> dict:
     hukou = prov["hukou_urbanization_rate_pct"].dropna()
     hukou = hukou[hukou.index >= 2017]
     slope, intercept = np.polyfit(hukou.index.values.astype(float), hukou.values, 1)
+    geo = province_geography()
+    county = np.asarray(geo.unit_type) != 0
+    known = county & np.isfinite(np.asarray(geo.unit_pop_2010, float))
+    rate10 = np.nansum(np.asarray(geo.unit_urban_pop_2010)[known]) / np.nansum(np.asarray(geo.unit_pop_2010)[known])
+    rate20 = np.asarray(geo.unit_urban_pop_2020)[known].sum() / np.asarray(geo.unit_pop_2020)[known].sum()
     return {
+        "county_area_gain_pp_per_year": float(100 * (rate20 - rate10) / 10),
         "years": tuple(years),
         "resident_rate": {y: float(prov.loc[y, "urbanization_rate_pct"]) for y in years},
         "population": {y: float(prov.loc[y, "resident_pop_10k"]) * 1e4 for y in years},
@@ -62,7 +77,17 @@ def simulate(params: np.ndarray, scale: float, seed: int, overrides=(), end_year
     m = ShanxiModel(config=to_dict(compose(ov)))
     m.run()
     df = pd.DataFrame(m.indicator_rows())
-    return df[df.level == "province"].pivot(index="year", columns="indicator", values="value")
+    out = df[df.level == "province"].pivot(index="year", columns="indicator", values="value")
+    counties = [n for n, t in zip(m.geo.unit_name_en, m.geo.unit_type) if t != 0]
+    c = df[(df.level == "county") & df.region.isin(counties)].groupby(["year", "indicator"]).value.sum().unstack()
+    out["county_area_rate_pct"] = 100 * c["urban_population"] / c["population"]
+    return out
+
+
+def return_rate_pct(sim: pd.DataFrame, year: int) -> float:
+    """People moving back home in the year per 100 migrants (in Shanxi away from their hukou place, or out
+    of province)."""
+    return 100.0 * sim.loc[year, "returned_home"] / (sim.loc[year, "migrants"] + sim.loc[year, "out_of_province"])
 
 
 def residuals(sim: pd.DataFrame, tg: dict) -> np.ndarray:
@@ -71,6 +96,10 @@ def residuals(sim: pd.DataFrame, tg: dict) -> np.ndarray:
     r += [(sim.loc[y, "hukou_urbanization_rate_pct"] - tg["hukou_rate_trend"][y]) / HUKOU_TOL_PP for y in years]
     r += [(sim.loc[y, "population"] - tg["population"][y]) / POPULATION_TOL for y in years]
     r += [(sim.loc[y, "migrant_leaving_rate_pct"] - MIGRANT_LEAVING_RATE_PCT) / LEAVING_TOL_PCT for y in years]
+    r += [(return_rate_pct(sim, y) - RETURN_RATE_PCT) / RETURN_TOL_PCT for y in years]
+    county = sim["county_area_rate_pct"]
+    target = tg["county_area_gain_pp_per_year"]
+    r += [((county.loc[y] - county.loc[y - 1]) - target) / COUNTY_GAIN_TOL_PP for y in years]
     return np.asarray(r)
 
 
@@ -121,6 +150,12 @@ def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str
         "hukou_rate_trend_target_pct": {int(y): round(v, 2) for y, v in tg["hukou_rate_trend"].items()},
         "population_error": {int(y): round(float(sim.loc[y, "population"] - tg["population"][y])) for y in years},
         "migrant_leaving_rate_pct": {int(y): round(float(sim.loc[y, "migrant_leaving_rate_pct"]), 2) for y in years},
+        "return_rate_pct": {int(y): round(float(return_rate_pct(sim, y)), 2) for y in years},
+        "county_area_gain_pp": {
+            int(y): round(float(sim.loc[y, "county_area_rate_pct"] - sim.loc[y - 1, "county_area_rate_pct"]), 2)
+            for y in years
+        },
+        "county_area_gain_target_pp": round(tg["county_area_gain_pp_per_year"], 2),
         "names": list(FITTED),
         "covariance": [[round(float(c), 6) for c in row] for row in result["cov"]],
     }

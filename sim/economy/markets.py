@@ -27,7 +27,7 @@ from sim.kernel import (
     event_bounds,
     mover_utilities,
 )
-from sim.places import COUNTY_SEAT, OUT_OF_PROVINCE, OUTSIDE, PREFECTURE_CORE, TAIYUAN_CORE, VILLAGE
+from sim.places import COUNTY_SEAT, OUT_OF_PROVINCE, OUTSIDE, PREFECTURE_CORE, TAIYUAN_CORE, VILLAGE, urban_place
 from sim.world.geography import place_tiers
 
 
@@ -84,6 +84,7 @@ class PlaceEconomy:
     wage: np.ndarray  # (n_places, 3) yuan/month
     rent0: np.ndarray  # (n_places) yuan/month at the 2020 population
     people0: np.ndarray  # (n_places) persons (sampled) at the census
+    renters0: np.ndarray  # (n_places) migrant households renting on the market at the census (sampled)
     jobs: np.ndarray  # (n_places) jobs (sampled units)
     emp0: np.ndarray  # (n_places) employment probability at the start
     tier: np.ndarray
@@ -141,6 +142,7 @@ def initial_economy(geo, econ: dict, counts: Counts, wages_2019: dict, scale: fl
         wage=base[:, None] * skill[None, :],
         rent0=rent0,
         people0=counts.people_by_home_place.sum(axis=0).astype(float),
+        renters0=counts.migrant_renters.astype(float),
         jobs=counts.workers.astype(float) * emp0,
         emp0=emp0,
         tier=tier,
@@ -240,8 +242,11 @@ def _housing_market(eco: PlaceEconomy, counts: Counts, econ: dict, place: dict) 
     people = counts.people_by_home_place.sum(axis=0).astype(float)
     ratio = np.where(eco.people0 > 0, people / np.maximum(eco.people0, 1.0), 1.0)
     elasticity = econ["rent_population_elasticity"] * (1.0 - place["housing_supply_response"])
-    renters = np.maximum(counts.migrant_renters.astype(float), 1.0)
-    village_factor = 1.0 + econ["urban_village_rent_elasticity"] * eco.urban_village_units / renters
+    # urban-village renovation removes cheap rental dwellings: rents rise with the share of the place's
+    # census-time rental stock removed (a fixed stock, so households leaving the rental market, e.g. to
+    # buy an affordable home, do not raise the rent of those who stay)
+    stock = np.maximum(eco.renters0, 1.0)
+    village_factor = 1.0 + econ["urban_village_rent_elasticity"] * np.minimum(eco.urban_village_units / stock, 1.0)
     rent = eco.rent0 * ratio**elasticity * village_factor
     rent[oop] = eco.rent0[oop]
     mig_hh = np.maximum(counts.migrant_households.astype(float), 1.0)
@@ -338,3 +343,43 @@ def place_constants(tier: np.ndarray, beh: dict) -> np.ndarray:
     return np.choose(
         tier, [seat + beh["asc_taiyuan_extra"], seat + beh["asc_prefecture_extra"], seat, 0.0, f["asc_out_of_province"]]
     ).astype(float)
+
+
+def census_reclassification_people(geo, share: float) -> np.ndarray:
+    """People a year whom each unit's built-up growth reclassifies urban in situ: `share` of the unit's
+    2010-2020 census urban gain (at most its rural loss), spread over 10 years. Reclassification follows
+    the land the seat takes, so it is a number of people (of the province) a year, not a share of the
+    villagers left;
+    units without 2010 values take their unit type's rate of their 2020 rural population."""
+    pop10, urban10 = np.asarray(geo.unit_pop_2010, float), np.asarray(geo.unit_urban_pop_2010, float)
+    pop20, urban20 = np.asarray(geo.unit_pop_2020, float), np.asarray(geo.unit_urban_pop_2020, float)
+    rural20 = pop20 - urban20
+    # a reclassified village leaves the rural count: reclassification is at most the unit's rural loss, so in
+    # units whose villages held their people while the town grew (Taiyuan's), the town grew by migration
+    gain = np.maximum(np.minimum(urban20 - urban10, (pop10 - urban10) - rural20), 0.0)
+    known = np.isfinite(gain)
+    people = np.zeros(len(pop20))
+    people[known] = share * gain[known] / 10.0
+    unit_type = np.asarray(geo.unit_type)
+    for t in np.unique(unit_type):
+        of_type = known & (unit_type == t)
+        typical = people[of_type].sum() / max(rural20[of_type].sum(), 1.0)
+        people[~known & (unit_type == t)] = typical * rural20[~known & (unit_type == t)]
+    return people
+
+
+def reclassification_rates(
+    geo, econ: dict, place: dict, prov: dict, base_prov: dict, rural_people: np.ndarray
+) -> np.ndarray:
+    """This year's in-situ reclassification rate of every unit's rural residents: its census number of
+    people a year (raised by the levers that build county seats, A2.5, in counties and county-level
+    cities, and renew cities, A4.1, in districts) over the people living in its villages now
+    (`rural_people`, province scale)."""
+    people = census_reclassification_people(geo, econ["reclassification_share_of_urban_growth"])
+    response = econ["reclassification_policy_response"]
+    district = np.asarray(geo.unit_type) == 0
+    seats = prov["county_seat_service_level"] - base_prov["county_seat_service_level"]
+    seat_push = response * max(seats, 0.0) / max(base_prov["county_seat_service_level"], 1e-9)
+    renewal = response * np.asarray(place["old_compound_renovated_share"])[urban_place(np.arange(len(people)))]
+    people = people * (1.0 + np.where(district, renewal, seat_push))
+    return np.clip(people / np.maximum(rural_people, 1.0), 0.0, 1.0)

@@ -67,20 +67,19 @@ def place_utility(here, local, at_home, at_home_seat, at, hh, bh):
         is_oop,
     ) = at
     trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou = hh
-    wage = (
-        wage_skill
-        * (1.0 + bh.training_wage_uplift * (trained and (urban or is_oop)))
-        * (1.0 - arrears * (urban and not local))
-    )  # training pays in towns and cities
-    income = wage * (stay_income if here else emp)
+    # earnings: every earner's wage, and the one trained member's premium (training pays in towns and cities)
+    wage = wage_skill * (1.0 - arrears * (urban and not local))
+    premium = bh.training_wage_uplift * (trained and (urban or is_oop))
+    earned = wage * (earners + premium) * (stay_income if here else emp)
     mover_cost = (
         0.0 if at_home and (keeps_homestead or local) else rent * (1.0 - public * (1.0 - bh.public_rent_factor))
     )
     cost = max((rent * stay_cost if here else mover_cost) - subsidy * (not local), 0.0)
-    income += bh.land_income_yuan_month * (at_home and contract_land) + bh.returnee_support * (
+    # farm income and returnee support are the household's, counted once
+    other = bh.land_income_yuan_month * (at_home and contract_land) + bh.returnee_support * (
         at_home_seat and not local and not oop_hukou
     )
-    household_income = max(income * earners, 1.0)  # guard: log and burden need income > 0
+    household_income = max(earned + other, 1.0)  # guard: log and burden need income > 0
     v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
     access = permit
     if metro_member and metro:
@@ -238,6 +237,8 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
         v += bh.beta_network * network[net_row, d] + asc_of[d]
         v += bh.beta_land * land_rights if at_home else -age_cost
         v += bh.asc_stay * (not displaced) if k == 0 else -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
+        v -= bh.return_cost * (k == 1)  # moving back to the home village (option 1 is never the place itself)
+        v += bh.stay_town_local * (k == 0 and local and is_urban[d])  # a town's own hukou holders move least
         prob[k] = v
         vmax = max(vmax, v)
     # the prefecture city, Taiyuan, the metro-area town, out of province: never here nor home (see

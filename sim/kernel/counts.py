@@ -72,7 +72,8 @@ class Counts(NamedTuple):
     people_by_home_place: np.ndarray  # (n_units + 1, n_places): by home unit (last row: other-province hukou)
     people_by_hukou_place: np.ndarray  # (n_places)
     age_groups: np.ndarray  # (n_places, 3): people aged 0-14, 15-59, 60+
-    birth_exposure: np.ndarray  # (3,): households with an adult and a head aged 20-29 / 30-39 / 40-49 (not collective)
+    birth_exposure: np.ndarray  # (2, 3): households with an adult and a head aged 20-29 / 30-39 / 40-49 (not
+    # collective), living in Shanxi (row 0) or outside (row 1)
     place: np.ndarray  # (len(PLACE_COUNTERS), n_places): see PLACE_COUNTERS
 
     def __getattr__(self, name):  # counts.households, counts.settled, ... are rows of `place`
@@ -103,7 +104,7 @@ def zero_counts(n_units: int, n_places: int, n_chunks: int = 0) -> Counts:
         np.zeros(lead + (n_units + 1, n_places), t),
         np.zeros(lead + (n_places,), t),
         np.zeros(lead + (n_places, 3), t),
-        np.zeros(lead + (3,), t),
+        np.zeros(lead + (2, 3), t),
         np.zeros(lead + (len(PLACE_COUNTERS), n_places), t),
     )
 
@@ -150,7 +151,7 @@ def count_stocks(sign, p, hukou, origin, nc, na, no, flags, tenure, age, oop, t_
     if rural_hukou and p == urban_place(origin):
         t_place[F_RETURNEE, p] += sign
     if na > 0 and not flags & COLLECTIVE and 20 <= age < 50:
-        t_bexp[(age - 20) // 10] += sign
+        t_bexp[np.int64(p == oop), (age - 20) // 10] += sign
 
 
 @nb.njit(inline="always", cache=True)
