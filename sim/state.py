@@ -55,20 +55,10 @@ class Households(NamedTuple):
         return sum(a.itemsize for a in self)
 
 
-DTYPES = dict(
-    origin=np.uint8,
-    place=np.int16,
-    hukou=np.int16,
-    n_child=np.uint8,
-    n_adult=np.uint8,
-    n_old=np.uint8,
-    head_age=np.uint8,
-    skill=np.uint8,
-    flags=np.uint8,
-    tenure=np.uint8,
-    months_here=np.uint8,
-    event=np.uint8,
-)
+# fmt: off
+DTYPES = dict(origin=np.uint8, place=np.int16, hukou=np.int16, n_child=np.uint8, n_adult=np.uint8, n_old=np.uint8,
+              head_age=np.uint8, skill=np.uint8, flags=np.uint8, tenure=np.uint8, months_here=np.uint8, event=np.uint8)
+# fmt: on
 BYTES_PER_HOUSEHOLD = sum(np.dtype(t).itemsize for t in DTYPES.values())
 
 

@@ -67,6 +67,13 @@ QUICK = [
 # ============================================================================ settings and variables
 
 
+INDICATIVE_NOTE = (
+    "**Indicative.** The search ran at a reduced scale with few seeds and a small evaluation budget; "
+    "the optimiser may stop at a local optimum, and the rates carry seed noise of a few tenths of a "
+    "point at small scales. Treat the schedule as a reading of what the model needs, not a budget."
+)
+
+
 def settings_of(cfg: dict) -> dict:
     s = {
         "levers": None,
@@ -558,12 +565,7 @@ def _result_intro_lines(r: dict) -> list[str]:
             "budget, or accept a lower probability."
         )
         lines.append("")
-    lines.append(
-        "**Indicative.** The search ran at a reduced scale with few seeds and a small evaluation budget; "
-        "the optimiser may stop at a local optimum, and the rates carry seed noise of a few tenths of a "
-        "point at small scales. Treat the schedule as a reading of what the model needs, not a budget."
-    )
-    lines.append("")
+    lines += [INDICATIVE_NOTE, ""]
     return lines
 
 
@@ -819,15 +821,17 @@ def seek_to_folder(cfg: dict, run_dir: Path) -> dict:
     confirmation = _confirmation(conf, targets, s)
     result = _result(var, u, found, confirmation, targets, s, name, started)
     _write_result(run_dir, result, ev.history, var)
+    wall, timing = time.perf_counter() - t0, {"search": t_search, "confirm": t_confirm}
+    files = ["seek_result.json", "seek_result.md", "seek_history.csv", "seek_scenario.yaml"]
     man = outputs.manifest(
         cfg,
         s["seeds"][0],
         started,
-        time.perf_counter() - t0,
+        wall,
         peak_rss_mb(),
         data_file_hashes(),
-        {"search": t_search, "confirm": t_confirm},
-        ["seek_result.json", "seek_result.md", "seek_history.csv", "seek_scenario.yaml"],
+        timing,
+        files,
         extra={
             "kind": "seek",
             "seeds": s["seeds"],

@@ -112,6 +112,19 @@ class Factor:
         return {f"scenario.levers.{self.name}": {r: dict(sched) for r in self.regions}}
 
 
+SMALL_DESIGN_NOTE = (
+    "**Small design: the intervals below are wide and the order of factors with similar μ* is not "
+    "reliable.** It screens; it does not settle close calls. Rerun with more trajectories, seeds "
+    "and a larger Sobol N (conf/sensitivity/default.yaml) at a larger scale before quoting numbers."
+)
+
+NOISE_NOTE = (
+    "Factors marked ° have μ* below twice the noise of one elementary effect: with this design they "
+    "cannot be told apart from seed noise (the bound is conservative: common random numbers make "
+    "the noise of differences smaller)."
+)
+
+
 def settings_of(cfg: dict) -> dict:
     s = copy.deepcopy(cfg.get("sensitivity") or {})
     s.setdefault("from_year", 2025)
@@ -558,18 +571,13 @@ def morris_indices(factors, X, means: pd.DataFrame, s: dict) -> pd.DataFrame:
             num_levels=int(m["levels"]),
             seed=int(s["sample_seed"]),
         )
-        for i, f in enumerate(factors):
-            rows.append(
-                {
-                    "factor": f.name,
-                    "output": key,
-                    "mu_star": float(res["mu_star"][i]),
-                    "mu_star_conf": float(res["mu_star_conf"][i]),
-                    "mu": float(res["mu"][i]),
-                    "sigma": float(res["sigma"][i]),
-                }
-            )
+        rows += _index_rows(factors, key, res, ("mu_star", "mu_star_conf", "mu", "sigma"))
     return pd.DataFrame(rows)
+
+
+def _index_rows(factors, output: str, res, names: tuple[str, ...]) -> list[dict]:
+    """One row per factor of a SALib result: factor, output and the named indices."""
+    return [{"factor": f.name, "output": output, **{n: float(res[n][i]) for n in names}} for i, f in enumerate(factors)]
 
 
 def elementary_steps(factors, X: np.ndarray, means: pd.DataFrame, trajectories: int) -> pd.DataFrame:
@@ -702,17 +710,7 @@ def sobol_indices(factors, Y_by_output: dict, s: dict) -> pd.DataFrame:
                 conf_level=float(so["conf_level"]),
                 seed=int(s["sample_seed"]),
             )
-        for i, f in enumerate(factors):
-            rows.append(
-                {
-                    "factor": f.name,
-                    "output": key,
-                    "S1": float(res["S1"][i]),
-                    "S1_conf": float(res["S1_conf"][i]),
-                    "ST": float(res["ST"][i]),
-                    "ST_conf": float(res["ST_conf"][i]),
-                }
-            )
+        rows += _index_rows(factors, key, res, ("S1", "S1_conf", "ST", "ST_conf"))
     return pd.DataFrame(rows)
 
 
@@ -940,12 +938,7 @@ def _report_design_lines(ctx: dict) -> list[str]:
     )
     lines.append("")
     if small:
-        lines.append(
-            "**Small design: the intervals below are wide and the order of factors with similar μ* is not "
-            "reliable.** It screens; it does not settle close calls. Rerun with more trajectories, seeds "
-            "and a larger Sobol N (conf/sensitivity/default.yaml) at a larger scale before quoting numbers."
-        )
-        lines.append("")
+        lines += [SMALL_DESIGN_NOTE, ""]
     return lines
 
 
@@ -973,12 +966,7 @@ def _report_noise_lines(noise: dict) -> list[str]:
             ],
         )
     )
-    lines.append(
-        "Factors marked ° have μ* below twice the noise of one elementary effect: with this design they "
-        "cannot be told apart from seed noise (the bound is conservative: common random numbers make "
-        "the noise of differences smaller)."
-    )
-    lines.append("")
+    lines += [NOISE_NOTE, ""]
     return lines
 
 

@@ -1459,18 +1459,7 @@ def _section_cities(r: Report, c: _Context) -> None:
     pop = c.pairs("city", POPULATION, TEN_THOUSAND).sort_values(["year", "region"])
     r.table(
         ["city", "year", "observed 万", "model median 万", f"model {c.band}", "error 万", "error %"],
-        [
-            [
-                p.region,
-                p.year,
-                number(p.observed, 2),
-                number(p["median"], 2),
-                _band(p.lo, p.hi),
-                number(p.error, 2),
-                number(100 * p.error / p.observed, 2),
-            ]
-            for _, p in pop.iterrows()
-        ],
+        [[*_pair_cells(p), number(100 * p.error / p.observed, 2)] for _, p in pop.iterrows()],
     )
     r.image(c.files["city_pop"], "City populations, model median vs observed, with the 1:1 line")
     r.para(
@@ -1480,21 +1469,15 @@ def _section_cities(r: Report, c: _Context) -> None:
     rates = c.pairs("city", RESIDENT).sort_values(["region", "year"])
     r.table(
         ["city", "year", "observed %", "model median %", f"model {c.band}", "error pp", "source"],
-        [
-            [
-                p.region,
-                p.year,
-                number(p.observed, 2),
-                number(p["median"], 2),
-                _band(p.lo, p.hi),
-                number(p.error, 2),
-                _short(p.source),
-            ]
-            for _, p in rates.iterrows()
-        ],
+        [[*_pair_cells(p), _short(p.source)] for _, p in rates.iterrows()],
     )
     r.table(["window", "city-years", "MAE pp", "ARD %"], _window_rows(c, T_CITY_RATE, (("mae", 2), ("ard_pct", 3))))
     r.image(c.files["city_rate"], "City urbanization rates where observed, model median vs observed")
+
+
+def _pair_cells(p) -> list:
+    """City, year, observed, model median, band and error of one observed-vs-model pair."""
+    return [p.region, p.year, number(p.observed, 2), number(p["median"], 2), _band(p.lo, p.hi), number(p.error, 2)]
 
 
 def _section_migrant_workers(r: Report, c: _Context) -> None:

@@ -120,21 +120,11 @@ def _mover_utilities(st, bh, c, out):
     )
     for d in range(out.shape[0]):
         for skill in range(3):
-            at = (
-                wage_of[d, skill],
-                emp_of[d],
-                rent_of[d],
-                public_of[d],
-                subsidy_of[d],
-                permit_of[d],
-                school_of[d],
-                service_of[d],
-                insurance_of[d],
-                arrears_of[d],
-                is_urban[d],
-                in_metro[d],
-                d == st.oop,
-            )
+            # fmt: off
+            at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d],
+                  permit_of[d], school_of[d], service_of[d], insurance_of[d], arrears_of[d],
+                  is_urban[d], in_metro[d], d == st.oop)
+            # fmt: on
             for trained in (False, True):
                 for two in (False, True):
                     for children in (False, True):
@@ -218,21 +208,11 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
             continue
         local = hukou == d
         at_home = d == home_village
-        at = (
-            wage_of[d, skill],
-            emp_of[d],
-            rent_of[d],
-            public_of[d],
-            subsidy_of[d],
-            permit_of[d],
-            school_of[d],
-            service_of[d],
-            insurance_of[d],
-            arrears_of[d],
-            is_urban[d],
-            in_metro[d],
-            d == oop,
-        )
+        # fmt: off
+        at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d],
+              permit_of[d], school_of[d], service_of[d], insurance_of[d], arrears_of[d],
+              is_urban[d], in_metro[d], d == oop)
+        # fmt: on
         v = place_utility(k == 0, local, at_home, d == home_seat, at, hh, bh)
         v += bh.beta_network * network[net_row, d] + asc_of[d]
         v += bh.beta_land * land_rights if at_home else -age_cost

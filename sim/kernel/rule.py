@@ -205,24 +205,10 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             head_age[i] = age
             if nc + na + no == 0:
                 event_of[i] = ev | EV_DISSOLVED
-                count_stocks(
-                    -1,
-                    place0,
-                    hukou0,
-                    origin,
-                    nc0,
-                    na0,
-                    no0,
-                    flags0,
-                    tenure0,
-                    age0,
-                    oop,
-                    t_home,
-                    t_hukou,
-                    t_age,
-                    t_bexp,
-                    t_place,
-                )
+                # fmt: off
+                count_stocks(-1, place0, hukou0, origin, nc0, na0, no0, flags0, tenure0, age0, oop,
+                             t_home, t_hukou, t_age, t_bexp, t_place)
+                # fmt: on
                 count_flows(ev, place, nc, na, no, t_place)
                 continue
             months_of[i] = here
@@ -271,42 +257,14 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
                 or tenure != tenure0
                 or age != age0
             ):
-                count_stocks(
-                    -1,
-                    place0,
-                    hukou0,
-                    origin,
-                    nc0,
-                    na0,
-                    no0,
-                    flags0,
-                    tenure0,
-                    age0,
-                    oop,
-                    t_home,
-                    t_hukou,
-                    t_age,
-                    t_bexp,
-                    t_place,
-                )
-                count_stocks(
-                    1,
-                    place,
-                    hukou,
-                    origin,
-                    nc,
-                    na,
-                    no,
-                    flags,
-                    tenure,
-                    age,
-                    oop,
-                    t_home,
-                    t_hukou,
-                    t_age,
-                    t_bexp,
-                    t_place,
-                )
+                # fmt: off
+                count_stocks(-1, place0, hukou0, origin, nc0, na0, no0, flags0, tenure0, age0, oop,
+                             t_home, t_hukou, t_age, t_bexp, t_place)
+                # fmt: on
+                # fmt: off
+                count_stocks(1, place, hukou, origin, nc, na, no, flags, tenure, age, oop,
+                             t_home, t_hukou, t_age, t_bexp, t_place)
+                # fmt: on
             count_flows(ev, place, nc, na, no, t_place)
 
 

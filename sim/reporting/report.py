@@ -1021,31 +1021,22 @@ def _cities(r: Context) -> Section:
     )
 
 
+def _two_panels(r: Context, cols: list[str], figs: list[str], factors: list[float]) -> str:
+    """A PNG of two panels (scenario band, baseline, observed) of two indicators."""
+    return fig_two(r.d, r.ref, cols, [r.tx[f] for f in figs], factors, r.tx)
+
+
 def _county_seats(r: Context) -> Section:
     """五: county-area urbanization and the county seats' population."""
     tx = r.tx
-    png = fig_two(
-        r.d,
-        r.ref,
-        ["county_rate", "seat_pop"],
-        [tx["fig_county_rate"], tx["fig_seat_pop"]],
-        [1, 1 / tx["pop_unit"]],
-        tx,
-    )
+    png = _two_panels(r, ["county_rate", "seat_pop"], ["fig_county_rate", "fig_seat_pop"], [1, 1 / tx["pop_unit"]])
     return Section(tx["s_county"], tx["county_text"], [_parts().figure(png, tx["fig_county_rate"])])
 
 
 def _metro(r: Context) -> Section:
     """六: the Taiyuan metropolitan area."""
     tx = r.tx
-    png = fig_two(
-        r.d,
-        r.ref,
-        ["metro_pop", "metro_share"],
-        [tx["fig_metro_pop"], tx["fig_metro_share"]],
-        [1 / tx["pop_unit"], 1],
-        tx,
-    )
+    png = _two_panels(r, ["metro_pop", "metro_share"], ["fig_metro_pop", "fig_metro_share"], [1 / tx["pop_unit"], 1])
     n_metro = int(np.asarray(r.geo.unit_in_metro).sum())
     return Section(tx["s_metro"], tx["metro_text"].format(n=n_metro), [_parts().figure(png, tx["fig_metro_pop"])])
 

@@ -45,6 +45,9 @@ class Kind(IntEnum):
 
 
 KIND_NAMES = tuple(k.name.lower() for k in Kind)
+# living in Shanxi (counted as residents), and of them the floating population (away from the hukou place)
+MIGRANT_KINDS = (Kind.RURAL_HUKOU_MIGRANT, Kind.URBAN_HUKOU_MIGRANT, Kind.OTHER_PROVINCE_RESIDENT)
+RESIDENT_KINDS = (Kind.RURAL_LOCAL, Kind.URBAN_LOCAL, *MIGRANT_KINDS)
 
 
 def load_census() -> dict:
@@ -170,17 +173,8 @@ def household_people(cells: Cells, census: dict, pop: dict) -> tuple[np.ndarray,
     """Per cell: people in family households, people in collective (one-person) units, and the mean
     family-household size, rescaled so resident family households average the census size."""
     kind = cells.kind
-    migrant_kind = np.isin(kind, (Kind.RURAL_HUKOU_MIGRANT, Kind.URBAN_HUKOU_MIGRANT, Kind.OTHER_PROVINCE_RESIDENT))
-    resident = np.isin(
-        kind,
-        (
-            Kind.RURAL_LOCAL,
-            Kind.URBAN_LOCAL,
-            Kind.RURAL_HUKOU_MIGRANT,
-            Kind.URBAN_HUKOU_MIGRANT,
-            Kind.OTHER_PROVINCE_RESIDENT,
-        ),
-    )
+    migrant_kind = np.isin(kind, MIGRANT_KINDS)
+    resident = np.isin(kind, RESIDENT_KINDS)
     # collective population: one-person units, all among in-province migrants (dormitories, students)
     collective_share = census["collective_population"] / cells.people[migrant_kind].sum()
     coll_people = np.where(migrant_kind, cells.people * collective_share, 0.0)
@@ -219,16 +213,7 @@ def synthesize(
     rng = np.random.default_rng([seed, 2020])
     cells = build_cells(geo, census, pop)
     kind = cells.kind
-    resident = np.isin(
-        kind,
-        (
-            Kind.RURAL_LOCAL,
-            Kind.URBAN_LOCAL,
-            Kind.RURAL_HUKOU_MIGRANT,
-            Kind.URBAN_HUKOU_MIGRANT,
-            Kind.OTHER_PROVINCE_RESIDENT,
-        ),
-    )
+    resident = np.isin(kind, RESIDENT_KINDS)
     fam_people, coll_people, mean_size = household_people(cells, census, pop)
     n_fam = _stochastic_round(fam_people / mean_size * scale, rng)
     n_coll = _stochastic_round(coll_people * scale, rng)
