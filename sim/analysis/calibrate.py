@@ -11,6 +11,10 @@ the hukou rate continuing its 2017-2020 trend (no hukou rate was published after
 target is an extrapolation, weighted lower), and migrants leaving their place at about 20% a year
 (average residence duration about 5 years). Least squares (scipy) with common random numbers, so
 the objective is a smooth function of the parameters at a fixed seed.
+
+The `fit:` record written with the fitted values says what the fit was made from (`made_from`: code,
+data, targets, packages; sim/runs/provenance.py): runs with a fit made from other inputs are warned,
+or refused with run.strict_provenance=true.
 """
 
 import argparse
@@ -66,6 +70,24 @@ def targets(years=YEARS) -> dict:
         "population": {y: float(prov.loc[y, "resident_pop_10k"]) * 1e4 for y in years},
         "hukou_rate_trend": {y: float(intercept + slope * y) for y in years},
         "hukou_trend_pp_per_year": float(slope),
+    }
+
+
+def target_record(years=YEARS) -> dict:
+    """What the fit is made to match: the targets of `years` and the evidence targets with the tolerances
+    (its hash is the `targets` version of a fit's provenance, sim.runs.provenance)."""
+    return {
+        "targets": targets(years),
+        "migrant_leaving_rate_pct": MIGRANT_LEAVING_RATE_PCT,
+        "return_rate_pct": RETURN_RATE_PCT,
+        "tolerances": {
+            "resident_pp": RESIDENT_TOL_PP,
+            "hukou_pp": HUKOU_TOL_PP,
+            "population": POPULATION_TOL,
+            "leaving_pct": LEAVING_TOL_PCT,
+            "return_pct": RETURN_TOL_PCT,
+            "county_gain_pp": COUNTY_GAIN_TOL_PP,
+        },
     }
 
 
@@ -131,7 +153,12 @@ def fit(scale: float, seed: int, x0: np.ndarray, years=YEARS, max_evaluations: i
 
 
 def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str) -> None:
-    """Replace the `fitted:` block (and `fit:`) at the end of the behaviour config, keeping the rest."""
+    """Replace the `fitted:` block (and `fit:`) at the end of the behaviour config, keeping the rest.
+
+    `fit.made_from` records the code, data, targets and packages the fit was made from
+    (sim.runs.provenance): a run with a fit whose record does not match them is warned (or refused)."""
+    from sim.runs.provenance import made_from
+
     text = path.read_text(encoding="utf-8")
     head = re.split(r"^fitted:\s*$", text, flags=re.M)[0]
     sim, tg = result["sim"], result["targets"]
@@ -158,11 +185,15 @@ def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str
         "county_area_gain_target_pp": round(tg["county_area_gain_pp_per_year"], 2),
         "names": list(FITTED),
         "covariance": [[round(float(c), 6) for c in row] for row in result["cov"]],
+        "made_from": made_from(years),
     }
     declared = declarations()
     notes = {k: declared[f"behaviour.fitted.{k}"]["description"] + " (fitted)" for k in fitted}
     body = "fitted:\n" + "".join(f"  {k}: {v}   # {notes[k]}\n" for k, v in fitted.items())
-    body += "# written by sim.analysis.calibrate: the fit's error, its command and the parameters' covariance\n"
+    body += (
+        "# written by sim.analysis.calibrate: the fit's error, its command, the parameters' covariance and\n"
+        "# made_from: the code (model sources without this file), data, targets and packages it was made from\n"
+    )
     body += yaml.safe_dump({"fit": fit_block}, sort_keys=False, allow_unicode=True, default_flow_style=None)
     path.write_text(head + body, encoding="utf-8")
 
@@ -173,18 +204,30 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--years", default=",".join(map(str, YEARS)), help="calibration window, e.g. 2021,2022")
     ap.add_argument("--dry-run", action="store_true", help="report the fit without writing conf/behaviour/fitted.yaml")
+    ap.add_argument(
+        "--record-only",
+        action="store_true",
+        help="no search: keep the current values and record their errors, covariance and provenance",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = to_dict(compose([]))
     x0 = np.array([cfg["behaviour"]["fitted"][k] for k in FITTED], float)
     years = tuple(int(y) for y in args.years.split(","))
-    result = fit(args.scale, args.seed, x0, years)
+    # least_squares stops after its first evaluation (and the Jacobian there) when allowed just one
+    result = fit(args.scale, args.seed, x0, years, max_evaluations=1 if args.record_only else 25)
+    if args.record_only:
+        assert np.array_equal(result["x"], x0), "--record-only must not move the values"
     log.info("fitted %s", dict(zip(FITTED, np.round(result["x"], 4))))
     log.info("resident-rate errors (pp): %s", result["errors_pp"])
     if not args.dry_run:
         command = f"python -m sim calibrate --scale {args.scale} --seed {args.seed} --years {args.years}"
+        if args.record_only:  # the values come from the last search: keep its command and evaluation count
+            last = yaml.safe_load((CONF_DIR / "behaviour" / "fitted.yaml").read_text(encoding="utf-8"))["fit"]
+            command, result["evaluations"] = last["command"], last["evaluations"]
         write_fitted(CONF_DIR / "behaviour" / "fitted.yaml", result, args.scale, args.seed, command)
-        log.info("wrote %s", CONF_DIR / "behaviour" / "fitted.yaml")
+        made = yaml.safe_load((CONF_DIR / "behaviour" / "fitted.yaml").read_text(encoding="utf-8"))["fit"]["made_from"]
+        log.info("wrote %s (made from %s)", CONF_DIR / "behaviour" / "fitted.yaml", made)
 
 
 if __name__ == "__main__":

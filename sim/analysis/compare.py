@@ -11,6 +11,7 @@ scenario the curves are medians with P5-P95 bands. Differences are taken against
 """
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ import pandas as pd  # noqa: E402
 from sim.places import PLAN_YEARS, TARGET_RESIDENT_RATE_PCT  # noqa: E402
 from sim.reporting.plots import footer  # noqa: E402
 from sim.reporting.tables import markdown_table, number  # noqa: E402
-from sim.runs import outputs  # noqa: E402
+from sim.runs import identity, outputs  # noqa: E402
 from sim.runs.logs import quiet_libraries  # noqa: E402
 from sim.world.inputs import load_province_series  # noqa: E402
 
@@ -206,9 +207,13 @@ def compare(runs: list[Path], out: Path, reference: str = "baseline") -> pd.Data
         raise SystemExit("no complete runs to compare")
     out.mkdir(parents=True, exist_ok=True)
     seeds = sorted(table.seed.unique())
+    mans = [json.loads((r / outputs.MANIFEST).read_text()) for r in runs]
+    log.info("made from %s", identity.describe_versions(mans))
+    if len(identity.versions_of(mans)) > 1:
+        log.warning("the runs compared were made by different model/data versions (see the footer of the plots)")
     foot = (
         f"scenarios: {', '.join(dict.fromkeys(table.scenario))} | seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}) | "
-        f"model {outputs.package_versions().get('shanxi-urbanization')} {(outputs.git_state()['commit'] or '')[:8]}"
+        f"model {mans[0].get('model_version')} {identity.brief_versions(mans)}"
     )
     summary = summary_table(table, reference)
     with outputs.atomic_path(out / "comparison.csv") as tmp:

@@ -46,7 +46,7 @@ from sim.analysis import naive
 from sim.config import CONF_DIR, to_dict  # noqa: E402
 from sim.places import TARGET_RESIDENT_RATE_PCT
 from sim.reporting.tables import html_table, markdown_table, number
-from sim.runs import outputs  # noqa: E402
+from sim.runs import identity, outputs  # noqa: E402
 from sim.runs.logs import quiet_libraries
 from sim.world.inputs import DATA_DIR, data_file_hashes, load_city_series, load_province_series  # noqa: E402
 
@@ -1666,13 +1666,13 @@ def validate_to_folder(cfg, run_dir: Path, progress: str | None = None) -> dict:
     pattern_list = patterns(ensemble, targets, observed)
     for p in pattern_list:
         log.info("pattern %s", p.line())
-    git = outputs.git_state()
     foot = (
         f"validation | scenario {cfg['scenario']['name']} | seeds {seeds[0]}..{seeds[-1]} | "
         f"scale {float(cfg['population']['scale']):g} | "
         f"model {outputs.package_versions().get('shanxi-urbanization')} "
-        f"{(git['commit'] or '')[:8]} | {started:%Y-%m-%d}"
+        f"{identity.brief(identity.parts(cfg))} | {started:%Y-%m-%d}"
     )
+    log.info("made from %s", identity.describe(identity.parts(cfg)))
     report_files = write_report(
         run_dir, cfg, settings, ensemble, observed, windows, metric_table, pattern_list, targets, foot, notes
     )

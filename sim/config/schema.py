@@ -61,6 +61,19 @@ class ConfigError(ValueError):
         super().__init__(text)
 
 
+class Flag:
+    """true or false (a YAML boolean)."""
+
+    def __init__(self, unit: str = ""):
+        self.unit = unit
+
+    def allowed(self) -> str:
+        return "true | false" + (f" ({self.unit})" if self.unit else "")
+
+    def check(self, key: str, value) -> list[str]:
+        return [] if isinstance(value, bool) else [f"{key} = {_show(value)} is not allowed; allowed: {self.allowed()}"]
+
+
 def integer(lo, hi, unit: str = "") -> Number:
     return Number(lo, hi, unit, integer=True)
 
@@ -74,6 +87,7 @@ SCHEMA: dict[str, Any] = {
     "run.end_year": integer(2021, 2029, "last simulated year; the data start at the 2020 census, the plan ends 2029"),
     "run.threads": integer(0, 4096, "numba threads, 0 = all cores"),
     "run.progress": Choice(("auto", "bar", "log", "none")),
+    "run.strict_provenance": Flag("refuse a run whose behaviour fit was made from other code, data or targets"),
     # scenario
     "scenario.name": Text(r"[A-Za-z0-9_.-]+", "letters, digits, _ . - (it names the run folder)"),
     "scenario.description": Text(),
@@ -101,6 +115,7 @@ OPTIONAL = (
     "scenario.delay_years",
     "run.threads",
     "run.progress",
+    "run.strict_provenance",
 )
 
 

@@ -51,7 +51,7 @@ from sim.analysis.compare import find_runs, summary_table  # noqa: E402
 from sim.places import FINAL_YEAR, MID_TERM_YEAR, PLAN_BASE_YEAR, TARGET_RESIDENT_RATE_PCT  # noqa: E402
 from sim.reporting.fonts import cjk_font_path, font_face_css, use_cjk_font  # noqa: E402
 from sim.reporting.tables import MISSING, html_table, number  # noqa: E402
-from sim.runs import outputs  # noqa: E402
+from sim.runs import identity, outputs  # noqa: E402
 from sim.runs.logs import quiet_libraries  # noqa: E402
 from sim.world import inputs  # noqa: E402
 
@@ -783,6 +783,7 @@ def build(folder_path: Path, lang: str = "zh", scenario: str | None = None, out:
         raise SystemExit(f"lang={lang!r}: choose one of {', '.join(LANGS)}")
     tx = TEXT[lang]
     folder = load_folder(Path(folder_path), scenario)
+    log.info("made from %s", identity.describe_versions(folder.manifests))
     out = Path(out) if out else folder.path / "report.html"
     geo = _geography()
     observed = load_province_series()
@@ -1122,7 +1123,7 @@ def _provenance(folder: Folder, tx, seeds, scale, now) -> list[tuple[str, str]]:
         (tx["p_seeds"], ", ".join(map(str, seeds))),
         (tx["p_scale"], f"{scale:g}"),
         (tx["p_runs"], f"{len(folder.runs)}: {runs}"),
-        (tx["p_version"], ", ".join(versions)),
+        (tx["p_version"], ", ".join(versions) + " · " + identity.describe_versions(mans)),
         (tx["p_commit"], ", ".join(c[:12] for c in commits) + (tx["p_dirty"] if dirty else "")),
         (tx["p_dates"], f"{started[0]} … {started[-1]}" if started else "?"),
         (tx["p_generated"], f"{now:%Y-%m-%d %H:%M} UTC"),

@@ -2,7 +2,8 @@
 
 Every file is written to a temporary name in the run folder and renamed into place, so a reader
 never sees a half-written file. `manifest.json` is written last and marks the run complete: a
-folder without it is an incomplete run (killed, failed or still running).
+folder without it is an incomplete run (killed, failed or still running). The manifest's `result_key`
+says what made the result (sim/runs/identity.py).
 """
 
 import hashlib
@@ -116,14 +117,21 @@ def manifest(
     outputs: list[str],
     extra: dict | None = None,
 ) -> dict:
+    """The manifest of a result. `result_key` (sim.runs.identity) is the identity of the result: its
+    config, code, data, behaviour fit and packages; the commit in `git` is the one the key was made with
+    (read when this process first asked, before it ran)."""
+    from sim.runs import identity
+
+    key = identity.record(config, data_hashes)
     return {
         "complete": True,
         "model": "shanxi-urbanization",
-        "model_version": package_versions().get("shanxi-urbanization"),
+        "model_version": key["parts"]["code"]["model_version"],
         "seed": seed,
         "scenario": config.get("scenario", {}).get("name"),
         "config": config,
-        "git": git_state(),
+        "result_key": key,
+        "git": {**git_state(), "commit": key["parts"]["code"]["commit"]},
         "packages": package_versions(),
         "data_sha256": data_hashes,
         "host": {"name": socket.gethostname(), "platform": platform.platform(), "cpus": os.cpu_count()},

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sim.reporting import plots
-from sim.runs import outputs
+from sim.runs import identity, outputs, provenance
 from sim.world.inputs import data_file_hashes, load_province_series
 
 log = logging.getLogger("sim")
@@ -57,6 +57,8 @@ def run_to_folder(cfg: dict, run_dir: Path) -> dict:
     from sim.config.schema import validate_config
 
     validate_config(cfg)  # ConfigError naming key, value and what is allowed, before anything is built or written
+    identity.code_version()  # the code this run runs, read before it runs (the manifest's result key)
+    fit_check = provenance.enforce(cfg)  # a fit made from other code/data/targets: warned, or refused (strict)
     from sim.model import ShanxiModel
 
     run_dir = outputs.begin_run(run_dir)
@@ -69,8 +71,7 @@ def run_to_folder(cfg: dict, run_dir: Path) -> dict:
     table = outputs.write_table(run_dir, model.indicator_rows())
     foot = (
         f"scenario {model.scenario_name} | seed {model.seed} | scale {model.scale:g} | "
-        f"model {outputs.package_versions().get('shanxi-urbanization')} "
-        f"{(outputs.git_state()['commit'] or '')[:8]} | {started:%Y-%m-%d}"
+        f"model {identity.code_version()['model_version']} {identity.brief(identity.parts(cfg))} | {started:%Y-%m-%d}"
     )
     plots.urbanization_figure(table, load_province_series(), foot, run_dir / "urbanization.png")
     t_out = time.perf_counter() - t0 - t_setup - t_run
@@ -83,7 +84,7 @@ def run_to_folder(cfg: dict, run_dir: Path) -> dict:
         data_file_hashes(),
         {"setup": t_setup, "stepping": t_run, "output": t_out},
         ["indicators.csv", "indicators.parquet", "urbanization.png"],
-        extra={"households_simulated": int(model.households.n), "months": model.n_months},
+        extra={"households_simulated": int(model.households.n), "months": model.n_months, "fit_provenance": fit_check},
     )
     outputs.write_manifest(run_dir, man)
     return man

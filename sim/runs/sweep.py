@@ -9,17 +9,21 @@ the run is complete, `manifest.json`) and, with `hydra/launcher=slurm`, `.submit
 with each job's stdout/stderr.
 
 Job states:
-  complete    the folder has a complete manifest
+  complete    the folder has a complete manifest whose result key is that of the job run now
+  stale       the folder has a complete manifest made by another version: its config, code, data,
+              behaviour fit or packages differ from the job's now (listed, part by part), or it has
+              no result key; or a folder whose overrides are not those of the sweep's job with its number
   running     no manifest yet, and Slurm says the job is PENDING/RUNNING
   incomplete  the job started (its folder exists) but has no complete manifest: failed or killed
   missing     the sweep has this job (from multirun.yaml) but no folder: never started
-  stale       a folder whose overrides are not those of the sweep's job with its number
 
 Exit status of `status`: 0 when every job is complete, 1 otherwise.
 
 Rerunning the same sweep command with the same `hydra.sweep.dir` recomputes only what is not complete:
-`python -m sim` calls `already_complete(run_dir, cfg)` first and returns at once when the job's folder
-holds a complete manifest of the same configuration.
+`python -m sim` calls `completion(run_dir, cfg)` first and returns at once when the job's folder holds
+a complete manifest of the same result key (sim/runs/identity.py); a stale job is recomputed. To say
+what a rerun would do, `status` composes each complete job's config from its overrides
+(.hydra/overrides.yaml) with the conf/ of now, as the rerun would.
 """
 
 from __future__ import annotations
@@ -36,42 +40,42 @@ from pathlib import Path
 
 import yaml
 
-from sim.runs import outputs
+from sim.runs import identity, outputs
+from sim.runs.identity import RESULT_NEUTRAL_KEYS, comparable_config  # noqa: F401 - kept importable from here
 
-# Config keys that do not change a run's results (see conf/config.yaml): a rerun that differs only
-# in them still counts as the same job.
-RESULT_NEUTRAL_KEYS = (("run", "progress"), ("run", "threads"))
 SLURM_ID = re.compile(r"^\d+(_\d+)?$")
 ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "COMPLETING", "CONFIGURING"}
 
 
 # ------------------------------------------------------------------------------------------ skipping
-def comparable_config(cfg: dict) -> dict:
-    """The config as stored in a manifest (JSON round trip), without result-neutral keys."""
-    c = json.loads(json.dumps(cfg, default=outputs._json_default))
-    for path in RESULT_NEUTRAL_KEYS:
-        node = c
-        for k in path[:-1]:
-            node = node.get(k) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(path[-1], None)
-    return c
+def completion(run_dir: Path, cfg: dict, data_hashes: dict | None = None) -> tuple[str, dict | None, list[str]]:
+    """Whether `run_dir` already holds the result of running `cfg` now:
+
+    ("complete", manifest, [])    a complete run with this result key (config, code, data, fit, packages)
+    ("stale", manifest, changes)  a complete run made otherwise; `changes` says what differs, part by part
+    ("none", None, [])            no complete run (or one whose outputs are gone)
+    """
+    run_dir = Path(run_dir)
+    if not outputs.is_complete(run_dir):
+        return "none", None, []
+    man = _load_json(run_dir / outputs.MANIFEST)
+    if not isinstance(man, dict) or not all((run_dir / name).is_file() for name in man.get("outputs") or {}):
+        return "none", None, []
+    if data_hashes is None:
+        from sim.world.inputs import data_file_hashes
+
+        data_hashes = data_file_hashes()
+    now = identity.record(cfg, data_hashes)
+    old = identity.manifest_parts(man)
+    if old is not None and identity.key_of(old) == now["key"]:
+        return "complete", man, []
+    return "stale", man, identity.differences(man, now, cfg, data_hashes, old)
 
 
 def already_complete(run_dir: Path, cfg: dict) -> dict | None:
-    """The manifest of `run_dir` if it is a complete run of this very config (and its outputs exist)."""
-    run_dir = Path(run_dir)
-    if not outputs.is_complete(run_dir):
-        return None
-    try:
-        man = json.loads((run_dir / outputs.MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    if comparable_config(man.get("config") or {}) != comparable_config(cfg):
-        return None
-    if not all((run_dir / name).is_file() for name in man.get("outputs") or {}):
-        return None
-    return man
+    """The manifest of `run_dir` if it is a complete run of this very result (and its outputs exist)."""
+    state, man, _ = completion(run_dir, cfg)
+    return man if state == "complete" else None
 
 
 # ------------------------------------------------------------------------------------------ discovery
@@ -86,6 +90,7 @@ class Job:
     sacct_exit: str | None = None
     manifest: dict | None = None
     logs: list[Path] = dataclasses.field(default_factory=list)
+    why: list[str] = dataclasses.field(default_factory=list)  # a stale job: what differs
 
     @property
     def name(self) -> str:
@@ -250,6 +255,7 @@ def sweep_status(sweep_dir: Path, use_sacct: bool = True) -> list[Job]:
             and job.overrides
         ):
             job.state = "stale"
+            job.why = [f"its overrides are not those of job {num} of multirun.yaml: {' '.join(expected[num])}"]
             extra.append(job)
             continue
         if num is None or num in jobs:
@@ -269,12 +275,16 @@ def sweep_status(sweep_dir: Path, use_sacct: bool = True) -> list[Job]:
         for j in everything:
             if j.slurm_id in states:
                 j.sacct_state, j.sacct_exit = states[j.slurm_id]
+    data_hashes = None
     for j in everything:
         if j.state == "stale":
             pass
         elif j.folder is not None and outputs.is_complete(j.folder):
-            j.state = "complete"
-            j.manifest = _load_json(j.folder / outputs.MANIFEST)
+            if data_hashes is None:
+                from sim.world.inputs import data_file_hashes
+
+                data_hashes = data_file_hashes()
+            j.state, j.manifest, j.why = job_completion(j, data_hashes)
         elif j.sacct_state in ACTIVE:
             j.state = "running"
         elif j.folder is not None:
@@ -283,6 +293,31 @@ def sweep_status(sweep_dir: Path, use_sacct: bool = True) -> list[Job]:
             j.state = "missing"
         j.logs = job_logs(j, sweep_dir)
     return everything
+
+
+def job_config(job: Job, manifest: dict | None) -> tuple[dict | None, str | None]:
+    """The config a rerun of the job would run: its overrides composed with the conf/ of now (and its
+    design point applied), or, when that fails or the folder has no overrides file, its manifest's."""
+    if job.folder is None or not (job.folder / ".hydra" / "overrides.yaml").exists():
+        return (manifest or {}).get("config"), None
+    try:
+        from sim.config import compose, to_dict
+        from sim.runs.design import apply_design
+
+        return apply_design(to_dict(compose(job.overrides))), None
+    except Exception as e:  # noqa: BLE001 - a status report must not die on a job it cannot compose
+        note = f"its overrides do not compose now ({str(e).splitlines()[0][:200]}): compared with its own config"
+        return (manifest or {}).get("config"), note
+
+
+def job_completion(job: Job, data_hashes: dict) -> tuple[str, dict | None, list[str]]:
+    """(state, manifest, what differs) of a job whose folder holds a complete manifest."""
+    man = _load_json(job.folder / outputs.MANIFEST)
+    cfg, note = job_config(job, man)
+    state, found, why = completion(job.folder, cfg or {}, data_hashes)
+    if state == "none":  # its outputs are gone
+        return "incomplete", man, []
+    return state, found, why + ([note] if note and why else [])
 
 
 def _load_json(path: Path):
@@ -316,6 +351,9 @@ def format_status(jobs: list[Job], sweep_dir: Path, n_tail: int = 15) -> str:
         if j.state == "complete" and j.manifest:
             wall, peak = j.manifest.get("wall_time_s", float("nan")), j.manifest.get("peak_rss_mb", float("nan"))
             info = f"  wall {wall:.1f} s, peak {peak:.0f} MB"
+        elif j.state == "stale" and j.why:
+            heads = [w.split(":", 1)[0] for w in j.why if w.split(":", 1)[0] in identity.PARTS]
+            info = f"  differs: {', '.join(heads)}" if heads else f"  {j.why[0].split(':', 1)[0]}"
         elif j.state == "incomplete" and any("run failed:" in "".join(tail(p, 200)) for p in j.logs):
             info = "  failed (traceback below)"
         elif j.state == "incomplete" and j.logs and not j.sacct_state:
@@ -332,6 +370,10 @@ def format_status(jobs: list[Job], sweep_dir: Path, n_tail: int = 15) -> str:
         lines.append(
             f"--- {j.name}: {j.state}" + (f", Slurm {j.sacct_state} exit {j.sacct_exit}" if j.sacct_state else "")
         )
+        if j.state == "stale" and j.why:
+            lines.append("    made by another version than a rerun would use; rerunning the sweep recomputes it:")
+            lines += [f"      {w}" for w in j.why]
+            continue
         if not j.logs:
             lines.append("    (no log found)")
         for log in j.logs:
@@ -346,7 +388,9 @@ def main(argv=None) -> int:
         prog="python -m sim sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
-    st = sub.add_parser("status", help="list the jobs of a sweep folder: complete / running / incomplete / missing")
+    st = sub.add_parser(
+        "status", help="list the jobs of a sweep folder: complete / stale / running / incomplete / missing"
+    )
     st.add_argument("sweep_dir", type=Path)
     st.add_argument("--tail", type=int, default=15, help="lines of each log shown for jobs that are not complete")
     st.add_argument("--no-sacct", action="store_true", help="do not ask Slurm's accounting for job states")
@@ -367,6 +411,7 @@ def main(argv=None) -> int:
                 "sacct_state": j.sacct_state,
                 "sacct_exit": j.sacct_exit,
                 "logs": [str(p) for p in j.logs],
+                "why": j.why,
             }
             for j in jobs
         ]
