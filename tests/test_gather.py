@@ -12,6 +12,8 @@ from sim.runs import gather as G
 from sim.runs import sweep as S
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # runs and sweeps through the command line: make test, not make test-fast
+
 SWEEP = ["scenario=baseline,plan", "seed=0,1", "population.scale=0.002", "run.end_year=2021", "run.progress=log"]
 JOBS = ["0_baseline_seed0", "1_baseline_seed1", "2_plan_seed0", "3_plan_seed1"]
 

@@ -27,6 +27,8 @@ import pytest
 from sim.runs import outputs
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # runs and sweeps through the command line: make test, not make test-fast
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 

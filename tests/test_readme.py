@@ -76,6 +76,7 @@ def test_readme_command_works_as_written(command, tmp_path):
     validate_config(to_dict(compose(model_overrides)))
 
 
+@pytest.mark.slow
 def test_the_quick_run_as_written(tmp_path):
     quick = [c for c in shell_commands() if c == "sim population.scale=0.01"]
     assert quick, "the README's quick 1% run"
@@ -83,6 +84,7 @@ def test_the_quick_run_as_written(tmp_path):
     assert (tmp_path / "manifest.json").exists() and (tmp_path / "indicators.parquet").exists()
 
 
+@pytest.mark.slow
 def test_the_python_snippet_runs(tmp_path):
     code = python_snippets()[0]
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)

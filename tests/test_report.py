@@ -169,6 +169,7 @@ def test_report_of_one_run_is_self_contained_and_chinese(tiny_run):
     assert "scenario=plan seed=42 population.scale=0.002" in html
 
 
+@pytest.mark.slow
 def test_report_in_english_with_seeds_scenarios_and_validation(tiny_run, tmp_path):
     folder = tmp_path / "sweep"
     shutil.copytree(tiny_run, folder / "plan_seed42")
@@ -226,6 +227,7 @@ def test_report_in_english_with_seeds_scenarios_and_validation(tiny_run, tmp_pat
     assert res_b.scenario == "baseline" and (tmp_path / "b.html").exists()
 
 
+@pytest.mark.slow
 def test_command_line_writes_report_html(tiny_run, tmp_path):
     from tests.conftest import run_cli
 

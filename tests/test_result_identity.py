@@ -38,6 +38,8 @@ from sim.runs import sweep as S
 from sim.world import inputs
 from tests.conftest import ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # runs and sweeps through the command line: make test, not make test-fast
+
 TINY = ["population.scale=0.0005", "run.end_year=2021", "run.progress=log"]
 SWEEP = ["seed=0,1", *TINY]
 JOBS = ["0_baseline_seed0", "1_baseline_seed1"]

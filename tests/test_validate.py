@@ -60,6 +60,7 @@ def ensemble(validation_dir):
 # --- the app end to end ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_app_writes_every_file_and_the_manifest_last(validation_dir):
     for name in REPORT_FILES:
         assert (validation_dir / name).is_file(), name
