@@ -146,6 +146,7 @@ def mover_utilities(st: Static, bh: Behaviour, c: Conditions) -> np.ndarray:
     return out
 
 
+# part of the hot loop (inlined into step_households): one pass over the options, long on purpose
 @nb.njit(inline="always", cache=True)
 def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
     """Fill `opts` with the option places (index 0 = stay; -1 = not an option) and `prob` with their
