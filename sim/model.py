@@ -283,6 +283,13 @@ class ShanxiModel(mesa.Model):
         for r in range(n_city):
             self.rows.append((year, self.regions.levels[r], self.regions.names[r], "cost_total_yuan", float(total[r])))
 
+    def synthesis_fit(self):
+        """How the current households match the census controls by unit type (sim.world.synthesis_fit); at
+        the start of a run, the fit of the synthetic population."""
+        from sim.world.synthesis_fit import fit_report
+
+        return fit_report(self.geo, self.counts, self.weight)
+
     def province_rate(self, which: str) -> float:
         c = self.counts
         if which == "resident":

@@ -56,6 +56,9 @@ def _log_text(run_dir: Path) -> str:
     return "".join(p.read_text(errors="replace") for p in run_dir.glob("*.log")) if run_dir.exists() else ""
 
 
+SYNTHESIS_FIT_COLUMNS = ["control", "unit_type", "units", "census", "synthetic", "pct_rmse"]
+
+
 def visible_outputs_are_whole(run_dir: Path) -> list[str]:
     """Every visible file in the run folder is whole; returns their names. Hidden files (.hydra,
     temporary .part files) are not outputs."""
@@ -64,7 +67,9 @@ def visible_outputs_are_whole(run_dir: Path) -> list[str]:
         if p.name.startswith(".") or p.suffix == ".log":
             continue
         names.append(p.name)
-        if p.suffix == ".csv":
+        if p.name == "synthesis_fit.csv":
+            assert list(pd.read_csv(p).columns) == SYNTHESIS_FIT_COLUMNS, p.name
+        elif p.suffix == ".csv":
             assert list(pd.read_csv(p).columns) == outputs.COLUMNS, p.name
         elif p.suffix == ".parquet":
             assert list(pd.read_parquet(p).columns) == outputs.COLUMNS, p.name
@@ -134,7 +139,8 @@ def test_a_complete_run_has_whole_outputs_and_no_leftovers(runs):
     run_dir = runs["complete"]["run_dir"]
     assert outputs.is_complete(run_dir)
     names = visible_outputs_are_whole(run_dir)
-    assert set(names) == {"indicators.csv", "indicators.parquet", "urbanization.png", outputs.MANIFEST}
+    files = {"indicators.csv", "indicators.parquet", "urbanization.png", "synthesis_fit.csv", outputs.MANIFEST}
+    assert set(names) == files
     assert not list(run_dir.glob(".*.part"))
 
 
@@ -231,5 +237,5 @@ def test_a_run_that_fails_after_its_tables_is_not_complete(tmp_path, monkeypatch
     with pytest.raises(OSError, match="no space left"):
         run_to_folder(cfg, tmp_path)
     assert not outputs.is_complete(tmp_path)
-    assert set(visible_outputs_are_whole(tmp_path)) == {"indicators.csv", "indicators.parquet"}
+    assert set(visible_outputs_are_whole(tmp_path)) == {"indicators.csv", "indicators.parquet", "synthesis_fit.csv"}
     assert not list(tmp_path.glob(".*.part"))

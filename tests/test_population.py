@@ -101,3 +101,20 @@ def test_same_population_whatever_the_number_of_threads(monkeypatch):
     assert a.n > 5 * 4096
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
+
+
+def test_synthesis_fit_report_by_control_and_unit_type():
+    """Every run writes how its starting population matches the census, control by control (synthesis_fit.csv):
+    populations and urban populations per unit close to the tabulation; the age controls are reported
+    (the synthesis uses the province's age mix, so units' own age structures differ)."""
+    from sim.model import ShanxiModel
+
+    m = ShanxiModel(scale=0.01, rng=3, end_year=2021)
+    fit = m.synthesis_fit().set_index(["control", "unit_type"])
+    for control in ("population", "urban_population"):
+        row = fit.loc[(control, "all")]
+        assert row.units == 117 and abs(row.synthetic / row.census - 1) < 0.005, row
+        assert (fit.loc[control].pct_rmse < 5).all(), fit.loc[control]
+    for control in ("share_aged_0_14_pct", "share_aged_60plus_pct"):
+        assert np.isfinite(fit.loc[control].pct_rmse).all() and (fit.loc[control].units > 0).all()
+    assert set(fit.index.get_level_values("unit_type")) == {"all", "district", "county-level city", "county"}

@@ -66,9 +66,11 @@ def run_to_folder(cfg: dict, run_dir: Path) -> dict:
     t0 = time.perf_counter()
     model = ShanxiModel(config=cfg, threads=cfg["run"].get("threads") or None)
     t_setup = time.perf_counter() - t0
+    synthesis = model.synthesis_fit()  # the census starting state, control by control (before stepping)
     model.run(progress=progress_reporter(str(cfg["run"].get("progress", "auto")), model.scenario_name))
     t_run = time.perf_counter() - t0 - t_setup
     table = outputs.write_table(run_dir, model.indicator_rows())
+    outputs.write_text(run_dir / "synthesis_fit.csv", synthesis.to_csv(index=False))
     foot = (
         f"scenario {model.scenario_name} | seed {model.seed} | scale {model.scale:g} | "
         f"model {identity.code_version()['model_version']} {identity.brief(identity.parts(cfg))} | {started:%Y-%m-%d}"
@@ -83,7 +85,7 @@ def run_to_folder(cfg: dict, run_dir: Path) -> dict:
         peak_rss_mb(),
         data_file_hashes(),
         {"setup": t_setup, "stepping": t_run, "output": t_out},
-        ["indicators.csv", "indicators.parquet", "urbanization.png"],
+        ["indicators.csv", "indicators.parquet", "urbanization.png", "synthesis_fit.csv"],
         extra={"households_simulated": int(model.households.n), "months": model.n_months, "fit_provenance": fit_check},
     )
     outputs.write_manifest(run_dir, man)
