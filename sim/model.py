@@ -81,6 +81,7 @@ class ShanxiModel(mesa.Model):
         self.geo = province_geography()
         check_config_memory(cfg, self.geo)  # MemoryGuardError before the households are allocated
         self.beh = cfg["behaviour"]
+        self.kernel_parameters = kernel_values(cfg)  # the declared `kernel: true` parameters, read once
         self.econ = cfg["economy"]
         lever_values = copy.deepcopy(cfg["scenario"].get("levers") or {})
         lever_values = delay(lever_values, int(cfg["scenario"].get("delay_years") or 0))
@@ -201,7 +202,7 @@ class ShanxiModel(mesa.Model):
         births = cbr / 1000 / 12 * residents.sum()
         f = births / max(float((c.birth_exposure[0] * w).sum()), 1.0)
         return K.Behaviour(
-            **kernel_values(self.cfg),
+            **self.kernel_parameters,
             death_child=d_child,
             death_adult=d_adult,
             death_old=d_old,
