@@ -14,11 +14,10 @@ from pathlib import Path as _Path
 import numba as _numba
 
 
-def _compiled_sources_digest() -> str:
+def _compiled_sources_digest(here: _Path = _Path(__file__).parent) -> str:
     """Digest of every module with numba-compiled code. Numba's own cache checks only the compiled
     function's file, so a change in a function it inlines from another module (the choice inlined into the
     hot loop) would silently run the old machine code; keying the cache folder by all of them cannot."""
-    here = _Path(__file__).parent
     files = [here / "places.py", here / "rng.py", here / "state.py", *sorted((here / "kernel").glob("*.py"))]
     digest = _hashlib.sha256()
     for f in files:

@@ -25,7 +25,7 @@ from sim.config.parameters import kernel_values
 from sim.config.schema import validate_config
 from sim.economy import costs, markets
 from sim.places import CENSUS_MONTH, month_calendar, months_until, rural_place
-from sim.world.geography import province_geography
+from sim.world.geography import DISTRICT, province_geography
 from sim.world.population import synthesize
 
 logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
@@ -100,7 +100,9 @@ class ShanxiModel(mesa.Model):
         self.economy = markets.initial_economy(self.geo, self.econ, self.counts, wages, self.scale)
         self._metro_cut = 0.0
         self._settled_last_year = np.zeros(self.geo.n_places)
-        self.asc_place = markets.place_constants(self.economy.tier, self.beh)
+        district_village = np.zeros(self.geo.n_places, bool)
+        district_village[rural_place(np.flatnonzero(np.asarray(self.geo.unit_type) == DISTRICT))] = True
+        self.asc_place = markets.place_constants(self.economy.tier, self.beh, district_village)
         self.vital = {
             int(r["year"]): (float(r["crude_birth_rate_per_mille"]), float(r["crude_death_rate_per_mille"]))
             for r in _read_csv("vital_rates.csv")

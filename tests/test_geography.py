@@ -9,7 +9,7 @@ import pytest
 from sim.places import N_PLACES, OUT_OF_PROVINCE
 from sim.world import geography
 from sim.world.geography import COUNTY, COUNTY_LEVEL_CITY, DISTRICT, load_geography
-from sim.world.inputs import DATA_DIR, DataError
+from sim.world.inputs import DATA_DIR, DataError, load_assumptions
 
 PROVINCE_POP = 34_915_616
 PROVINCE_URBAN = 21_831_494  # 山西省第七次全国人口普查公报
@@ -252,10 +252,15 @@ def test_clusters_and_metro(geo):
 def test_nearest_cluster_unit(geo):
     members = np.concatenate(geo.cluster_units)
     nearest = geo.nearest_cluster_unit
-    assert np.isin(nearest, members).all()
+    catchment = load_assumptions()["metro"]["cluster_catchment_km"]["value"]
+    assert np.isin(nearest[nearest >= 0], members).all()
     assert (nearest != np.arange(117)).all()  # never the origin itself
     d = geo.unit_distance_km
     for u in range(117):
         others = members[members != u]
-        assert d[u, nearest[u]] == d[u, others].min()
+        if nearest[u] >= 0:
+            assert d[u, nearest[u]] == d[u, others].min() <= catchment
+        else:  # no cluster town within the catchment
+            assert d[u, others].min() > catchment
+    assert 0.3 < (nearest >= 0).mean() < 0.8
     assert geo.unit_name_en[nearest[unit(geo, "Xiaoyi")]] == "Fenyang"

@@ -206,11 +206,11 @@ MECHANISMS = {
         -1,
         None,
     ),
-    "metro_jobs_growth_pct_year": (
+    "metro_jobs_growth_pct_year": (  # the cities of Taiyuan's cores and the five cluster towns
         {"metro_jobs_growth_pct_year": {2021: 8}},
         "population",
         "city",
-        "Taiyuan",
+        ("Taiyuan", "Jinzhong", "Xinzhou", "Lüliang"),
         +1,
         None,
     ),
@@ -312,12 +312,13 @@ def _run(levers_repr: str, scenario: str = "baseline") -> pd.DataFrame:
 def _value(df, indicator, level, region):
     """The 2029 value, or the 2021-2029 sum for flows; `indicator@year` for one year's value."""
     indicator, _, year = indicator.partition("@")
-    d = df[(df.indicator == indicator) & (df.level == level) & (df.region == region)]
+    regions = region if isinstance(region, tuple) else (region,)  # a tuple of regions: their sum
+    d = df[(df.indicator == indicator) & (df.level == level) & df.region.isin(regions)]
     if year:
-        return d[d.year == int(year)].value.iloc[0]
+        return d[d.year == int(year)].value.sum()
     if indicator in ("migrants_settled", "moved_in"):
         return d[d.year >= 2021].value.sum()
-    return d[d.year == 2029].value.iloc[0]
+    return d[d.year == 2029].value.sum()
 
 
 def test_every_clause_of_the_catalogue_is_a_lever():

@@ -30,11 +30,20 @@ from scipy.optimize import least_squares
 
 from sim.config import CONF_DIR, compose, to_dict
 from sim.config.parameters import declarations
-from sim.world.geography import province_geography
-from sim.world.inputs import load_province_series
+from sim.world.geography import DISTRICT, province_geography
+from sim.world.inputs import load_city_series, load_province_series
 
 log = logging.getLogger("sim.analysis.calibrate")
-FITTED = ("asc_county_seat", "asc_out_of_province", "settle_intercept", "asc_stay", "return_cost", "stay_town_local")
+FITTED = (
+    "asc_county_seat",
+    "asc_out_of_province",
+    "settle_intercept",
+    "asc_stay",
+    "return_cost",
+    "stay_home_county_town",
+    "asc_district_village",
+    "asc_taiyuan_extra",
+)
 YEARS = (2021, 2022, 2023)
 RESIDENT_TOL_PP = 0.1  # residual scale: 0.1 pp of resident rate
 HUKOU_TOL_PP = 0.5  # 0.5 pp of the extrapolated hukou rate
@@ -48,9 +57,35 @@ MIGRANT_LEAVING_RATE_PCT = 20.0
 # (or province) per year, over the migrants living away from their hukou place (in Shanxi and out of it)
 RETURN_RATE_PCT = 2.0
 RETURN_TOL_PCT = 1.0
-# county areas (counties and county-level cities) kept urbanizing as in 2010-2020: every one of them
-# gained urban share between the censuses (an input of the census, before the calibration window)
+# The census decade's spatial pattern at the pace of the calibration years (an assumption): county areas
+# (counties and county-level cities) urbanize at the decade's speed relative to the province (every county
+# gained urban share 2010-2020), and the villages inside city districts lose people at the decade's speed
+# scaled by the same pace (the province's gain in the calibration years over its decade average)
 COUNTY_GAIN_TOL_PP = 0.3  # pp a year
+DISTRICT_VILLAGE_TOL_PCT = 1.0  # percent a year
+# the cities' resident populations (the province's sampling-survey lists): one residual a year, the root mean
+# square of the cities' errors where published
+CITY_POPULATION_TOL = 30_000  # persons: about 1% of a middle city (a 1 per mille sample survey)
+
+
+def _census_decade() -> dict:
+    """2010-2020 census yearly changes over the units with 2010 values: the urban share of the province and of
+    the county areas (pp a year), and the rural residents of the city districts (percent a year, log)."""
+    geo = province_geography()
+    pop10, urban10 = np.asarray(geo.unit_pop_2010, float), np.asarray(geo.unit_urban_pop_2010, float)
+    pop20, urban20 = np.asarray(geo.unit_pop_2020, float), np.asarray(geo.unit_urban_pop_2020, float)
+    known = np.isfinite(pop10)
+    district = np.asarray(geo.unit_type) == DISTRICT
+
+    def gain(units):
+        return 100 * (urban20[units].sum() / pop20[units].sum() - urban10[units].sum() / pop10[units].sum()) / 10
+
+    rural_d = [(p - u)[known & district].sum() for p, u in ((pop10, urban10), (pop20, urban20))]
+    return {
+        "province_gain_pp_per_year": float(gain(known)),
+        "county_area_gain_pp_per_year": float(gain(known & ~district)),
+        "district_village_change_pct_per_year": float(100 * np.log(rural_d[1] / rural_d[0]) / 10),
+    }
 
 
 def targets(years=YEARS) -> dict:
@@ -58,18 +93,29 @@ def targets(years=YEARS) -> dict:
     hukou = prov["hukou_urbanization_rate_pct"].dropna()
     hukou = hukou[hukou.index >= 2017]
     slope, intercept = np.polyfit(hukou.index.values.astype(float), hukou.values, 1)
-    geo = province_geography()
-    county = np.asarray(geo.unit_type) != 0
-    known = county & np.isfinite(np.asarray(geo.unit_pop_2010, float))
-    rate10 = np.nansum(np.asarray(geo.unit_urban_pop_2010)[known]) / np.nansum(np.asarray(geo.unit_pop_2010)[known])
-    rate20 = np.asarray(geo.unit_urban_pop_2020)[known].sum() / np.asarray(geo.unit_pop_2020)[known].sum()
+    decade = _census_decade()
+    rate = prov["urbanization_rate_pct"]
+    pace = (rate.loc[max(years)] - rate.loc[min(years) - 1]) / len(years) / decade["province_gain_pp_per_year"]
     return {
-        "county_area_gain_pp_per_year": float(100 * (rate20 - rate10) / 10),
+        "census_decade": decade,
+        "pace_of_the_decade": float(pace),
+        "county_area_gain_pp_per_year": float(pace * decade["county_area_gain_pp_per_year"]),
+        "district_village_change_pct_per_year": float(pace * decade["district_village_change_pct_per_year"]),
         "years": tuple(years),
         "resident_rate": {y: float(prov.loc[y, "urbanization_rate_pct"]) for y in years},
         "population": {y: float(prov.loc[y, "resident_pop_10k"]) * 1e4 for y in years},
         "hukou_rate_trend": {y: float(intercept + slope * y) for y in years},
         "hukou_trend_pp_per_year": float(slope),
+        "city_population": _city_populations(years),
+    }
+
+
+def _city_populations(years) -> dict:
+    """Published year-end resident populations of the cities in `years`, persons: {year: {city: people}}."""
+    cities = load_city_series()
+    cities = cities[(cities.kind == "year_end") & cities.year.isin(years) & cities.resident_pop_10k.notna()]
+    return {
+        int(y): {c: float(v) * 1e4 for c, v in zip(g.city_en, g.resident_pop_10k)} for y, g in cities.groupby("year")
     }
 
 
@@ -87,6 +133,7 @@ def target_record(years=YEARS) -> dict:
             "leaving_pct": LEAVING_TOL_PCT,
             "return_pct": RETURN_TOL_PCT,
             "county_gain_pp": COUNTY_GAIN_TOL_PP,
+            "district_village_pct": DISTRICT_VILLAGE_TOL_PCT,
         },
     }
 
@@ -100,10 +147,19 @@ def simulate(params: np.ndarray, scale: float, seed: int, overrides=(), end_year
     m.run()
     df = pd.DataFrame(m.indicator_rows())
     out = df[df.level == "province"].pivot(index="year", columns="indicator", values="value")
-    counties = [n for n, t in zip(m.geo.unit_name_en, m.geo.unit_type) if t != 0]
-    c = df[(df.level == "county") & df.region.isin(counties)].groupby(["year", "indicator"]).value.sum().unstack()
-    out["county_area_rate_pct"] = 100 * c["urban_population"] / c["population"]
+    cities = df[(df.level == "city") & (df.indicator == "population")].pivot(index="year", columns="region")["value"]
+    out = out.join(cities.add_prefix("population:"))
+    for name, of_type in (("county_area", True), ("district", False)):
+        units = [n for n, t in zip(m.geo.unit_name_en, m.geo.unit_type) if (t != DISTRICT) == of_type]
+        c = df[(df.level == "county") & df.region.isin(units)].groupby(["year", "indicator"]).value.sum().unstack()
+        out[f"{name}_rate_pct"] = 100 * c["urban_population"] / c["population"]
+        out[f"{name}_rural_people"] = c["population"] - c["urban_population"]
     return out
+
+
+def district_village_change_pct(sim: pd.DataFrame, year: int) -> float:
+    """Yearly change of the people living in the villages of city districts, percent (log)."""
+    return 100.0 * float(np.log(sim.loc[year, "district_rural_people"] / sim.loc[year - 1, "district_rural_people"]))
 
 
 def return_rate_pct(sim: pd.DataFrame, year: int) -> float:
@@ -122,7 +178,16 @@ def residuals(sim: pd.DataFrame, tg: dict) -> np.ndarray:
     county = sim["county_area_rate_pct"]
     target = tg["county_area_gain_pp_per_year"]
     r += [((county.loc[y] - county.loc[y - 1]) - target) / COUNTY_GAIN_TOL_PP for y in years]
+    villages = tg["district_village_change_pct_per_year"]
+    r += [(district_village_change_pct(sim, y) - villages) / DISTRICT_VILLAGE_TOL_PCT for y in years]
+    r += [city_population_rms(sim, tg, y) / CITY_POPULATION_TOL for y in years if y in tg["city_population"]]
     return np.asarray(r)
+
+
+def city_population_rms(sim: pd.DataFrame, tg: dict, year: int) -> float:
+    """Root mean square of the cities' resident-population errors in `year` where published, persons."""
+    errors = [sim.loc[year, f"population:{c}"] - v for c, v in tg["city_population"][year].items()]
+    return float(np.sqrt(np.mean(np.square(errors))))
 
 
 def fit(scale: float, seed: int, x0: np.ndarray, years=YEARS, max_evaluations: int = 25) -> dict:
@@ -183,6 +248,9 @@ def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str
             for y in years
         },
         "county_area_gain_target_pp": round(tg["county_area_gain_pp_per_year"], 2),
+        "district_village_change_pct": {int(y): round(district_village_change_pct(sim, y), 2) for y in years},
+        "district_village_change_target_pct": round(tg["district_village_change_pct_per_year"], 2),
+        "city_population_rms_error": {int(y): round(city_population_rms(sim, tg, y)) for y in tg["city_population"]},
         "names": list(FITTED),
         "covariance": [[round(float(c), 6) for c in row] for row in result["cov"]],
         "made_from": made_from(years),

@@ -336,13 +336,15 @@ def conditions(
     return c._replace(event_bound=event_bounds(urban, bh, c), mover_utility=mover_utilities(st, bh, c))
 
 
-def place_constants(tier: np.ndarray, beh: dict) -> np.ndarray:
-    """Utility constant of each place by type (fitted county-seat and out-of-province constants)."""
+def place_constants(tier: np.ndarray, beh: dict, district_village: np.ndarray) -> np.ndarray:
+    """Utility constant of each place by type (fitted county-seat, Taiyuan and out-of-province constants), and of the
+    villages inside city districts (`district_village`, fitted) over the county villages."""
     f = beh["fitted"]
     seat = f["asc_county_seat"]
-    return np.choose(
-        tier, [seat + beh["asc_taiyuan_extra"], seat + beh["asc_prefecture_extra"], seat, 0.0, f["asc_out_of_province"]]
+    asc = np.choose(
+        tier, [seat + f["asc_taiyuan_extra"], seat + beh["asc_prefecture_extra"], seat, 0.0, f["asc_out_of_province"]]
     ).astype(float)
+    return asc + f["asc_district_village"] * np.asarray(district_village, bool)
 
 
 def census_reclassification_people(geo, share: float) -> np.ndarray:

@@ -32,7 +32,8 @@ def option_places(i, origin, hukou, place, st, seed, opts):
     while j < st.core_cum.shape[1] - 1 and lot >= st.core_cum[st.taiyuan_city, j]:
         j += 1
     opts[4] = urban_place(st.core_units[st.taiyuan_city, j])
-    opts[5] = urban_place(st.nearest_cluster_unit[origin])
+    cluster = st.nearest_cluster_unit[origin]  # -1: no cluster town within the catchment
+    opts[5] = urban_place(cluster) if cluster >= 0 else -1
     opts[6] = st.oop
     for a in range(1, N_OPTIONS):
         for b in range(a):
@@ -157,7 +158,8 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
       beta_income ln(expected household income) - beta_housing rent burden
       + beta_school school access (households with children) + beta_services services
       + beta_insurance insurance + beta_network (home county's people at d) + place constant
-      + beta_land (land rights held, at the home village) - beta_age (decades over 45, elsewhere).
+      + beta_land (land rights held, at the home village) - beta_age (decades over 45, elsewhere)
+      + stay_home_county_town (staying in a town of the household's home county).
     The first line and the next (`place_utility`) are computed for staying, the home village and the
     home county seat, where the household's own tenure, land and returnee support count; for the
     other options they are looked up in `Conditions.mover_utility`. A household displaced by a shock
@@ -219,7 +221,9 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
         v += bh.beta_land * land_rights if at_home else -age_cost
         v += bh.asc_stay * (not displaced) if k == 0 else -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
         v -= bh.return_cost * (k == 1)  # moving back to the home village (option 1 is never the place itself)
-        v += bh.stay_town_local * (k == 0 and local and is_urban[d])  # a town's own hukou holders move least
+        # households in a town of their home county move least: its own urban hukou holders, and the county's rural
+        # hukou holders living in its seat (moved within the county, most into a home of their own)
+        v += bh.stay_home_county_town * (k == 0 and is_urban[d] and not oop_hukou and hukou // 2 == d // 2)
         prob[k] = v
         vmax = max(vmax, v)
     # the prefecture city, Taiyuan, the metro-area town, out of province: never here nor home (see

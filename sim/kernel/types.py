@@ -24,7 +24,7 @@ class Static(NamedTuple):
     core_units: np.ndarray  # int16 (n_cities, max_core): district units of each city, -1 padded
     core_cum: np.ndarray  # float64 (n_cities, max_core): cumulative weights, 1.0 padded
     taiyuan_city: int
-    nearest_cluster_unit: np.ndarray  # int16 (n_units)
+    nearest_cluster_unit: np.ndarray  # int16 (n_units): -1 where no cluster town is within the catchment
     distance_term: np.ndarray  # float64 (n_places, n_places): ln(1 + road km / distance scale) between places
     oop: int  # index of the out-of-province place
     place_in_metro: np.ndarray  # bool (n_places): in the Taiyuan metropolitan area

@@ -94,7 +94,7 @@ class Geography:
     cluster_names: list[str]  # Chinese names, e.g. '交汾文孝'
     cluster_names_en: list[str]  # English labels
     cluster_units: list[np.ndarray]  # int arrays of unit indices
-    nearest_cluster_unit: np.ndarray  # int16 (117,): nearest cluster unit to each origin
+    nearest_cluster_unit: np.ndarray  # int16 (117,): nearest cluster unit to each origin, -1 beyond the catchment
 
     @property
     def n_units(self) -> int:
@@ -188,7 +188,11 @@ def load_geography(data_dir: str | Path | None = None) -> Geography:
         cluster_names=[cl["name_zh"] for cl in clusters],
         cluster_names_en=[cl["name_en"] for cl in clusters],
         cluster_units=[_frozen(u) for u in cluster_units],
-        nearest_cluster_unit=_frozen(nearest_member(unit_distance, np.concatenate(cluster_units))),
+        nearest_cluster_unit=_frozen(
+            nearest_member(
+                unit_distance, np.concatenate(cluster_units), assumptions["metro"]["cluster_catchment_km"]["value"]
+            )
+        ),
     )
 
 
@@ -265,13 +269,14 @@ def road_distance_km(lat: np.ndarray, lon: np.ndarray, earth_radius_km: float, c
     return circuity * great_circle
 
 
-def nearest_member(distance: np.ndarray, members: np.ndarray) -> np.ndarray:
+def nearest_member(distance: np.ndarray, members: np.ndarray, catchment_km: float = np.inf) -> np.ndarray:
     """For each origin, the member with the smallest distance, not the origin itself
-    unless it is the only member. int16 unit indices."""
+    unless it is the only member; -1 where that member is farther than `catchment_km`. int16 unit indices."""
     to_members = distance[:, members].copy()
     if len(members) > 1:
         to_members[members, np.arange(len(members))] = np.inf
-    return members[np.argmin(to_members, axis=1)].astype(np.int16)
+    nearest = members[np.argmin(to_members, axis=1)]
+    return np.where(to_members.min(axis=1) <= catchment_km, nearest, -1).astype(np.int16)
 
 
 def metro_membership(counties: pd.DataFrame, unit_cluster: np.ndarray, assumptions: dict) -> np.ndarray:
