@@ -35,6 +35,7 @@ TOOLS = {
     "compare": "sim.analysis.compare",  # scenarios side by side
     "sensitivity": "sim.analysis.sensitivity",  # Morris and Sobol
     "seek": "sim.analysis.seek",  # least-cost lever schedule for a target
+    "lever-effects": "sim.analysis.lever_effects",  # each lever of a scenario alone
     "report": "sim.reporting.report",  # the policy report of a run or sweep
     "sweep": "sim.runs.sweep",  # state of a sweep's jobs
     "gather": "sim.runs.gather",  # a sweep into one table and its ensemble summary
