@@ -810,6 +810,56 @@ def _check_migrants_inside(v: _View) -> tuple[bool, str]:
     )
 
 
+UNIT_TYPE_LABELS = ("districts", "county-level cities", "counties")
+
+
+def unit_gains_by_type(rows: pd.DataFrame, first: int = 2020, last: int = 2023) -> pd.DataFrame:
+    """Yearly gain (pp) of every unit's urban share from year end `first` to `last` (the median over the
+    members of `rows`, a tidy frame of county rows) beside the 2010-2020 census yearly gain: median, P10 and
+    P90 over the units of each type."""
+    from sim.world.geography import province_geography
+
+    geo = province_geography()
+    c = rows[(rows.level == "county") & rows.indicator.isin(["population", "urban_population"])]
+    if "period" in c:
+        c = c[c.period == "year_end"]
+    v = c.groupby(["year", "region", "indicator"])["value"].median().unstack("indicator")
+    share = 100 * v["urban_population"] / v["population"]
+    model = (share.xs(last) - share.xs(first)) / (last - first)
+    p10, u10 = np.asarray(geo.unit_pop_2010, float), np.asarray(geo.unit_urban_pop_2010, float)
+    p20, u20 = np.asarray(geo.unit_pop_2020, float), np.asarray(geo.unit_urban_pop_2020, float)
+    census = pd.Series(100 * (u20 / p20 - u10 / p10) / 10, index=geo.unit_name_en)
+    unit_type = pd.Series(np.asarray(geo.unit_type), index=geo.unit_name_en)
+    out = []
+    for t, label in enumerate(UNIT_TYPE_LABELS):
+        units = unit_type.index[unit_type == t]
+        for source, gains in ((f"model {first}-{last}", model.reindex(units)), ("census 2010-2020", census[units])):
+            g = gains.dropna()
+            out.append(
+                {
+                    "unit_type": label,
+                    "source": source,
+                    "units": len(g),
+                    "median_pp_per_year": float(g.median()),
+                    "p10": float(g.quantile(0.1)),
+                    "p90": float(g.quantile(0.9)),
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def _check_unit_gains(ensemble: pd.DataFrame) -> tuple[bool, str]:
+    if not (ensemble.level == "county").any():
+        return False, "no county rows"
+    t = unit_gains_by_type(ensemble)
+    model = t[t.source.str.startswith("model")]
+    text = "; ".join(
+        f"{r.unit_type} {r.source}: median {r.median_pp_per_year:+.2f} pp/yr (P10 {r.p10:+.2f}, P90 {r.p90:+.2f})"
+        for r in t.itertuples()
+    )
+    return bool((model.median_pp_per_year > 0).all()), text
+
+
 def patterns(
     ensemble: pd.DataFrame, targets: dict | None = None, observed: pd.DataFrame | None = None
 ) -> list[Pattern]:
@@ -865,10 +915,20 @@ def patterns(
                 key, title, "PASS" if ok else "FAIL", f"Model: {model_text}; {observed_text}", passing, len(members)
             )
         )
-    p2010 = targets["pattern_2010_2020"]
+    ok, text = _check_unit_gains(ensemble)
     out.append(
         Pattern(
             "e",
+            "every kind of unit keeps urbanizing after 2020 (median yearly gain of the units' urban shares "
+            "2020-2023 above zero for districts, county-level cities and counties), as every county did 2010-2020",
+            "PASS" if ok else "FAIL",
+            text,
+        )
+    )
+    p2010 = targets["pattern_2010_2020"]
+    out.append(
+        Pattern(
+            "f",
             "the 2010-2020 pattern (" + p2010["observation"] + ")",
             "NOT CHECKABLE",
             "The model starts at the 2020 census, so it cannot reproduce a decade that ends where it "
