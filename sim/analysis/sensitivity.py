@@ -838,8 +838,11 @@ def plot_sobol(sobol: pd.DataFrame, path: Path, foot: str) -> None:
     import matplotlib.pyplot as plt
 
     names = list(dict.fromkeys(sobol.factor))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), dpi=110)
-    for ax, (key, (_, label, _)) in zip(axes, OUTPUTS.items()):
+    # an output the Sobol factors do not move (e.g. cost, when none of them spends) has no indices: no panel
+    shown = {k: v for k, v in OUTPUTS.items() if sobol[sobol.output == k][["S1", "ST"]].notna().any().any()} or OUTPUTS
+    fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4.2), dpi=110, squeeze=False)
+    axes = axes[0]
+    for ax, (key, (_, label, _)) in zip(axes, shown.items()):
         so = sobol[sobol.output == key].set_index("factor").reindex(names)
         x = np.arange(len(names))
         ax.bar(x - 0.2, so.S1, 0.4, yerr=so.S1_conf, label="S1 (first order)", color="tab:blue", capsize=2)
