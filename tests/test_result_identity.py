@@ -325,9 +325,13 @@ def _fake_fit_result(years=(2021, 2022, 2023)) -> dict:
             "migrants": 5e5,
             "out_of_province": 1e5,
             "county_area_rate_pct": [50.0, 50.5, 51.0, 51.5],
+            "district_rural_people": [2.30e6, 2.29e6, 2.27e6, 2.25e6],
         },
         index=idx,
     )
+    cities = {c for by_city in targets(years)["city_population"].values() for c in by_city}
+    for c in sorted(cities):
+        sim[f"population:{c}"] = 3.0e6
     n = len(FITTED)
     return {
         "x": np.zeros(n),
