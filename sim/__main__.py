@@ -32,6 +32,7 @@ log = logging.getLogger("sim")
 TOOLS = {
     "validate": "sim.analysis.validate",  # hindcast, naive benchmarks, bands
     "calibrate": "sim.analysis.calibrate",  # fit the behaviour constants
+    "posterior": "sim.analysis.posterior",  # a posterior sample of them (Bayesian calibration)
     "compare": "sim.analysis.compare",  # scenarios side by side
     "sensitivity": "sim.analysis.sensitivity",  # Morris and Sobol
     "seek": "sim.analysis.seek",  # least-cost lever schedule for a target

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import copy
 import html
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ DEFAULT_SETTINGS = {
     "validation_years": [2023],
     "seeds": 5,
     "parameter_draws": 0,
+    "posterior": "auto",
     "band": [5, 95],
 }
 ENSEMBLE_COLUMNS = ["member", "seed", "draw", "scenario", "period", "year", "level", "region", "indicator", "value"]
@@ -206,9 +208,55 @@ def draw_parameters(behaviour: dict, n: int, seed: int) -> tuple[list[tuple], st
     return draws, note
 
 
+def posterior_of(cfg: dict) -> dict | None:
+    """The posterior sample the ensemble draws from (validation.posterior: 'auto' = conf/behaviour/posterior.csv
+    if it exists, 'none', or a path to a posterior.csv with its posterior.json beside it): {path, draws (a
+    DataFrame), record (posterior.json)}; None for none."""
+    from sim.analysis.posterior import POSTERIOR_CSV
+
+    choice = str((cfg.get("validation") or {}).get("posterior", "auto"))
+    if choice == "none":
+        return None
+    path = POSTERIOR_CSV if choice == "auto" else Path(choice)
+    if not path.is_file():
+        if choice == "auto":
+            return None
+        raise ValueError(
+            f"validation.posterior = {choice!r}: no such file (a posterior.csv of python -m sim posterior)"
+        )
+    meta = path.with_suffix(".json")
+    record = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
+    return {"path": path, "draws": pd.read_csv(path), "record": record}
+
+
+def posterior_draws(behaviour: dict, posterior: dict, n: int) -> tuple[list[tuple], str]:
+    """The first n draws of a posterior sample (its rows are already a random resample), as parameter tuples."""
+    table = posterior["draws"]
+    names = [c for c in table.columns if c != "draw"]
+    if n > len(table):
+        raise ValueError(
+            f"validation.parameter_draws = {n}: the posterior {posterior['path']} holds {len(table)} draws"
+        )
+    paths = [".".join(_parameter_path(behaviour, name)) for name in names]
+    draws = [tuple(zip(paths, map(float, row))) for row in table[names].to_numpy()[:n]]
+    rec = posterior["record"]
+    note = (
+        f"{n} members, each a draw of the posterior {posterior['path'].name} ({rec.get('method', 'posterior sample')}; "
+        f"calibration years {rec.get('years')}, effective sample size {rec.get('effective_sample_size')}) "
+        "with the seeds in turn: the band holds parameter and seed uncertainty."
+    )
+    return draws, note
+
+
 def plan_members(cfg: dict, seeds: list[int], parameter_draws: int = 0) -> tuple[list[Member], list[str]]:
     """The ensemble: one member per seed at the fitted parameters, then one per parameter draw
-    (draw k runs with seed seeds[(k - 1) % len(seeds)])."""
+    (draw k runs with seed seeds[(k - 1) % len(seeds)]). With a posterior sample (posterior_of) and
+    parameter draws, every member is a posterior draw, the seeds taken in turn."""
+    posterior = posterior_of(cfg) if parameter_draws > 0 else None
+    if posterior is not None:
+        draws, note = posterior_draws(cfg.get("behaviour") or {}, posterior, parameter_draws)
+        members = [Member(k, int(seeds[k % len(seeds)]), k + 1, params) for k, params in enumerate(draws)]
+        return members, [note]
     members = [Member(i, int(s)) for i, s in enumerate(seeds)]
     draws, note = draw_parameters(cfg.get("behaviour") or {}, parameter_draws, int(seeds[0]))
     for k, params in enumerate(draws, start=1):
@@ -555,6 +603,40 @@ def _observation_rows(pairs: pd.DataFrame, target_of, lo_name: str, hi_name: str
     return out
 
 
+def crps_ensemble(values, observed: float) -> float:
+    """Continuous ranked probability score of an ensemble forecast (the members as equally likely values):
+    E|X - y| - E|X - X'| / 2, in the unit of the values; a point forecast's CRPS is its absolute error."""
+    x = np.asarray(values, float)
+    return float(np.mean(np.abs(x - observed)) - 0.5 * np.mean(np.abs(x[:, None] - x[None, :])))
+
+
+def _probabilistic_scores(ensemble: pd.DataFrame, pairs: pd.DataFrame, windows: dict, target: str) -> list[dict]:
+    """The members' CRPS and the coverage of their central 50% band (P25-P75), per observation and window."""
+    level, region, indicator = target.split(":")
+    e = ensemble[
+        (ensemble.period == "year_end")
+        & (ensemble.level == level)
+        & (ensemble.region == region)
+        & (ensemble.indicator == indicator)
+    ]
+    by_year = {int(y): g["value"].to_numpy(float) for y, g in e.groupby("year")}
+    rows, scored = [], []
+    for _, p in pairs.iterrows():
+        x = by_year.get(int(p.year))
+        if x is None or not len(x):
+            continue
+        crps = crps_ensemble(x, p.observed)
+        lo, hi = np.percentile(x, [25, 75])
+        scored.append((int(p.year), crps, lo <= p.observed <= hi))
+        rows.append(_rows("model.crps", p.year, target, crps))
+    for name, years in windows.items():
+        sel = [t for t in scored if t[0] in years]
+        if sel:
+            rows.append(_rows("model.crps", name, target, np.mean([t[1] for t in sel])))
+            rows.append(_rows("model.coverage50_pct", name, target, 100 * np.mean([t[2] for t in sel])))
+    return rows
+
+
 def _benchmark_rows(rate: pd.DataFrame, bench: Benchmarks, windows: dict) -> list[dict]:
     """Errors and window scores of the naive benchmarks on the observed province resident rates."""
     out: list[dict] = []
@@ -671,6 +753,7 @@ def metrics(
     rate = _pairs(summary, observed, "province", RESIDENT, first)
     out += _observation_rows(rate, lambda p: f"province:{PROVINCE}:{RESIDENT}", lo_name, hi_name)
     out += _window_scores(rate, windows, f"province:{PROVINCE}:{RESIDENT}")
+    out += _probabilistic_scores(ensemble, rate, windows, f"province:{PROVINCE}:{RESIDENT}")
     pop = _pairs(summary, observed, "province", POPULATION, first, TEN_THOUSAND)
     out += _observation_rows(pop, lambda p: f"province:{PROVINCE}:population_10k", lo_name, hi_name)
     out += _window_scores(pop, windows, f"province:{PROVINCE}:population_10k")
@@ -1228,9 +1311,23 @@ def _short(text: str, n: int = 90) -> str:
 
 
 def out_of_sample_statement(cfg: dict, windows: dict) -> str:
-    """Whether the validation window is out of sample, from the years behaviour.fit says the fit used."""
-    fit_years = _fit_years(cfg)
+    """Whether the validation window is out of sample, from the years behaviour.fit (or the posterior the
+    ensemble draws from) says the calibration used."""
+    posterior = posterior_of(cfg) if settings_of(cfg)["parameter_draws"] > 0 else None
     val = windows["validation"]
+    if posterior is not None:
+        years = sorted(int(y) for y in posterior["record"].get("years") or [])
+        command = posterior["record"].get("command", "python -m sim posterior")
+        if not years:
+            return (
+                f"the posterior {posterior['path']} names no calibration years: out of sample or not cannot be stated."
+            )
+        seen = "NOT out of sample" if set(years) & set(val) else "Out of sample"
+        return (
+            f"{seen}: every member is a draw of a posterior calibrated to {', '.join(map(str, years))} ({command}); "
+            f"validation year(s) {', '.join(map(str, val))}."
+        )
+    fit_years = _fit_years(cfg)
     if fit_years is None:
         return (
             "conf/behaviour has no fit block naming the years the behaviour constants were fitted to, so "
@@ -1364,13 +1461,36 @@ def _section_province(r: Report, c: _Context) -> None:
         [c.label(name)]
         + [
             number(c.metric(f"model.{m}", name, T_RATE), d)
-            for m, d in (("mae", 3), ("ard_pct", 3), ("bias", 3), ("coverage_pct", 0))
+            for m, d in (
+                ("mae", 3),
+                ("ard_pct", 3),
+                ("bias", 3),
+                ("crps", 3),
+                ("coverage50_pct", 0),
+                ("coverage_pct", 0),
+            )
         ]
         + [number(c.metric(f"{k}.mae", name, T_RATE), 3) for k in ("urgd", "logistic")]
         for name in c.windows
     ]
+    r.para(
+        "CRPS: the continuous ranked probability score of the members (pp; for a point forecast, such as the "
+        "benchmarks', it equals the absolute error, so the columns compare); coverage 50%: share inside the "
+        "members' P25-P75."
+    )
     r.table(
-        ["window", "model MAE pp", "model ARD %", "model bias pp", "coverage %", "URGD MAE pp", "logistic MAE pp"], rows
+        [
+            "window",
+            "model MAE pp",
+            "model ARD %",
+            "model bias pp",
+            "model CRPS pp",
+            "coverage 50% %",
+            f"coverage {c.band} %",
+            "URGD MAE pp",
+            "logistic MAE pp",
+        ],
+        rows,
     )
     r.image(
         c.files["rate"], f"Province resident rate: model median and {c.band} band, observations and naive benchmarks"

@@ -98,6 +98,7 @@ SCHEMA: dict[str, Any] = {
     "validation.validation_years": YEARS,
     "validation.seeds": integer(1, 10_000, "ensemble members"),
     "validation.parameter_draws": integer(0, 100_000, "draws"),
+    "validation.posterior": Text(r"\S+", "auto, none, or the path of a posterior.csv (python -m sim posterior)"),
     "validation.band": Vector(Number(0, 100, "percentile"), 2, labels="lower / upper"),
     # a point of a sensitivity design (python -m sim sensitivity; applied by sim.runs.design.apply_design)
     "design": Free("file, point and sha256 of a design point written by python -m sim sensitivity"),

@@ -1,0 +1,60 @@
+"""The posterior of the fitted constants (sim/analysis/posterior.py) and the ensembles that draw from it
+(sim/analysis/validate.py): priors stated, resampling by weight, members drawn from the shipped sample,
+and the proper score (CRPS) of an ensemble forecast."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.analysis import calibrate, posterior, validate
+from sim.config import compose, to_dict
+
+
+def test_every_fitted_constant_has_a_stated_prior():
+    priors = posterior.load_priors()
+    assert list(priors) == list(calibrate.FITTED)
+    assert all(sd > 0 for _, sd in priors.values())
+
+
+def test_systematic_resampling_follows_the_weights():
+    rng = np.random.default_rng(1)
+    assert set(posterior.systematic_resample(np.array([0.0, 1.0, 0.0]), 10, rng)) == {1}
+    idx = posterior.systematic_resample(np.array([0.25, 0.75]), 1000, rng)
+    assert np.mean(idx == 1) == pytest.approx(0.75, abs=0.002)
+
+
+def test_crps_of_an_ensemble():
+    assert validate.crps_ensemble([3.0], 1.0) == pytest.approx(2.0)  # a point forecast: its absolute error
+    assert validate.crps_ensemble([0.0, 1.0], 0.0) == pytest.approx(0.25)  # 0.5 - 0.5 / 2
+    wide, sharp = np.linspace(-1, 1, 21), np.linspace(-0.1, 0.1, 21)
+    assert validate.crps_ensemble(sharp, 0.0) < validate.crps_ensemble(wide, 0.0)  # sharper and right: better
+
+
+def test_members_are_posterior_draws_with_the_seeds_in_turn(tmp_path):
+    cfg = to_dict(compose([]))
+    names = list(calibrate.FITTED)
+    table = pd.DataFrame([[k + 1, *np.arange(len(names)) + k] for k in range(3)], columns=["draw", *names])
+    table.to_csv(tmp_path / "posterior.csv", index=False)
+    (tmp_path / "posterior.json").write_text('{"years": [2021, 2022], "method": "test"}')
+    cfg["validation"] = {"posterior": str(tmp_path / "posterior.csv")}
+    members, notes = validate.plan_members(cfg, [7, 8], 3)
+    assert [(m.seed, m.draw) for m in members] == [(7, 1), (8, 2), (7, 3)]
+    assert dict(members[1].parameters)["fitted.asc_stay"] == names.index("asc_stay") + 1
+    assert "posterior" in notes[0] and "2021, 2022" in notes[0]
+    cfg["validation"]["parameter_draws"] = 3
+    assert validate.out_of_sample_statement(cfg, {"validation": [2023]}).startswith("Out of sample")
+    with pytest.raises(ValueError, match="holds 3 draws"):
+        validate.plan_members(cfg, [7], 4)
+    cfg["validation"]["posterior"] = "none"  # back to seed members plus covariance draws
+    members, _ = validate.plan_members(cfg, [7, 8], 1)
+    assert [(m.seed, m.draw) for m in members] == [(7, 0), (8, 0), (7, 1)]
+
+
+def test_a_small_posterior_sample_is_reproducible():
+    fit = to_dict(compose([]))["behaviour"]
+    run = lambda: posterior.sample(0.002, 3, (2021, 2022), 6, 4, 1.3, 1, fit, stages=2)  # noqa: E731
+    (a, rec), (b, _) = run(), run()
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.columns) == ["draw", *calibrate.FITTED] and len(a) == 4
+    assert 1 <= rec["effective_sample_size"] <= 6
+    assert set(rec["posterior"]) == set(calibrate.FITTED)
