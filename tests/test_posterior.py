@@ -50,11 +50,27 @@ def test_members_are_posterior_draws_with_the_seeds_in_turn(tmp_path):
     assert [(m.seed, m.draw) for m in members] == [(7, 0), (8, 0), (7, 1)]
 
 
-def test_a_small_posterior_sample_is_reproducible():
+def test_the_design_spreads_every_dimension():
+    lo, hi = np.zeros(3), np.array([1.0, 2.0, 4.0])
+    a = posterior.latin_hypercube(lo, hi, 10, np.random.default_rng(5))
+    b = posterior.latin_hypercube(lo, hi, 10, np.random.default_rng(5))
+    assert np.array_equal(a, b)
+    for k in range(3):  # one point in each tenth of every dimension
+        assert sorted(np.floor(a[:, k] / hi[k] * 10).astype(int)) == list(range(10))
+
+
+def test_a_quadratic_emulator_recovers_a_quadratic():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(60, 2))
+    y = 1 + 2 * x[:, 0] - x[:, 1] + 0.5 * x[:, 0] * x[:, 1] + 3 * x[:, 1] ** 2
+    f = posterior.quadratic_features(x, np.zeros(2), np.ones(2))
+    coef, *_ = np.linalg.lstsq(f, y, rcond=None)
+    assert coef == pytest.approx([1, 2, -1, 0, 0.5, 3], abs=1e-9)  # 1, z0, z1, z0z0, z0z1, z1z1
+
+
+def test_a_small_posterior_sample():
     fit = to_dict(compose([]))["behaviour"]
-    run = lambda: posterior.sample(0.002, 3, (2021, 2022), 6, 4, 1.3, 1, fit, stages=2)  # noqa: E731
-    (a, rec), (b, _) = run(), run()
-    pd.testing.assert_frame_equal(a, b)
-    assert list(a.columns) == ["draw", *calibrate.FITTED] and len(a) == 4
-    assert 1 <= rec["effective_sample_size"] <= 6
+    draws, rec = posterior.sample(0.002, 3, (2021, 2022), 2000, 4, 1.0, 1, fit, design_runs=20, check_runs=1)
+    assert list(draws.columns) == ["draw", *calibrate.FITTED] and len(draws) == 4
+    assert 1 <= rec["effective_sample_size"] <= 2000 and rec["check"]["runs"] == 1
     assert set(rec["posterior"]) == set(calibrate.FITTED)

@@ -201,7 +201,7 @@ def test_parameter_draws():
     ):
         draws, note = validate.draw_parameters({**behaviour, "fit": fit}, 5, seed=1)
         assert draws == [] and "skipped" in note
-    cfg = {"behaviour": behaviour}
+    cfg = {"behaviour": behaviour, "validation": {"posterior": "none"}}  # the covariance, not a shipped posterior
     members, notes = validate.plan_members(cfg, [7, 8], 3)
     assert [(m.seed, m.draw) for m in members] == [(7, 0), (8, 0), (7, 1), (8, 2), (7, 3)]
     assert notes and not members[0].parameters and members[2].parameters
