@@ -77,9 +77,8 @@ def load_priors(path: Path = PRIORS_FILE) -> dict:
 
 
 def _residuals(args) -> np.ndarray:
-    x, scale, seed, years = args  # seed: the calibration seed, or another for the simulator's noise
-    tg = calibrate.targets(years)
-    return calibrate.residuals(calibrate.simulate(np.asarray(x), scale, seed, end_year=max(years)), tg)
+    x, scale, seed, tg = args
+    return calibrate.residuals(calibrate.simulate(np.asarray(x), scale, seed, end_year=max(tg["years"])), tg)
 
 
 def systematic_resample(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -89,10 +88,11 @@ def systematic_resample(weights: np.ndarray, n: int, rng: np.random.Generator) -
     return np.minimum(np.searchsorted(np.cumsum(w), positions), len(w) - 1)
 
 
-def _run(x: np.ndarray, scale: float, seed: int, years, workers: int, seeds: bool = False) -> np.ndarray:
-    """Residuals of every parameter row of x at `seed` (with `seeds`: row k at seed + 1 + k), in parallel
-    processes when workers > 1."""
-    jobs = [(row, scale, seed + 1 + k if seeds else seed, tuple(years)) for k, row in enumerate(x)]
+def _run(x: np.ndarray, scale: float, seed: int, years, workers: int) -> np.ndarray:
+    """Residuals of every parameter row of x at `seed` (the targets read once), in parallel processes when
+    workers > 1."""
+    tg = calibrate.targets(tuple(years))
+    jobs = [(row, scale, seed, tg) for row in x]
     if workers <= 1:
         return np.array([_residuals(job) for job in jobs])
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
