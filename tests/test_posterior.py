@@ -68,9 +68,35 @@ def test_a_quadratic_emulator_recovers_a_quadratic():
     assert coef == pytest.approx([1, 2, -1, 0, 0.5, 3], abs=1e-9)  # 1, z0, z1, z0z0, z0z1, z1z1
 
 
+def test_implausibility_rules_out_points_far_from_every_target():
+    # an emulator that returns the parameters themselves as residuals (1, z0, z1; no quadratic terms needed)
+    coef = np.zeros((6, 3))
+    coef[1, 0] = coef[2, 1] = coef[1, 2] = 1.0  # residuals: z0, z1, z0
+    em = {"centre": np.zeros(2), "sd": np.ones(2), "coef": coef, "variance": np.ones(3), "error_scale": 1.0}
+    x = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    i = posterior.implausibility(x, em)
+    assert i[0] == 0 and i[1] == pytest.approx(4.0) and i[2] == pytest.approx(4.0)  # the worst target counts
+    em["variance"] = np.array([4.0, 16.0, 4.0])  # a poorer emulator (or model error) rules out less
+    assert posterior.implausibility(x, em).tolist() == pytest.approx([0.0, 2.0, 1.0])
+
+
+def test_information_shares_say_which_target_pins_which_constant():
+    coef = np.zeros((6, 2))
+    coef[1, 0], coef[2, 1], coef[2, 0] = 2.0, 1.0, 1.0  # target 0 on both constants, target 1 on the second
+    shares = posterior.information_shares(coef, np.ones(2), np.ones(2), ["a", "b"], ["t0", "t1"])
+    assert shares["a"] == {"t0": 1.0, "t1": 0.0}
+    assert shares["b"] == {"t0": 0.5, "t1": 0.5}
+
+
+@pytest.mark.slow
 def test_a_small_posterior_sample():
     fit = to_dict(compose([]))["behaviour"]
-    draws, rec = posterior.sample(0.002, 3, (2021, 2022), 2000, 4, 1.0, 1, fit, design_runs=20, check_runs=1)
+    draws, rec, design = posterior.sample(
+        0.002, 3, (2021, 2022), 4000, 4, 1.0, 1, fit, design_runs=50, check_runs=1, waves=2
+    )
     assert list(draws.columns) == ["draw", *calibrate.FITTED] and len(draws) == 4
-    assert 1 <= rec["effective_sample_size"] <= 2000 and rec["check"]["runs"] == 1
+    assert 1 <= rec["effective_sample_size"] <= 4000 and rec["check"]["runs"] == 1
     assert set(rec["posterior"]) == set(calibrate.FITTED)
+    assert [w["wave"] for w in rec["waves_detail"]] == [1, 2] and len(design) == 100
+    assert set(design.wave) == {1, 2} and len(rec["targets"]) == design.shape[1] - 1 - len(calibrate.FITTED)
+    assert set(rec["information_shares"]) == set(calibrate.FITTED)

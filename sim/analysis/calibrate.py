@@ -184,6 +184,23 @@ def residuals(sim: pd.DataFrame, tg: dict) -> np.ndarray:
     return np.asarray(r)
 
 
+def residual_names(tg: dict) -> list[str]:
+    """What each entry of `residuals` measures, in its order (e.g. 'resident rate 2021')."""
+    years = tg["years"]
+    names = []
+    for what in (
+        "resident rate",
+        "hukou rate",
+        "population",
+        "migrants leaving",
+        "returns",
+        "county-area gain",
+        "district villages",
+    ):
+        names += [f"{what} {y}" for y in years]
+    return names + [f"city populations {y}" for y in years if y in tg["city_population"]]
+
+
 def city_population_rms(sim: pd.DataFrame, tg: dict, year: int) -> float:
     """Root mean square of the cities' resident-population errors in `year` where published, persons."""
     errors = [sim.loc[year, f"population:{c}"] - v for c, v in tg["city_population"][year].items()]
