@@ -33,6 +33,7 @@ TOOLS = {
     "validate": "sim.analysis.validate",  # hindcast, naive benchmarks, bands
     "calibrate": "sim.analysis.calibrate",  # fit the behaviour constants
     "posterior": "sim.analysis.posterior",  # a posterior sample of them (Bayesian calibration)
+    "rolling-origin": "sim.analysis.rolling",  # calibrate up to a year, forecast the next, score
     "compare": "sim.analysis.compare",  # scenarios side by side
     "sensitivity": "sim.analysis.sensitivity",  # Morris and Sobol
     "seek": "sim.analysis.seek",  # least-cost lever schedule for a target
@@ -58,7 +59,16 @@ def main(cfg: DictConfig) -> None:
     try:
         if lock.stale_message(held):
             log.warning("%s", lock.stale_message(held))
-        run_job(to_dict(cfg), run_dir)
+        from hydra.types import RunMode
+
+        from sim.config import draws
+
+        try:  # posterior_draw: auto -> the draw paired with the seed in a sweep, the fitted point otherwise
+            config = draws.resolve(to_dict(cfg), multirun=HydraConfig.get().mode == RunMode.MULTIRUN)
+        except draws.PosteriorDrawError as e:
+            log.error("refused: %s", e)
+            sys.exit(2)
+        run_job(config, run_dir)
     finally:
         lock.release(held)
 

@@ -19,7 +19,7 @@ from agents import CountyUnit, Household
 from scenarios.compile import compile_policy, delay, load_levers
 from sim import indicators as ind
 from sim import kernel as K
-from sim.config import compose, to_dict
+from sim.config import compose, draws, to_dict
 from sim.config.guard import check_config_memory
 from sim.config.parameters import kernel_values
 from sim.config.schema import validate_config
@@ -64,7 +64,7 @@ class ShanxiModel(mesa.Model):
             config = compose(
                 [f"population.scale={scale}", f"seed={rng}", f"scenario={scenario_name}", f"run.end_year={end_year}"]
             )
-        cfg = to_dict(config)
+        cfg = draws.resolve(to_dict(config))  # posterior_draw k: draw k's constants in behaviour.fitted
         validate_config(cfg, with_geography=False)  # levers and census allocation: checked below
         seed = int(cfg["seed"])
         super().__init__(rng=seed)

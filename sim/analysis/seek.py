@@ -8,7 +8,8 @@ Decision variables: one constant value per chosen spending lever (`seek.levers`,
 a unit cost of `seek.actions`), applied from `seek.from_year` (2025) to 2029 in every region (place
 levers: the regions of `seek.lever_regions`), between the lever's 2024 baseline and the top of its
 range (`seek.upper` can lower the top). The search runs the model at a reduced scale (`seek.scale`)
-with the same seeds for every candidate (common random numbers) and asks that the share of seeds
+with the same seeds for every candidate (common random numbers; each seed runs with its draw of the
+shipped posterior, `posterior_draw: auto`, so the spread holds parameter uncertainty) and asks that the share of seeds
 reaching the target be at least `seek.probability`: with S seeds, the ceil(p S)-th highest 2029 rate
 must reach it. scipy's COBYLA minimises the mean public cost 2025-2029 (above the baseline) subject
 to that constraint (or differential_evolution minimises cost plus a shortfall penalty). The cheapest
@@ -40,7 +41,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.config import CONF_DIR
+from sim.config import CONF_DIR, draws
 from sim.places import FINAL_YEAR, PLAN_YEARS, TIER_NAMES
 from sim.reporting.tables import number
 from sim.runs import outputs
@@ -236,7 +237,7 @@ def model_config(cfg: dict, scale: float, seed: int) -> dict:
     c["seed"] = int(seed)
     c["run"]["end_year"] = max(int(c["run"]["end_year"]), FINAL_YEAR)
     c["run"]["progress"] = "none"
-    return c
+    return draws.resolve(c, multirun=True)  # posterior_draw auto: each seed with its posterior draw
 
 
 def summarise_rows(rows) -> dict:

@@ -259,6 +259,23 @@ def behaviour_factors(s: dict, behaviour: dict) -> list[Factor]:
             k = float(how["sd"])
             lo, hi = v - k * sd, v + k * sd
             note = f"±{k:g} sd of the fit (sd {sd:.3g})"
+        elif "posterior" in how:  # the central share of the shipped posterior: the constant's calibrated uncertainty
+            from sim.config import draws
+
+            table = draws.posterior_table({})
+            short = name.split(".")[-1]
+            if short not in table.columns:
+                raise ValueError(
+                    f"sensitivity.behaviour.{name}: not in the posterior sample {draws.posterior_path({}).name}; "
+                    "use sd, relative or range"
+                )
+            c = float(how["posterior"])
+            if not 0 < c < 100:
+                raise ValueError(
+                    f"sensitivity.behaviour.{name}.posterior = {c:g}: allowed a central share in (0, 100) %"
+                )
+            lo, hi = (float(q) for q in np.percentile(table[short], [(100 - c) / 2, (100 + c) / 2]))
+            note = f"central {c:g}% of the posterior ({lo:.3g} to {hi:.3g})"
         else:
             r = float(how.get("relative", 0.3))
             lo, hi = sorted((v * (1 - r), v * (1 + r)))
@@ -1191,9 +1208,11 @@ def _model_overrides(cfg: dict, task_overrides: list[str] | None, scale: float, 
     model_ovs = [
         o
         for o in model_ovs
-        if o.split("=", 1)[0].lstrip("+~") not in ("population.scale", "run.end_year", "run.progress", "run.threads")
+        if o.split("=", 1)[0].lstrip("+~")
+        not in ("population.scale", "run.end_year", "run.progress", "run.threads", "posterior_draw")
     ]
     model_ovs += [
+        "posterior_draw=0",  # the design varies the fitted constants itself, around the fitted point
         f"population.scale={scale}",
         f"run.end_year={int(cfg['run']['end_year'])}",
         "run.progress=none",

@@ -43,7 +43,7 @@ from sim.config import CONF_DIR
 from sim.config.parameters import GROUPS
 from sim.config.parameters import defaults as declared_defaults
 from sim.config.parameters import specs as parameter_specs
-from sim.config.specs import SUM_TOLERANCE, Choice, Free, Levers, Number, Text, Vector, _show
+from sim.config.specs import SUM_TOLERANCE, Choice, DrawNumber, Free, Levers, Number, Text, Vector, _show
 
 PROJECT_PACKAGES = ("sim", "agents", "scenarios")
 INSTANTIATE_KEYS = ("_target_", "_partial_", "_args_", "_recursive_", "_convert_")
@@ -84,6 +84,8 @@ YEARS = Vector(integer(2021, 2029, "year"))
 SCHEMA: dict[str, Any] = {
     # top level and run
     "seed": integer(0, 2**63 - 1, "seed of the counter-based random streams"),
+    "posterior_draw": DrawNumber(),
+    "posterior_file": Text(r"\S+", "path of a posterior.csv (python -m sim posterior), relative to the project"),
     "run.end_year": integer(2021, 2029, "last simulated year; the data start at the 2020 census, the plan ends 2029"),
     "run.threads": integer(0, 4096, "numba threads, 0 = all cores"),
     "run.progress": Choice(("auto", "bar", "log", "none")),

@@ -155,6 +155,19 @@ class Text:
 
 
 @dataclass(frozen=True)
+class DrawNumber:
+    """posterior_draw: auto, or a whole number >= 0 (0 = the fitted point, k = draw k of the posterior)."""
+
+    def allowed(self) -> str:
+        return "auto, 0 (the least-squares fit) or a posterior draw number >= 1"
+
+    def check(self, key: str, value) -> list[str]:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            return []
+        return [f"{key} = {_show(value)} is not allowed; allowed: {self.allowed()}"]
+
+
+@dataclass(frozen=True)
 class Levers:
     """scenario.levers: a mapping lever -> value, checked against scenarios/levers.yaml (see check_levers)."""
 

@@ -856,8 +856,9 @@ def _subtitle(r: Context, now: datetime) -> str:
     man = next((m for m in folder.manifests if m.get("scenario") == folder.scenario), folder.manifests[0])
     sdesc = (man.get("config", {}).get("scenario") or {}).get("description")
     desc = (f"({sdesc})" if r.lang == "zh" else f" ({sdesc})") if sdesc else ""
+    with_draws = any(int(m.get("config", {}).get("posterior_draw") or 0) > 0 for m in folder.manifests)
     seeds_txt = (
-        tx["seeds_many"].format(n=len(seeds), first=seeds[0], last=seeds[-1])
+        tx["seeds_draws" if with_draws else "seeds_many"].format(n=len(seeds), first=seeds[0], last=seeds[-1])
         if r.many
         else tx["seeds_one"].format(seed=seeds[0])
     )
