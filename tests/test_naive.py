@@ -140,3 +140,31 @@ def test_benchmarks_fitted_to_the_calibration_years_run_on_the_real_series():
         assert 63.96 < p2023 < 70
         assert float(fit.predict_year_end(2029)) >= p2023
     assert 0 < urgd.d < 0.1
+
+
+# --- straight line and the national gap ------------------------------------------------
+
+
+def test_a_straight_line_through_a_straight_line():
+    f = naive.fit_linear([2020.0, 2021.0, 2023.0], [60.0, 61.0, 63.0])
+    assert f.slope == pytest.approx(1.0) and f.predict_year_end(2024)[()] == pytest.approx(65.0)
+
+
+def test_the_national_gap_closes_at_its_past_speed():
+    import pandas as pd
+
+    province = pd.DataFrame(
+        {
+            "year": [2017, 2018, 2019, 2020, 2021, 2022],
+            "urbanization_rate_pct": [50.0, 51.0, 52.0, 53.0, 54.0, 55.0],
+            # the nation gains 0.5 a year; the gap 3.0, 2.5, ... closes 0.5 a year
+            "national_urbanization_rate_pct": [53.0, 53.5, 54.0, 54.5, 55.0, 55.5],
+        }
+    )
+    f = naive.fit_national_gap(province, last_year=2021)
+    national_speed = 0.5 / (14 / 12)  # census (1 Nov 2020) to the end of 2021
+    assert f.gap_last == pytest.approx(1.0) and f.national.slope == pytest.approx(national_speed)
+    assert f.gap_speed == pytest.approx(-0.5)  # the end of 2017 to the end of 2021
+    assert f.predict_year_end(2022)[()] == pytest.approx(55.0 + national_speed - 0.5)  # the nation, less the gap
+    with pytest.raises(ValueError, match="fewer than 2 years"):
+        naive.fit_national_gap(province, last_year=2017)

@@ -1,4 +1,5 @@
-"""Naive benchmarks for the province's resident urbanization rate: the UN URGD method and a logistic S-curve.
+"""Naive benchmarks for the province's resident urbanization rate: a straight line, the UN URGD method, a
+logistic S-curve, and the national rate with Shanxi closing its gap at the past speed.
 
 A household model earns trust only if it forecasts better than a curve through the same points.
 Both benchmarks here are fitted to the clean post-census series (62.53% at the census, 1 Nov 2020;
@@ -106,6 +107,80 @@ def fit_urgd(times, pct, anchor: bool = True) -> URGDFit:
     else:
         d, s0 = (float(v) for v in np.polyfit(tau, y, 1))
     return URGDFit(s0=s0, d=d, t0=t0, anchored=anchor, n_obs=len(t))
+
+
+# --------------------------------------------------------------------------------------
+# straight line, and closing the gap to the national rate
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """A straight line through the observations (least squares): the trend continues at its past speed."""
+
+    level: float  # share (%) at t0
+    slope: float  # pp per year
+    t0: float
+    n_obs: int
+
+    def predict(self, times) -> np.ndarray:
+        return self.level + self.slope * (np.asarray(times, dtype=float) - self.t0)
+
+    def predict_year_end(self, years) -> np.ndarray:
+        return self.predict(year_end_time(years))
+
+    def params(self) -> dict:
+        return {"level_pct": self.level, "slope_pp_per_year": self.slope, "t0": self.t0}
+
+
+def fit_linear(times, pct) -> LinearFit:
+    t, y = _check_series(times, pct, minimum=2)
+    t0 = float(t.min())
+    slope, level = (float(v) for v in np.polyfit(t - t0, y, 1))
+    return LinearFit(level, slope, t0, len(t))
+
+
+@dataclass(frozen=True)
+class NationalGapFit:
+    """Shanxi follows the national rate, closing its gap to it at the gap's past speed: the national rate
+    continues at its speed since the census, and the gap (national - Shanxi) changes at its average speed
+    over every year both were published up to the last fitted year (2017 on, across the census rebasing,
+    which moved both series)."""
+
+    national: LinearFit  # the national rate, census to the last fitted year
+    gap_last: float  # national - Shanxi at the last fitted observation, pp
+    gap_speed: float  # change of the gap per year, pp (negative: closing)
+    t_last: float
+    n_obs: int
+
+    def predict(self, times) -> np.ndarray:
+        t = np.asarray(times, dtype=float)
+        return self.national.predict(t) - (self.gap_last + self.gap_speed * (t - self.t_last))
+
+    def predict_year_end(self, years) -> np.ndarray:
+        return self.predict(year_end_time(years))
+
+    def params(self) -> dict:
+        return {
+            "national_slope_pp_per_year": self.national.slope,
+            "gap_last_pp": self.gap_last,
+            "gap_speed_pp_per_year": self.gap_speed,
+        }
+
+
+def fit_national_gap(province: pd.DataFrame, last_year: int) -> NationalGapFit:
+    """From the province table (year, urbanization_rate_pct, national_urbanization_rate_pct; the 2020 values
+    are the censuses'), using the years up to `last_year`."""
+    rows = province[(province["year"] <= last_year)].dropna(
+        subset=["urbanization_rate_pct", "national_urbanization_rate_pct"]
+    )
+    if len(rows) < 2:
+        raise ValueError(f"fewer than 2 years with both the Shanxi and the national rate up to {last_year}")
+    times = np.array([observation_time(int(y), "census" if y == CENSUS_YEAR else "year_end") for y in rows["year"]])
+    gap = rows["national_urbanization_rate_pct"].to_numpy(float) - rows["urbanization_rate_pct"].to_numpy(float)
+    since = rows["year"].to_numpy() >= CENSUS_YEAR
+    national = fit_linear(times[since], rows["national_urbanization_rate_pct"].to_numpy(float)[since])
+    gap_speed = float((gap[-1] - gap[0]) / (times[-1] - times[0]))
+    return NationalGapFit(national, float(gap[-1]), gap_speed, float(times[-1]), len(rows))
 
 
 # --------------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """Hindcast validation, naive benchmarks and uncertainty bands: `python -m sim validate`.
 
-    python -m sim validate                                            # full province, 5 seeds from 42
+    python -m sim validate                                    # 40 posterior draws, seeds 42-46, scale 0.02
     python -m sim validate population.scale=0.05 seed=3 validation.seeds=10
-    python -m sim validate validation.parameter_draws=20              # add draws from the fit's covariance
+    python -m sim validate validation.parameter_draws=0       # seeds only, at the fitted point
+    python -m sim validate validation.posterior=outputs/posterior_2022/posterior.csv   # an origin's posterior
 
-Runs an ensemble of the baseline from the 2020 census to the end of 2029 (seeds seed .. seed+n-1,
-optionally with parameter draws), scores it against what was observed after the census
-(sim/world/data/observed_targets.yaml says where every target comes from), sets it against two naive
-benchmarks fitted to the same observations (sim.analysis.naive: UN URGD and a logistic S-curve), checks
-qualitative patterns, and writes into the run folder:
+Runs an ensemble of the baseline from the 2020 census to the end of 2029 (by default 40 members, each a
+draw of the shipped posterior with the seeds seed .. seed+4 in turn, at population scale 0.02), scores it
+against what was observed after the census (sim/world/data/observed_targets.yaml says where every target
+comes from), sets it against naive benchmarks fitted to the same observations (sim.analysis.naive: a
+straight line, UN URGD, a logistic S-curve and the national gap), checks qualitative patterns, and writes
+into the run folder:
 
     validation.md, validation.html   the report (the HTML is self-contained: plots embedded)
     validation_metrics.csv           metric, window, target, value
@@ -531,6 +533,10 @@ def _window_scores(
     return rows
 
 
+# the naive benchmarks fitted to the census and the calibration years, scored beside the model
+BENCHMARKS = {"linear": "straight line", "urgd": "URGD", "logistic": "logistic", "national_gap": "national gap"}
+
+
 @dataclass
 class Benchmarks:
     """The naive benchmarks fitted to the census and the calibration years, and to all observations."""
@@ -542,13 +548,17 @@ class Benchmarks:
     urgd_all: naive.URGDFit | None
     logistic_all: naive.LogisticFit | None
     notes: list[str]
+    linear: naive.LinearFit | None = None
+    national_gap: naive.NationalGapFit | None = None
 
     def predictors(self) -> dict:
         return {
             k: v
             for k, v in (
+                ("linear", self.linear),
                 ("urgd", self.urgd),
                 ("logistic", self.logistic),
+                ("national_gap", self.national_gap),
                 ("urgd_all", self.urgd_all),
                 ("logistic_all", self.logistic_all),
             )
@@ -557,7 +567,7 @@ class Benchmarks:
 
 
 def fit_benchmarks(observed: pd.DataFrame, calibration_years) -> Benchmarks:
-    """Fit URGD and the logistic to the census + calibration years, and to every observation."""
+    """Fit the benchmarks to the census + calibration years (URGD and the logistic also to every observation)."""
     obs = observed[(observed.level == "province") & (observed.indicator == RESIDENT)]
     series = pd.DataFrame({"year": obs.year.astype(int), "period": obs.period, "pct": obs.value})
     series = series[series.year >= naive.CENSUS_YEAR].copy()
@@ -584,8 +594,29 @@ def fit_benchmarks(observed: pd.DataFrame, calibration_years) -> Benchmarks:
                 f"{key}: an estimate ended on a bound of the fit (saturation {f.saturation_pct:.1f}%): "
                 "the observations do not pin the saturation level down."
             )
+    try:
+        linear = naive.fit_linear(cal.time, cal.pct)
+    except ValueError as error:
+        linear = None
+        notes.append(f"linear fit to {len(cal)} points failed: {error}")
+    try:
+        from sim.world.inputs import load_province_series
+
+        last = max(list(calibration_years) or [naive.CENSUS_YEAR])
+        national_gap = naive.fit_national_gap(load_province_series(), last)
+    except ValueError as error:
+        national_gap = None
+        notes.append(f"national-gap benchmark failed: {error}")
     return Benchmarks(
-        series, list(calibration_years), fits["urgd"], fits["logistic"], fits["urgd_all"], fits["logistic_all"], notes
+        series,
+        list(calibration_years),
+        fits["urgd"],
+        fits["logistic"],
+        fits["urgd_all"],
+        fits["logistic_all"],
+        notes,
+        linear,
+        national_gap,
     )
 
 
@@ -659,7 +690,7 @@ def _probabilistic_scores(ensemble: pd.DataFrame, pairs: pd.DataFrame, windows: 
 def _benchmark_rows(rate: pd.DataFrame, bench: Benchmarks, windows: dict) -> list[dict]:
     """Errors and window scores of the naive benchmarks on the observed province resident rates."""
     out: list[dict] = []
-    for name in ("urgd", "logistic"):
+    for name in BENCHMARKS:
         fit = bench.predictors().get(name)
         if fit is None or rate.empty:
             continue
@@ -757,8 +788,8 @@ def metrics(
 
     Tidy rows metric, window, target, value. Rates in percentage points (pp), populations in 万
     (10,000 persons), ARD in percent. Window is a scoring window (calibration, validation, new, all),
-    a single year, or a span. Metrics prefixed `model.` score the ensemble median; `urgd.` and
-    `logistic.` the naive benchmarks fitted to the census and calibration years (`*_all.projection`:
+    a single year, or a span. Metrics prefixed `model.` score the ensemble median; `linear.`, `urgd.`,
+    `logistic.` and `national_gap.` the naive benchmarks fitted to the census and calibration years (`*_all.projection`:
     refitted to every observation); `observed` rows hold the observation itself; `model.p5` and
     `model.p95` (or the configured band) the ensemble band.
     """
@@ -1085,7 +1116,8 @@ def plot_resident_rate(summary, bench: Benchmarks, windows, band, path, footer_t
     )
     ax.plot(s.time, s["median"], "-", color="tab:blue", lw=2, label="model median")
     t = np.linspace(naive.CENSUS_TIME, 2030.0, 200)
-    for name, style, label in (("urgd", "--", "URGD"), ("logistic", ":", "logistic")):
+    for name, style in zip(BENCHMARKS, ("-.", "--", ":", (0, (1, 3)))):
+        label = BENCHMARKS[name]
         fit = bench.predictors().get(name)
         if fit is not None:
             ax.plot(
@@ -1426,7 +1458,7 @@ def _section_summary(r: Report, c: _Context, pattern_list: list[Pattern]) -> Non
         f"on {c.label('calibration')}, {number(c.metric('model.mae', 'validation', T_RATE))} pp on "
         f"{c.label('validation')}."
     ]
-    for name, label in (("urgd", "URGD"), ("logistic", "Logistic")):
+    for name, label in BENCHMARKS.items():
         headline.append(
             f"{label} benchmark (fitted to the census + calibration years) on {c.label('validation')}: "
             f"{number(c.metric(f'{name}.mae', 'validation', T_RATE))} pp."
@@ -1490,7 +1522,7 @@ def _section_province(r: Report, c: _Context) -> None:
                 ("coverage_pct", 0),
             )
         ]
-        + [number(c.metric(f"{k}.mae", name, T_RATE), 3) for k in ("urgd", "logistic")]
+        + [number(c.metric(f"{k}.mae", name, T_RATE), 3) for k in BENCHMARKS]
         for name in c.windows
     ]
     r.para(
@@ -1510,8 +1542,7 @@ def _section_province(r: Report, c: _Context) -> None:
             "predictive 50% %",
             "predictive 90% %",
             f"members {c.band} %",
-            "URGD MAE pp",
-            "logistic MAE pp",
+            *(f"{label} MAE pp" for label in BENCHMARKS.values()),
         ],
         rows,
     )
@@ -1546,6 +1577,9 @@ def _section_province(r: Report, c: _Context) -> None:
 def _section_benchmarks(r: Report, c: _Context, forecast_year: int) -> None:
     r.heading("Naive benchmarks")
     r.para(
+        "Straight line: least squares through the census and the calibration years. National gap: the national "
+        "rate continues at its speed since the census, and Shanxi's gap to it changes at its average speed over "
+        "every year both were published (2017 on). "
         "URGD: the UN World Urbanization Prospects method with a constant urban-rural growth difference d "
         "(PU_t = e^(s0+dt)/(1+e^(s0+dt)), s0 = ln(U/R) at the census, d by least squares). Logistic: an S-curve "
         "K/(1+e^(-r(t-t_mid))) with the saturation K fitted (scipy curve_fit). Each is fitted to the census and the "
@@ -1569,14 +1603,14 @@ def _section_benchmarks(r: Report, c: _Context, forecast_year: int) -> None:
                 [str(year), number(s["median"], 2), _band(s.lo, s.hi)]
                 + [
                     number(float(f.predict_year_end(year))) if (f := c.bench.predictors().get(k)) else "-"
-                    for k in ("urgd", "logistic", "urgd_all", "logistic_all")
+                    for k in (*BENCHMARKS, "urgd_all", "logistic_all")
                 ]
             )
     r.para(
         f"Projections of the resident rate (%), model median and {c.band} next to the benchmarks "
         f"(target for 2029: close to {TARGET_RESIDENT_RATE_PCT:g}%):"
     )
-    r.table(["year end", "model median", f"model {c.band}", "URGD", "logistic", "URGD (all)", "logistic (all)"], rows)
+    r.table(["year end", "model median", f"model {c.band}", *BENCHMARKS.values(), "URGD (all)", "logistic (all)"], rows)
 
 
 def _section_forecast(r: Report, c: _Context, last_obs: int) -> None:
