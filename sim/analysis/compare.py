@@ -2,6 +2,7 @@
 
     python -m sim compare outputs/runs/baseline/... outputs/runs/plan/... --out outputs/compare
     python -m sim compare --scenarios baseline,plan,hukou_only --scale 0.05 --seed 42 --out outputs/compare
+    python -m sim compare --scenarios baseline,plan --scale 0.01 --seed 1 --members 10   # a posterior ensemble
     python -m sim compare outputs/sweeps/2026-11-29_07-00-00      # a sweep folder: fan charts over seeds
 
 Inputs are run folders (a folder holding indicators.parquet and a complete manifest.json) or folders
@@ -98,8 +99,26 @@ def summary_table(table: pd.DataFrame, reference: str = "baseline") -> pd.DataFr
         for col in ("resident_2029_pct", "hukou_2029_pct"):
             out[f"{col}_p5"] = agg[col].quantile(0.05)
             out[f"{col}_p95"] = agg[col].quantile(0.95)
+    if "extra_urban_residents_2029" in per_seed:
+        for ratio, effect in COST_EFFECTIVENESS.items():
+            lo = agg[effect].quantile(0.05)
+            clear = (agg.size() >= MIN_MEMBERS_FOR_RATIO) & (lo > 0)  # the effect's band excludes zero
+            cost = agg["cost_2025_2029_yuan"].median() - ref.cost_2025_2029_yuan.median()
+            out[ratio] = np.where(clear, cost / agg[effect].median(), np.nan)
+            out[f"{ratio}_p5"] = np.where(clear, agg[ratio].quantile(0.05), np.nan)
+            out[f"{ratio}_p95"] = np.where(clear, agg[ratio].quantile(0.95), np.nan)
     order = [reference] + sorted(s for s in out.index if s != reference)
     return out.reindex([s for s in order if s in out.index])
+
+
+# cost-effectiveness: ratio column -> the effect it divides by. A ratio is shown only where the effect's
+# P5-P95 over the members lies above zero (so at least MIN_MEMBERS_FOR_RATIO members): the median cost over
+# the median effect, with the P5-P95 of the members' own ratios, to two significant digits
+COST_EFFECTIVENESS = {
+    "yuan_per_extra_urban_resident": "extra_urban_residents_2029",
+    "yuan_per_extra_settled_migrant": "extra_settled_2025_2029",
+}
+MIN_MEMBERS_FOR_RATIO = 3
 
 
 # columns of the comparison table: summary column -> header
@@ -118,22 +137,40 @@ COLUMNS = {
 }
 
 
-def _cell(column: str, v) -> str:
+def significant(v: float, digits: int = 2) -> str:
+    """v to `digits` significant digits with thousands separators: 6805444 -> '6,800,000'."""
+    if not np.isfinite(v) or v == 0:
+        return number(v, 0)
+    return f"{float(f'{v:.{digits}g}'):,.0f}" if abs(v) >= 10 ** (digits - 1) else f"{v:.{digits}g}"
+
+
+def _cell(column: str, v, row=None) -> str:
     if column == "seeds":
         return f"{int(v)}"
     if column == "cost_2025_2029_yuan":
         return number(v / 1e8, 1)
     if column.startswith("yuan_per"):
-        return number(v, 0)
+        if not np.isfinite(v):
+            return "-"
+        lo, hi = (row.get(f"{column}_{q}", np.nan) for q in ("p5", "p95")) if row is not None else (np.nan, np.nan)
+        band = f" ({significant(lo)}-{significant(hi)})" if np.isfinite(lo) and np.isfinite(hi) else ""
+        return significant(v) + band
     return number(v, 2, sign=column.startswith("d_"))
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
     cols = [c for c in COLUMNS if c in summary]
-    return markdown_table(
+    table = markdown_table(
         ["scenario", *(COLUMNS[c] for c in cols)],
-        [[scen, *(_cell(c, row[c]) for c in cols)] for scen, row in summary.iterrows()],
+        [[scen, *(_cell(c, row[c], row) for c in cols)] for scen, row in summary.iterrows()],
     )
+    if any(c.startswith("yuan_per") for c in cols):
+        table += (
+            f"\nYuan per extra urban resident (2029) or settled migrant (2025-2029): the median extra cost over the "
+            f"median effect, with the P5-P95 of the members' ratios; shown only where the effect's P5-P95 over at "
+            f"least {MIN_MEMBERS_FOR_RATIO} members lies above zero ('-' otherwise), to two significant digits.\n"
+        )
+    return table
 
 
 def plot_province(table: pd.DataFrame, path: Path, foot: str) -> None:
@@ -224,19 +261,23 @@ def compare(runs: list[Path], out: Path, reference: str = "baseline") -> pd.Data
     return summary
 
 
-def run_scenarios(names: list[str], scale: float, seed: int, root: Path) -> list[Path]:
-    from sim.config import compose, to_dict
+def run_scenarios(names: list[str], scale: float, seed: int, root: Path, members: int = 1) -> list[Path]:
+    """Run every scenario with the seeds seed .. seed + members - 1 (common random numbers across scenarios).
+    One member runs the fitted point; several form a posterior ensemble: each seed with its posterior draw
+    (posterior_draw auto, sim/config/draws.py), the same draw in every scenario."""
+    from sim.config import compose, draws, to_dict
     from sim.runs.run import run_to_folder
+    from sim.runs.sweep import completion
 
     runs = []
-    for name in names:
-        run_dir = root / f"{name}_seed{seed}"
-        if not outputs.is_complete(run_dir):
-            cfg = to_dict(
-                compose([f"scenario={name}", f"population.scale={scale}", f"seed={seed}", "run.progress=log"])
-            )
-            run_to_folder(cfg, run_dir)
-        runs.append(run_dir)
+    for sd in range(seed, seed + members):
+        for name in names:
+            run_dir = root / f"{name}_seed{sd}"
+            cfg = to_dict(compose([f"scenario={name}", f"population.scale={scale}", f"seed={sd}", "run.progress=log"]))
+            cfg = draws.resolve(cfg, multirun=members > 1)
+            if completion(run_dir, cfg)[0] != "complete":
+                run_to_folder(cfg, run_dir)
+            runs.append(run_dir)
     return runs
 
 
@@ -246,6 +287,9 @@ def main(argv=None) -> None:
     ap.add_argument("--scenarios", help="comma-separated scenario names to run first (in --out/runs)")
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--members", type=int, default=1, help="seeds per scenario; above 1 each seed runs with its posterior draw"
+    )
     ap.add_argument("--reference", default="baseline")
     ap.add_argument("--out", type=Path, default=Path("outputs/compare"))
     args = ap.parse_args(argv)
@@ -253,7 +297,7 @@ def main(argv=None) -> None:
     quiet_libraries()
     paths = list(args.runs)
     if args.scenarios:
-        paths += run_scenarios(args.scenarios.split(","), args.scale, args.seed, args.out / "runs")
+        paths += run_scenarios(args.scenarios.split(","), args.scale, args.seed, args.out / "runs", args.members)
     complete, incomplete = find_runs(paths)
     for r in incomplete:
         log.warning("skipping incomplete run (no complete manifest): %s", r)
