@@ -38,6 +38,8 @@ TOOLS = {
     "sensitivity": "sim.analysis.sensitivity",  # Morris and Sobol
     "seek": "sim.analysis.seek",  # least-cost lever schedule for a target
     "lever-effects": "sim.analysis.lever_effects",  # each lever of a scenario alone
+    "attribute": "sim.analysis.attribution",  # what each action of a combined scenario adds (Shapley)
+    "monitor": "sim.analysis.monitor",  # on track? the ensemble conditioned on the latest observations
     "report": "sim.reporting.report",  # the policy report of a run or sweep
     "sweep": "sim.runs.sweep",  # state of a sweep's jobs
     "gather": "sim.runs.gather",  # a sweep into one table and its ensemble summary

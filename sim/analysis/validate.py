@@ -1121,7 +1121,12 @@ def plot_resident_rate(summary, bench: Benchmarks, windows, band, path, footer_t
         fit = bench.predictors().get(name)
         if fit is not None:
             ax.plot(
-                t, fit.predict(t), style, color="0.3", lw=1.3, label=f"{label} (fitted to census + calibration years)"
+                t,
+                fit.predict(t),
+                linestyle=style,
+                color="0.3",
+                lw=1.3,
+                label=f"{label} (fitted to census + calibration years)",
             )
     obs = bench.series
     groups = (
@@ -1413,6 +1418,7 @@ class _Context:
     members: pd.DataFrame
     band: str  # e.g. 'P5-P95'
     files: dict
+    rates: dict | None = None  # year -> the members' province resident rates (year ends)
 
     def metric(self, metric: str, window, target: str) -> float:
         return _metric(self.metric_table, metric, window, target)
@@ -1627,6 +1633,13 @@ def _section_forecast(r: Report, c: _Context, last_obs: int) -> None:
                 f"{name} at the end of {year}: {number(s['median'] / factor, 2)} {unit} (model median; {c.band} "
                 f"{_band(s.lo / factor, s.hi / factor)})"
             )
+    x = (c.rates or {}).get(year)
+    if x is not None and len(x):
+        q5, q25, q75, q95 = np.percentile(predictive(x, OBSERVATION_SD_PP), [5, 25, 75, 95])
+        parts.append(
+            f"the value the survey will publish (the members plus the survey's own error, sd {OBSERVATION_SD_PP} pp): "
+            f"50% band {q25:.2f}-{q75:.2f}%, 90% band {q5:.2f}-{q95:.2f}% ({q95 - q5:.2f} points wide)"
+        )
     if parts:
         naive_text = ", ".join(
             f"{k} {number(float(f.predict_year_end(year)))}%" for k, f in c.bench.predictors().items()
@@ -1641,7 +1654,9 @@ def _section_forecast(r: Report, c: _Context, last_obs: int) -> None:
     r.para(
         "A new observation can be scored by adding one row to sim/world/data/shanxi_province.csv (year, "
         "resident_pop_10k, urbanization_rate_pct, source) and re-running `python -m sim validate` with the same "
-        "settings: years after the validation window are scored in the window 'new'."
+        "settings: years after the validation window are scored in the window 'new' (error, CRPS, and whether it "
+        f"fell inside the 50% and 90% bands). One line: `python -m sim validate seed={c.cfg['seed']} "
+        f"population.scale={float(c.cfg['population']['scale']):g}` after the row is added."
     )
 
 
@@ -1830,6 +1845,15 @@ def write_report(
         members=ensemble[["member", "seed", "draw"]].drop_duplicates(),
         band=f"P{band[0]:g}-P{band[1]:g}",
         files=dict(PLOT_FILES),
+        rates={
+            int(y): g["value"].to_numpy(float)
+            for y, g in ensemble[
+                (ensemble.period == "year_end")
+                & (ensemble.level == "province")
+                & (ensemble.region == PROVINCE)
+                & (ensemble.indicator == RESIDENT)
+            ].groupby("year")
+        },
     )
     obs_trend = float(_value(targets["hukou_trend"]["observed_2017_2020_pp_per_year"]))
     plot_resident_rate(c.summary, c.bench, windows, band, run_dir / c.files["rate"], footer_text)

@@ -1,0 +1,212 @@
+"""Are we on track? The posterior ensemble conditioned on every observation published since its calibration.
+
+    python -m sim monitor                                   # runs the default posterior ensemble first
+    python -m sim monitor --ensemble outputs/validation/baseline/seed42_.../ensemble.parquet
+
+Each spring the province publishes last year's resident rate. Add it as a row of
+sim/world/data/shanxi_province.csv (year, resident_pop_10k, urbanization_rate_pct, source), then run this.
+
+How it conditions: the members of the ensemble are draws of the shipped posterior (calibrated to the years
+in conf/behaviour/posterior.json) with the seeds in turn. Every province resident rate observed after those
+years reweights the members by its likelihood, N(observed; member's value, sd^2), sd = the survey's error
+(validate.OBSERVATION_SD_PP) widened by the posterior's model-error scale, the same likelihood the
+calibration used: a sequential importance-sampling (particle) update. Why reweighting and not restarting
+from the observed state: the observation is one province number, not the household state, and the members
+that reproduce it carry the behaviour and the chance that produced it into 2027 and 2029. With no
+observation after the calibration years every weight is equal, and the answer is the ensemble's own. When
+the effective number of members falls below MIN_ESS the update is too thin to trust: recalibrate (`python -m
+sim posterior --years 2021,...,<latest>`) and ship the new posterior.
+
+For each plan target it reports the weighted median and 90% band and the probability of meeting it:
+P(resident rate >= 70% at the end of 2029), the plan's headline; and at the 2027 mid-term, P(resident rate
+on or above the straight path from the last observation to 70% in 2029). On track = probability >= 0.5.
+It also says what the latest observation changed: the same with and without it.
+
+Writes monitor.md and monitor.json into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis import validate as V
+from sim.config import to_dict
+from sim.places import TARGET_RESIDENT_RATE_PCT
+from sim.runs import outputs
+from sim.runs.logs import quiet_libraries
+
+log = logging.getLogger("sim.analysis.monitor")
+MID_TERM, FINAL = 2027, 2029
+ON_TRACK_PROBABILITY = 0.5  # on track: at least an even chance of meeting the target
+MIN_ESS = 10  # members: below it the reweighted ensemble is too thin to trust
+
+
+def member_rates(ensemble: pd.DataFrame) -> pd.DataFrame:
+    """Members x years: the province resident rate at year ends."""
+    e = ensemble[
+        (ensemble.period == "year_end")
+        & (ensemble.level == "province")
+        & (ensemble.region == V.PROVINCE)
+        & (ensemble.indicator == V.RESIDENT)
+    ]
+    return e.pivot_table(index="member", columns="year", values="value")
+
+
+def weights(rates: pd.DataFrame, observations: dict[int, float], sd: float) -> np.ndarray:
+    """Normalised member weights: the product over observed years of N(observed; member, sd^2)."""
+    log_w = np.zeros(len(rates))
+    for year, value in sorted(observations.items()):
+        if year not in rates.columns:
+            raise ValueError(f"observation {year}: the ensemble has no year-end value for it")
+        log_w += -0.5 * ((rates[year].to_numpy(float) - value) / sd) ** 2
+    w = np.exp(log_w - log_w.max())
+    return w / w.sum()
+
+
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q) -> np.ndarray:
+    order = np.argsort(x)
+    x, w = np.asarray(x, float)[order], np.asarray(w, float)[order]
+    cdf = np.cumsum(w) - 0.5 * w  # midpoints: equal weights give the usual interpolated quantiles' order
+    return np.interp(np.atleast_1d(q), cdf / w.sum(), x)
+
+
+def assess(rates: pd.DataFrame, observations: dict[int, float], sd: float, last_observed: tuple[int, float]) -> dict:
+    """The forecasts of 2027 and 2029 and the probabilities of meeting the targets, given the observations."""
+    w = weights(rates, observations, sd)
+    year0, value0 = last_observed
+    path_2027 = value0 + (TARGET_RESIDENT_RATE_PCT - value0) * (MID_TERM - year0) / (FINAL - year0)
+    out = {"effective_members": float(1.0 / np.sum(w**2)), "members": len(w), "forecast": {}, "targets": {}}
+    for year in (MID_TERM, FINAL):
+        x = rates[year].to_numpy(float)
+        p5, p50, p95 = weighted_quantile(x, w, [0.05, 0.5, 0.95])
+        out["forecast"][year] = {"median": float(p50), "p5": float(p5), "p95": float(p95)}
+    target = TARGET_RESIDENT_RATE_PCT
+    for key, year, threshold, text in (
+        ("final", FINAL, target, f"resident rate >= {target:g}% at the end of {FINAL}"),
+        ("mid_term", MID_TERM, path_2027,
+         f"resident rate >= {path_2027:.2f}% at the end of 2027 (the straight path from {value0:.2f}% in {year0} "
+         f"to {TARGET_RESIDENT_RATE_PCT:g}% in 2029)"),
+    ):  # fmt: skip
+        p = float(np.sum(w * (rates[year].to_numpy(float) >= threshold)))
+        out["targets"][key] = {
+            "year": year,
+            "threshold_pct": float(threshold),
+            "rule": text,
+            "probability": p,
+            "on_track": p >= ON_TRACK_PROBABILITY,
+        }
+    return out
+
+
+def conditioning_years(record: dict) -> list[int]:
+    return [int(y) for y in record.get("years") or []]
+
+
+def province_observations(data_dir=None) -> dict[int, float]:
+    observed = V.observed_targets(V.load_targets(data_dir), data_dir)
+    p = observed[(observed.level == "province") & (observed.indicator == V.RESIDENT) & (observed.period == "year_end")]
+    return {int(y): float(v) for y, v in zip(p.year, p.value)}
+
+
+def monitor(rates: pd.DataFrame, all_obs: dict[int, float], calibrated: list[int], error_scale: float = 1.0) -> dict:
+    """The assessment now and before the latest observation (what it changed)."""
+    sd = V.OBSERVATION_SD_PP * float(np.sqrt(max(error_scale, 1.0)))
+    last = max(all_obs)
+    new = {y: v for y, v in all_obs.items() if y not in calibrated and y > max(calibrated or [0])}
+    now = assess(rates, new, sd, (last, all_obs[last]))
+    before_year = max([y for y in all_obs if y < last] or [last])
+    before_new = {y: v for y, v in new.items() if y < last}
+    before = assess(rates, before_new, sd, (before_year, all_obs[before_year]))
+    return {
+        "latest_observation": {"year": last, "value_pct": all_obs[last]},
+        "posterior_calibrated_to": calibrated,
+        "conditioned_on": sorted(new),
+        "observation_sd_pp": sd,
+        "now": now,
+        "before_latest": before,
+        "thin": now["effective_members"] < MIN_ESS,
+    }
+
+
+def to_markdown(result: dict) -> str:
+    now, before = result["now"], result["before_latest"]
+    last = result["latest_observation"]
+    lines = [
+        "# Are we on track? (resident urbanization rate)",
+        "",
+        f"Latest observation: {last['value_pct']:.2f}% at the end of {last['year']}. The ensemble's members are "
+        f"draws of the posterior calibrated to {', '.join(map(str, result['posterior_calibrated_to']))}; "
+        + (
+            f"they are reweighted by the observations since ({', '.join(map(str, result['conditioned_on']))}; "
+            f"likelihood sd {result['observation_sd_pp']:.2f} pp), effective members "
+            f"{now['effective_members']:.1f} of {now['members']}."
+            if result["conditioned_on"]
+            else "no observation has been published since, so every member counts equally."
+        ),
+        "",
+        "| target | rule | probability | verdict | before the latest observation |",
+        "|---|---|---|---|---|",
+    ]
+    for key in ("mid_term", "final"):
+        t, b = now["targets"][key], before["targets"][key]
+        lines.append(
+            f"| {t['year']} ({'mid-term' if key == 'mid_term' else 'final'}) | {t['rule']} | {t['probability']:.0%} | "
+            f"{'on track' if t['on_track'] else 'off track'} | {b['probability']:.0%} |"
+        )
+    lines += [
+        "",
+        "| year end | forecast (weighted median) | 90% band | before the latest observation |",
+        "|---|---|---|---|",
+    ]
+    for year in (MID_TERM, FINAL):
+        f, b = now["forecast"][year], before["forecast"][year]
+        lines.append(
+            f"| {year} | {f['median']:.2f}% | {f['p5']:.2f}-{f['p95']:.2f} | {b['median']:.2f}% "
+            f"({b['p5']:.2f}-{b['p95']:.2f}) |"
+        )
+    lines += [
+        "",
+        f"Verdict rule: on track when the probability of meeting the target is at least {ON_TRACK_PROBABILITY:.0%}.",
+    ]
+    if result["thin"]:
+        lines.append(
+            f"**The update is thin** (effective members below {MIN_ESS}): the observations fall outside most of "
+            "the ensemble. Recalibrate with them (`python -m sim posterior --years ...`) before reading this."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ensemble", type=Path, help="ensemble.parquet of a validate run (default: run one)")
+    ap.add_argument("--out", type=Path, default=Path("outputs/monitor"))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    quiet_libraries()
+    from sim.analysis.posterior import POSTERIOR_CSV
+
+    record = json.loads(POSTERIOR_CSV.with_suffix(".json").read_text(encoding="utf-8"))
+    if args.ensemble:
+        ensemble = pd.read_parquet(args.ensemble)
+    else:
+        cfg = to_dict(V.compose_validation(["run.progress=none"]))
+        s = V.settings_of(cfg)
+        ensemble = V.run_ensemble(cfg, [int(cfg["seed"]) + i for i in range(s["seeds"])], s["parameter_draws"])
+    result = monitor(
+        member_rates(ensemble), province_observations(), conditioning_years(record), record.get("error_scale", 1.0)
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    outputs.write_text(args.out / "monitor.json", json.dumps(result, indent=1) + "\n")
+    text = to_markdown(result)
+    outputs.write_text(args.out / "monitor.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
