@@ -26,7 +26,10 @@ def test_without_a_new_observation_every_member_counts_equally():
     r = monitor.monitor(ensemble_rates(), OBS, CALIBRATED)
     assert r["conditioned_on"] == [] and r["now"]["effective_members"] == pytest.approx(400)
     x = ensemble_rates()[2029].to_numpy()
-    assert r["now"]["targets"]["final"]["probability"] == pytest.approx(np.mean(x >= 70.0))
+    final = r["now"]["targets"]["final"]
+    assert final["probability"] == pytest.approx(np.mean(x >= 70.0 - monitor.CLOSE_PP))  # "close to 70%"
+    assert final["probability_at_level"] == pytest.approx(np.mean(x >= 70.0))
+    assert r["before_latest"] is None  # 2023 is a calibration year: the posterior already holds it
 
 
 def test_a_new_observation_moves_the_forecast_toward_it_and_narrows_the_band():

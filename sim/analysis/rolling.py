@@ -216,14 +216,17 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     for ax, origin in zip(axes[0], origins):
         g = table[table.origin == origin]
         m = g[g.forecaster == "model"]
-        ax.fill_between(m.year, m.p5, m.p95, color="tab:blue", alpha=0.2, label="model 90% predictive band")
-        ax.plot(m.year, m.forecast, "o-", color="tab:blue", label="model median")
+        ax.fill_between(m.year, m.p5, m.p95, color="tab:blue", alpha=0.2)
+        ax.errorbar(m.year, m.forecast, yerr=[m.forecast - m.p5, m.p95 - m.forecast], fmt="o-", color="tab:blue",
+                    capsize=4, label="model median, 90% predictive band")  # fmt: skip
         for name, style in styles.items():
             b = g[g.forecaster == name]
             if not b.empty:
                 ax.plot(b.year, b.forecast, linestyle=style, marker=".", color="0.35", lw=1, label=V.BENCHMARKS[name])
         ax.plot(m.year, m.observed, "D", color="tab:red", label="observed")
-        ax.set_title(f"origin {origin} (calibrated to 2021-{origin})", fontsize=9)
+        window = f"{FIRST_YEAR}-{origin}" if origin > FIRST_YEAR else str(origin)
+        ax.set_title(f"origin {origin} (calibrated to {window})", fontsize=9)
+        ax.set_xlim(origin + 0.5, max(m.year) + 0.5)
         ax.set_xticks(sorted(m.year.unique()))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("resident urbanization rate, %")
