@@ -3,6 +3,7 @@
     python -m sim report outputs/runs/plan/seed42_2026-11-29_07-00-00              # Chinese (default)
     python -m sim report outputs/sweeps/2026-11-29_07-00-00 lang=en                 # English
     python -m sim report SWEEP scenario=plan_delayed out=/tmp/report.html           # pick the scenario
+    python -m sim report RUN pdf=true                                               # also report.pdf
 
 Reads a run folder (indicators.parquet + a complete manifest.json, from `python -m sim`) or a folder
 holding several (a sweep: many seeds and/or scenarios) and writes one self-contained `report.html`
@@ -15,6 +16,10 @@ target (rules in RULES below and printed in the report); province curves with P5
 seeds; the 11 cities as small multiples and on a map; county-level (县域) urbanization and the
 population of county seats (县城); the Taiyuan metropolitan area; costs by lever; the validation
 headline; and the provenance of every number.
+
+With `pdf=true` the same HTML is also printed to `report.pdf` (A4) by headless Chromium (`$CHROMIUM`, or
+chromium / google-chrome on the PATH), the embedded fonts carried into the PDF, since that is how
+evaluation reports circulate.
 
 With several scenarios in the folder, the report is about one (`scenario=`, default: `plan` if
 present, else the only or first non-baseline one) and uses `baseline` as the reference curve.
@@ -856,7 +861,7 @@ def _subtitle(r: Context, now: datetime) -> str:
     man = next((m for m in folder.manifests if m.get("scenario") == folder.scenario), folder.manifests[0])
     sdesc = (man.get("config", {}).get("scenario") or {}).get("description")
     desc = (f"({sdesc})" if r.lang == "zh" else f" ({sdesc})") if sdesc else ""
-    with_draws = any(int(m.get("config", {}).get("posterior_draw") or 0) > 0 for m in folder.manifests)
+    with_draws = any(str(m.get("config", {}).get("posterior_draw") or 0) not in ("0", "auto") for m in folder.manifests)
     seeds_txt = (
         tx["seeds_draws" if with_draws else "seeds_many"].format(n=len(seeds), first=seeds[0], last=seeds[-1])
         if r.many
@@ -1137,9 +1142,38 @@ def _provenance(folder: Folder, tx, seeds, scale, now) -> list[tuple[str, str]]:
 # ----------------------------------------------------------------------------- command line
 
 
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def chromium() -> str:
+    """The Chromium to print with: $CHROMIUM, or the first of CHROMIUM_NAMES on the PATH."""
+    import os
+    import shutil
+
+    path = os.environ.get("CHROMIUM") or next((p for n in CHROMIUM_NAMES if (p := shutil.which(n))), None)
+    if not path:
+        raise SystemExit(
+            "pdf=true needs Chromium: install it (Debian: apt-get install chromium) or set CHROMIUM=/path/to/chrome"
+        )
+    return path
+
+
+def print_pdf(html: Path, pdf: Path, timeout_s: float = 180) -> Path:
+    """Print `html` to `pdf` (A4, no header or footer) with headless Chromium; written atomically."""
+    import subprocess
+
+    with outputs.atomic_path(pdf) as tmp:
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+        cmd = [chromium(), *flags, "--no-pdf-header-footer", f"--print-to-pdf={tmp}", Path(html).resolve().as_uri()]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+        if done.returncode != 0 or not Path(tmp).is_file() or Path(tmp).read_bytes()[:5] != b"%PDF-":
+            raise RuntimeError(f"Chromium did not print {html} to PDF (exit {done.returncode}): {done.stderr[-800:]}")
+    return pdf
+
+
 def parse_args(argv: list[str]) -> dict:
-    """RUN_OR_SWEEP_DIR plus key=value (or --key value / --key=value): lang, scenario, out."""
-    opts = {"lang": "zh", "scenario": None, "out": None, "folder": None}
+    """RUN_OR_SWEEP_DIR plus key=value (or --key value / --key=value): lang, scenario, out, pdf."""
+    opts = {"lang": "zh", "scenario": None, "out": None, "folder": None, "pdf": "false"}
     it = iter(argv)
     for a in it:
         if a in ("-h", "--help"):
@@ -1157,13 +1191,16 @@ def parse_args(argv: list[str]) -> dict:
                 raise SystemExit(f"one folder only (got {opts['folder']} and {a})")
             opts["folder"] = a
             continue
-        if key not in ("lang", "scenario", "out"):
-            raise SystemExit(f"unknown option {key!r}: use lang=zh|en, scenario=NAME, out=PATH")
+        if key not in ("lang", "scenario", "out", "pdf"):
+            raise SystemExit(f"unknown option {key!r}: use lang=zh|en, scenario=NAME, out=PATH, pdf=true|false")
         opts[key] = val
     if opts["folder"] is None:
         raise SystemExit("usage: python -m sim report RUN_OR_SWEEP_DIR [lang=zh|en] [scenario=NAME] [out=PATH]")
     if opts["lang"] not in LANGS:
         raise SystemExit(f"lang={opts['lang']}: choose one of {', '.join(LANGS)}")
+    if str(opts["pdf"]).lower() not in ("true", "false"):
+        raise SystemExit(f"pdf={opts['pdf']}: choose true or false")
+    opts["pdf"] = str(opts["pdf"]).lower() == "true"
     return opts
 
 
@@ -1174,6 +1211,8 @@ def main(argv=None) -> None:
     res = build(Path(o["folder"]), o["lang"], o["scenario"], Path(o["out"]) if o["out"] else None)
     lights = ", ".join(f"{lt.key} {lt.status[MID_TERM_YEAR]}/{lt.status[FINAL_YEAR]}" for lt in res.lights)
     print(f"{res.path}  (scenario {res.scenario}, seeds {res.seeds}; 2027/2029: {lights})")
+    if o["pdf"]:
+        print(print_pdf(res.path, res.path.with_suffix(".pdf")))
 
 
 if __name__ == "__main__":

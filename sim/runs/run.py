@@ -54,9 +54,14 @@ def progress_reporter(mode: str, label: str):
 
 def run_to_folder(cfg: dict, run_dir: Path) -> dict:
     """Build, run and write one model run. Returns the manifest."""
-    from sim.config.schema import validate_config
+    from sim.config import draws
+    from sim.config.schema import ConfigError, validate_config
 
     validate_config(cfg)  # ConfigError naming key, value and what is allowed, before anything is built or written
+    try:  # the manifest records the draw a run used and its values (auto: the fitted point in a single run)
+        cfg = draws.resolve(cfg)
+    except draws.PosteriorDrawError as e:
+        raise ConfigError(str(e)) from None
     identity.code_version()  # the code this run runs, read before it runs (the manifest's result key)
     fit_check = provenance.enforce(cfg)  # a fit made from other code/data/targets: warned, or refused (strict)
     from sim.model import ShanxiModel

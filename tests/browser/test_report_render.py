@@ -79,3 +79,21 @@ def _assert_not_blank(png: Path):
     dark = (a.mean(axis=2) < 0.5).mean()  # share of text-and-line pixels
     assert dark > 0.01, f"the page looks blank ({dark:.3%} dark pixels)"
     assert np.unique((a * 15).round().reshape(-1, 3), axis=0).shape[0] > 20  # several colours: lights, figures
+
+
+def test_report_prints_to_pdf_with_its_chinese_font(browser, report_html, tmp_path):
+    """pdf=true: the same HTML printed by headless Chromium, the CJK glyphs embedded as a font subset."""
+    import re
+
+    from sim.reporting import report
+
+    pdf = report.print_pdf(report_html.path, tmp_path / "report.pdf")
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-" and data.rstrip().endswith(b"%%EOF")
+    pages = len(re.findall(rb"/Type\s*/Page\b", data))
+    assert pages >= 3, pages  # the report runs over several A4 pages
+    fonts = set(re.findall(rb"/FontName\s*/([A-Za-z0-9+_-]+)", data))
+    embedded = re.findall(rb"/FontFile[23]?\b", data)
+    assert embedded, "no font file embedded"
+    assert any(b"CJK" in f or b"Report" in f for f in fonts) or re.search(rb"/Subtype\s*/Type3", data), fonts
+    assert not list(tmp_path.glob(".*.part")), "a temporary file was left behind"
