@@ -35,7 +35,8 @@ GUARD_MAE_PP = 0.3
 
 @pytest.fixture(scope="module")
 def validation_dir(tmp_path_factory):
-    """`python -m sim validate` at scale 0.002 with 2 seeds, into a temporary folder."""
+    """`python -m sim validate` at scale 0.002 with 2 members (posterior draws, seeds in turn), into a temporary
+    folder."""
     run_dir = tmp_path_factory.mktemp("validation")
     cmd = [
         sys.executable,
@@ -44,6 +45,7 @@ def validation_dir(tmp_path_factory):
         "validate",
         "population.scale=0.002",
         "validation.seeds=2",
+        "validation.parameter_draws=2",  # two members, each a posterior draw (the default's kind, fewer)
         "run.progress=none",
         f"hydra.run.dir={run_dir}",
     ]
@@ -210,6 +212,7 @@ def test_parameter_draws():
 def test_settings_defaults_and_checks():
     s = validate.settings_of({})
     assert s["calibration_years"] == [2021, 2022] and s["validation_years"] == [2023] and s["seeds"] == 5
+    assert s["parameter_draws"] == 40 == to_dict(validate.compose_validation([]))["validation"]["parameter_draws"]
     assert to_dict(validate.compose_validation(["validation.seeds=3"]))["validation"]["seeds"] == 3
     with pytest.raises(ValueError):
         validate.settings_of({"validation": {"calibration_years": [2021, 2023], "validation_years": [2023]}})

@@ -69,7 +69,7 @@ DEFAULT_SETTINGS = {
     "calibration_years": [2021, 2022],
     "validation_years": [2023],
     "seeds": 5,
-    "parameter_draws": 0,
+    "parameter_draws": 40,  # as conf/validation/default.yaml: every member a posterior draw
     "posterior": "auto",
     "band": [5, 95],
 }
