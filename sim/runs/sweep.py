@@ -301,10 +301,11 @@ def job_config(job: Job, manifest: dict | None) -> tuple[dict | None, str | None
     if job.folder is None or not (job.folder / ".hydra" / "overrides.yaml").exists():
         return (manifest or {}).get("config"), None
     try:
-        from sim.config import compose, to_dict
+        from sim.config import compose, draws, to_dict
         from sim.runs.design import apply_design
 
-        return apply_design(to_dict(compose(job.overrides))), None
+        # as python -m sim runs a sweep job: its posterior draw resolved (multirun), then its design point
+        return apply_design(draws.resolve(to_dict(compose(job.overrides)), multirun=True)), None
     except Exception as e:  # noqa: BLE001 - a status report must not die on a job it cannot compose
         note = f"its overrides do not compose now ({str(e).splitlines()[0][:200]}): compared with its own config"
         return (manifest or {}).get("config"), note
