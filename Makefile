@@ -5,6 +5,7 @@
 # Others:
 #   make test-fast          - lint and the tests that take seconds (no end-to-end, browser or Slurm), on 2 workers
 #   make dashboard          - the interactive dashboard (solara run sim/app.py)
+#   make explorer SWEEP=dir - the ensemble explorer over a sweep's results (solara run sim/explorer.py)
 #   make report RUN=folder  - report.html of a run or sweep folder (REPORT_LANG=en for English)
 #   make bench              - the benchmarks (benchmarks/RESULTS.md)
 SHELL := /bin/bash
@@ -14,7 +15,7 @@ PYTHON312 ?= $(shell (command -v pyenv >/dev/null && pyenv prefix 3.12.1 2>/dev/
 STAMP := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run quick test test-fast lint bench clean dashboard report validate
+.PHONY: setup setup-dev run quick test test-fast lint bench clean dashboard explorer report validate
 
 $(PY):
 	@if [ -z "$(PYTHON312)" ] || ! $(PYTHON312) -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then \
@@ -54,6 +55,11 @@ test-fast: lint
 dashboard: $(STAMP_DEV)
 	$(PY) -m sim.reporting.dashboard_assets   # Solara's JS/CSS from the npm registry (no CDN here)
 	$(VENV)/bin/solara run sim/app.py $(DASHBOARD_ARGS)
+
+explorer: $(STAMP_DEV)
+	@if [ -z "$(SWEEP)" ]; then echo "usage: make explorer SWEEP=outputs/sweeps/..." >&2; exit 2; fi
+	$(PY) -m sim.reporting.dashboard_assets
+	SHANXI_SWEEP=$(SWEEP) $(VENV)/bin/solara run sim/explorer.py $(DASHBOARD_ARGS)
 
 report: $(STAMP)
 	@if [ -z "$(RUN)" ]; then echo "usage: make report RUN=outputs/runs/... [REPORT_LANG=en]" >&2; exit 2; fi

@@ -115,9 +115,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def dashboard_url(tmp_path_factory):
-    """URL of the dashboard (`solara run sim/app.py`) on a free localhost port, stopped at the end."""
+def _solara_assets() -> None:
     try:
         import mesa.visualization  # noqa: F401
         import solara  # noqa: F401
@@ -129,30 +127,22 @@ def dashboard_url(tmp_path_factory):
         fill()
     except (SystemExit, Exception) as e:  # no npm, or no registry: the page would stay blank
         unavailable(f"Solara's asset cache could not be filled from the npm registry: {e}")
+
+
+def _serve(app: str, env_extra: dict, log: Path):
+    """`solara run <app>` on a free localhost port: yields its URL once it answers, stops it afterwards."""
     port = free_port()
-    log = tmp_path_factory.mktemp("dashboard") / "solara.log"
-    env = {**os.environ, "SHANXI_DASHBOARD_SCALE": "0.002", "SHANXI_DASHBOARD_SEED": "42", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **env_extra}
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "solara",
-                "run",
-                "sim/app.py",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--production",
-                "--no-open",
-            ],
+            [sys.executable, "-m", "solara", "run", app, "--host", "127.0.0.1", "--port", str(port), "--production",
+             "--no-open"],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-        )
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 240
@@ -179,3 +169,32 @@ def dashboard_url(tmp_path_factory):
             except ProcessLookupError:
                 pass
         print(f"solara log: {log}")
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(tmp_path_factory):
+    """URL of the dashboard (`solara run sim/app.py`) on a free localhost port, stopped at the end."""
+    _solara_assets()
+    log = tmp_path_factory.mktemp("dashboard") / "solara.log"
+    yield from _serve("sim/app.py", {"SHANXI_DASHBOARD_SCALE": "0.002", "SHANXI_DASHBOARD_SEED": "42"}, log)
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    """A sweep of 2 scenarios x 2 members (posterior draws) at scale 0.001 to 2029, gathered."""
+    d = tmp_path_factory.mktemp("explorer") / "sweep"
+    cmd = [sys.executable, "-m", "sim", "-m", "scenario=baseline,plan", "seed=1,2", "population.scale=0.001",
+           "run.progress=none", f"hydra.sweep.dir={d}"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = subprocess.run([sys.executable, "-m", "sim", "gather", str(d)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return d
+
+
+@pytest.fixture(scope="module")
+def explorer_url(tmp_path_factory, small_sweep):
+    """URL of the ensemble explorer (`solara run sim/explorer.py`) opened on `small_sweep`."""
+    _solara_assets()
+    log = tmp_path_factory.mktemp("explorer_log") / "solara.log"
+    yield from _serve("sim/explorer.py", {"SHANXI_SWEEP": str(small_sweep)}, log)
