@@ -41,6 +41,7 @@ TOOLS = {
     "attribute": "sim.analysis.attribution",  # what each action of a combined scenario adds (Shapley)
     "monitor": "sim.analysis.monitor",  # on track? the ensemble conditioned on the latest observations
     "discover": "sim.analysis.discovery",  # under which conditions the plan misses its target (PRIM)
+    "trace": "sim.analysis.trace",  # chosen households month by month through every decision
     "report": "sim.reporting.report",  # the policy report of a run or sweep
     "sweep": "sim.runs.sweep",  # state of a sweep's jobs
     "gather": "sim.runs.gather",  # a sweep into one table and its ensemble summary

@@ -60,3 +60,9 @@ def uniform(key, stream):
 def uniforms(seed, household, month, stream):
     """Convenience for Python callers and tests."""
     return uniform(draw_key(seed, household, month), stream)
+
+
+@nb.njit(cache=True)
+def event_uniform(seed, household, month):
+    """The draw that picks a household's event of the month (the key's own draw); for Python callers."""
+    return unit_float(draw_key(seed, household, month))
