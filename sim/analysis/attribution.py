@@ -135,7 +135,7 @@ def attribute(scenario: str, scale: float, seed: int, members: int, n_jobs: int 
     for k, base in enumerate(member_configs(scale, seed, members)):
         for c in coalitions:
             cfg = {**base, "scenario": {**base["scenario"], "levers": coalition_levers(parts, c)}}
-            cfg["scenario"]["name"] = "+".join(p for p in parts if p in c) or "baseline"
+            cfg["scenario"]["name"] = ".".join(p for p in parts if p in c) or "baseline"
             jobs.append((k, c, cfg))
     log.info("%d coalitions x %d members = %d runs at scale %g", len(coalitions), members, len(jobs), scale)
     results = Parallel(n_jobs=n_jobs, backend="loky")(delayed(_run)(cfg) for _, _, cfg in jobs)
