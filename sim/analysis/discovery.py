@@ -10,7 +10,9 @@ fixed stream; an action off keeps the baseline's levers). A run misses when its 
 Bryant & Lempert 2010) then finds a box of the inputs where misses concentrate: it peels off, one at a time,
 the 5% slice of one input whose removal raises the share of misses inside most, and of the boxes it passes
 through keeps the one with the highest density (share of misses inside) among those still holding at least
---min-coverage of all misses. Each box is said in one sentence.
+--min-coverage of all misses; a restriction is then kept only if misses are significantly more common in
+the runs it keeps than in those it cuts off (one-sided Fisher exact test, p < 0.05): with few misses,
+peeling picks up restrictions that chip off a few runs by chance. The box is said in one sentence.
 
 Writes discovery.csv (the runs: inputs and 2029 rate), discovery.md (the box, its density and coverage, the
 sentence, and the peeling trajectory) into --out.
@@ -34,6 +36,7 @@ from sim.runs.logs import quiet_libraries
 
 log = logging.getLogger("sim.analysis.discovery")
 DELIVERY_STREAM = 20251207  # the fixed stream of which actions are delivered
+PRUNE_P = 0.05  # a restriction is kept only if it separates misses at this significance (Fisher exact test)
 
 
 @dataclass
@@ -83,11 +86,41 @@ def prim(x: pd.DataFrame, y: np.ndarray, alpha: float = 0.05, min_support: float
     trajectory = [(float(b.mean()), float(y[b].mean()), float(y[b].sum() / y.sum())) for _, b in boxes]
     ok = [i for i, (_, _, cov) in enumerate(trajectory) if cov >= min_coverage]
     pick = max(ok, key=lambda i: (trajectory[i][1], trajectory[i][0]))
-    lim, b = boxes[pick]
     full = {c: (float(x[c].min()), float(x[c].max())) for c in x.columns}
-    restricted = {c: v for c, v in lim.items() if v != full[c]}
-    s, d, cov = trajectory[pick]
-    return Box(restricted, d, cov, s, trajectory)
+    restricted = {c: v for c, v in boxes[pick][0].items() if v != full[c]}
+    restricted = prune(x, y, restricted)
+    b = in_box(x, restricted)
+    return Box(restricted, float(y[b].mean()), float(y[b].sum() / y.sum()), float(b.mean()), trajectory)
+
+
+def in_box(x: pd.DataFrame, limits: dict) -> np.ndarray:
+    inside = np.ones(len(x), bool)
+    for c, (lo, hi) in limits.items():
+        inside &= (x[c].to_numpy(float) >= lo) & (x[c].to_numpy(float) <= hi)
+    return inside
+
+
+def prune(x: pd.DataFrame, y: np.ndarray, limits: dict, alpha: float = PRUNE_P) -> dict:
+    """Drop every restriction that does not separate misses significantly: for restriction c, the runs the
+    other restrictions keep split into those c keeps and those it cuts off, and c stays only if misses are
+    more common among the kept (one-sided Fisher exact test, p < alpha). Peeling picks up restrictions that
+    chip off a few runs by chance, most of all when misses are few."""
+    from scipy.stats import fisher_exact
+
+    limits = dict(limits)
+    while limits:
+        p_of = {}
+        for c in limits:
+            others = in_box(x, {k: v for k, v in limits.items() if k != c})
+            kept = others & in_box(x, {c: limits[c]})
+            cut = others & ~kept
+            table = [[int(y[kept].sum()), int((~y[kept]).sum())], [int(y[cut].sum()), int((~y[cut]).sum())]]
+            p_of[c] = fisher_exact(table, alternative="greater").pvalue if cut.any() else 1.0
+        c = max(p_of, key=p_of.get)
+        if p_of[c] < alpha:
+            break
+        del limits[c]
+    return limits
 
 
 def sentence(box: Box, outcome: str, switches: list[str], labels: dict | None = None) -> str:
@@ -138,16 +171,20 @@ def main(argv=None) -> None:
     ap.add_argument("--threshold", type=float, default=TARGET_RESIDENT_RATE_PCT, help="2029 resident rate, %%")
     ap.add_argument("--min-coverage", type=float, default=0.5, help="the box holds at least this share of misses")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--runs-csv", type=Path, help="discovery.csv of an earlier run: rerun PRIM only")
     ap.add_argument("--out", type=Path, default=Path("outputs/discovery"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     quiet_libraries()
     from joblib import Parallel, delayed
 
-    configs, inputs = sample_runs(args.scenario, args.runs, args.scale, args.seed)
-    log.info("%d runs of %s at scale %g", len(configs), args.scenario, args.scale)
-    results = Parallel(n_jobs=args.jobs, backend="loky")(delayed(attribution._run)(c) for c in configs)
-    inputs["resident_2029_pct"] = [r["resident_2029_pct"] for r in results]
+    if args.runs_csv:  # the runs of an earlier discovery: PRIM again, nothing simulated
+        inputs = pd.read_csv(args.runs_csv)
+    else:
+        configs, inputs = sample_runs(args.scenario, args.runs, args.scale, args.seed)
+        log.info("%d runs of %s at scale %g", len(configs), args.scenario, args.scale)
+        results = Parallel(n_jobs=args.jobs, backend="loky")(delayed(attribution._run)(c) for c in configs)
+        inputs["resident_2029_pct"] = [r["resident_2029_pct"] for r in results]
     miss = inputs["resident_2029_pct"].to_numpy() < args.threshold
     switches = attribution.actions_of(args.scenario)
     x = inputs[[c for c in inputs.columns if c not in ("resident_2029_pct", "posterior_draw")]]
