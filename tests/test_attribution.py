@@ -43,7 +43,7 @@ def test_the_plan_is_its_four_actions_and_their_levers_merge_in_order():
 @pytest.mark.slow
 def test_attribution_end_to_end_sums_to_the_whole_effect():
     table = attribution.attribute("plan", 0.0005, 1, members=1, n_jobs=2)
-    for outcome, g in table.groupby("outcome"):
+    for _outcome, g in table.groupby("outcome"):
         g = g.set_index("action")
         parts = [a for a in g.index if a.startswith("action")]
         assert g.loc[parts, "shapley"].sum() == pytest.approx(g.loc["total", "shapley"], abs=1e-9)
