@@ -96,7 +96,8 @@ def test_national_projection_extends_the_observed_series():
 
 def test_command_line_parsing():
     o = report.parse_args(["some/dir", "lang=en", "--scenario", "plan", "--out=/tmp/x.html"])
-    assert o == {"folder": "some/dir", "lang": "en", "scenario": "plan", "out": "/tmp/x.html"}
+    assert o == {"folder": "some/dir", "lang": "en", "scenario": "plan", "out": "/tmp/x.html", "pdf": False}
+    assert report.parse_args(["d", "pdf=true"])["pdf"] is True
     assert report.parse_args(["d"])["lang"] == "zh"
     with pytest.raises(SystemExit):
         report.parse_args(["d", "lang=fr"])

@@ -246,8 +246,12 @@ def test_hindcast_guard():
 
 def test_out_of_sample_statement():
     windows = {"calibration": [2021, 2022], "validation": [2023]}
-    assert "cannot be stated" in validate.out_of_sample_statement({"behaviour": {}}, windows)
-    used_2023 = {"behaviour": {"fit": {"resident_rate_error_pp": {2021: 0.1, 2022: -0.1, 2023: 0.0}}}}
+    # by default the members are draws of the shipped posterior, calibrated to 2021-2023
+    shipped = validate.out_of_sample_statement({"behaviour": {}}, windows)
+    assert shipped.startswith("NOT out of sample: every member is a draw of a posterior calibrated to 2021")
+    seeds_only = {"validation": {"parameter_draws": 0}}  # members at the fitted point: its fit record decides
+    assert "cannot be stated" in validate.out_of_sample_statement({"behaviour": {}, **seeds_only}, windows)
+    used_2023 = {"behaviour": {"fit": {"resident_rate_error_pp": {2021: 0.1, 2022: -0.1, 2023: 0.0}}}, **seeds_only}
     assert validate.out_of_sample_statement(used_2023, windows).startswith("NOT out of sample")
     calibration_only = {"behaviour": {"fit": {"years": [2021, 2022], "command": "python -m sim calibrate"}}}
-    assert validate.out_of_sample_statement(calibration_only, windows).startswith("Out of sample")
+    assert validate.out_of_sample_statement({**calibration_only, **seeds_only}, windows).startswith("Out of sample")
