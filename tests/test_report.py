@@ -255,3 +255,30 @@ def test_derived_county_and_metro_indicators(tiny_run):
     )
     urban = (county[report.RESIDENT] / 100 * county.population).sum()
     assert urban / d.loc[2029, "population"] * 100 == pytest.approx(d.loc[2029, "resident"], abs=0.05)
+
+
+def test_cost_section_splits_the_plan_by_action_when_attributed(tiny_run, tmp_path):
+    """With attribution.csv (python -m sim attribute --out <folder>) the cost section gives yuan per extra
+    urban resident by action, only where the action's share clears zero."""
+    folder = tmp_path / "attributed"
+    shutil.copytree(tiny_run, folder / "plan_seed42")
+    rows = []
+    for member, noise in enumerate((0.0, 0.02, -0.02)):
+        for action, pp, cost in (("action1_citizenization", 1.5, 1100.0), ("action3_taiyuan_metro", 0.0, 800.0)):
+            rows += [
+                dict(member=member, outcome="resident_2029_pct", action=action, shapley=pp + noise, alone=pp),
+                dict(member=member, outcome="cost_2025_2029_yuan_1e8", action=action, shapley=cost, alone=cost),
+            ]
+        for name, pp, cost in (("interaction", 0.1, 50.0), ("total", 1.6 + noise, 1950.0)):
+            rows += [
+                dict(member=member, outcome="resident_2029_pct", action=name, shapley=pp, alone=None),
+                dict(member=member, outcome="cost_2025_2029_yuan_1e8", action=name, shapley=cost, alone=None),
+            ]
+    pd.DataFrame(rows).to_csv(folder / "plan_seed42" / "attribution.csv", index=False)
+    res = report.build(folder / "plan_seed42", lang="en")
+    text = _html_text(res.path.read_text(encoding="utf-8"))
+    assert "yuan per extra urban resident" in text and "median over 3 members" in text
+    line = re.search(r"action1_citizenization\s+\+1\.50\s+\S+ – \S+\s+110\.0\s+([\d,]+)", text)
+    assert line, text[text.find("By action") : text.find("By action") + 600]
+    assert 150_000 < int(line.group(1).replace(",", "")) < 300_000  # 1,100 亿 over 1.5% of ~34 M people
+    assert re.search(r"action3_taiyuan_metro\s+[+-]0\.0\d\s+\S+ – \S+\s+80\.0\s+-", text)  # no clear effect: no ratio

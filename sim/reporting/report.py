@@ -52,7 +52,7 @@ from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 
-from sim.analysis.compare import find_runs, summary_table  # noqa: E402
+from sim.analysis.compare import find_runs, significant, summary_table  # noqa: E402
 from sim.places import FINAL_YEAR, MID_TERM_YEAR, PLAN_BASE_YEAR, TARGET_RESIDENT_RATE_PCT  # noqa: E402
 from sim.reporting.fonts import cjk_font_path, font_face_css, use_cjk_font  # noqa: E402
 from sim.reporting.tables import MISSING, html_table, number  # noqa: E402
@@ -1077,7 +1077,34 @@ def _costs(r: Context) -> Section:
         _parts().figure(fig_costs(costs, r.lang, tx), tx["fig_costs"]),
         _table([tx["col_lever"], tx["col_c27"], tx["col_c29"], tx["col_share"]], rows),
     ]
+    section.blocks += _attributed_costs(r)
     return section
+
+
+def _attributed_costs(r: Context) -> list:
+    """The plan's effect and cost split by action (Shapley values of `python -m sim attribute --out <folder>`),
+    and yuan per extra urban resident by action, when the folder holds attribution.csv."""
+    path = r.folder.path / "attribution.csv"
+    if not path.is_file():
+        return []
+    tx = r.tx
+    t = pd.read_csv(path)
+    med = t.groupby(["action", "outcome"]).shapley.median().unstack("outcome")
+    lo = t.groupby(["action", "outcome"]).shapley.quantile(0.05).unstack("outcome")
+    hi = t.groupby(["action", "outcome"]).shapley.quantile(0.95).unstack("outcome")
+    population = float(r.d["population"].xs(FINAL_YEAR, level="year").median())
+    rows = []
+    for a in [x for x in med.index if x not in ("baseline", "interaction", "total")] + ["interaction", "total"]:
+        pp, yi = float(med.loc[a, "resident_2029_pct"]), float(med.loc[a, "cost_2025_2029_yuan_1e8"])
+        clear = a not in ("interaction", "total") and float(lo.loc[a, "resident_2029_pct"]) > 0
+        per = significant(yi * 1e8 / (pp / 100 * population)) if clear else "-"
+        band = f"{float(lo.loc[a, 'resident_2029_pct']):+.2f} – {float(hi.loc[a, 'resident_2029_pct']):+.2f}"
+        name = _bold(tx[f"attr_{a}"]) if a in ("interaction", "total") else a
+        rows.append([name, number(pp, 2, sign=True), band, number(yi * 1e8 / tx["cost_unit"], 1), per])
+    return [
+        _parts().paragraph(tx["costs_attr_text"].format(n=int(t.member.nunique()))),
+        _table([tx["col_action"], tx["col_attr_pp"], "P5–P95", tx["col_c29"], tx["col_yuan_res"]], rows),
+    ]
 
 
 def _compare(r: Context) -> Section:
