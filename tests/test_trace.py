@@ -39,3 +39,22 @@ def test_every_month_and_decision_is_there(traced):
     assert table.event_draw.between(0, 1).all() and table.choice_draw.between(0, 1).all()
     text = trace.story(table, m)
     assert text.count("## Household") == len(households)
+
+
+def test_the_utility_terms_give_the_kernels_own_probabilities(traced):
+    """The trace's term-by-term utilities (spelled out in Python) sum to the utilities the kernel chooses by:
+    their logit probabilities equal sim.kernel.choice.choice_probabilities, for every traced household."""
+    _, households, _, m = traced
+    checked = 0
+    for i in households:
+        if m.households.n_adult[i] + m.households.n_old[i] == 0:
+            continue
+        rows = trace.utility_terms(m, i)
+        v = np.array([r["utility"] for r in rows])
+        p = np.exp(v - v.max()) / np.exp(v - v.max()).sum()
+        kernel = dict(trace.options_of(m, i))
+        assert [r["place"] for r in rows] == list(kernel)
+        assert p == pytest.approx(list(kernel.values()), abs=1e-9)
+        assert all(abs(r["utility"] - sum(r["terms"].values())) < 1e-12 for r in rows)
+        checked += 1
+    assert checked > 10

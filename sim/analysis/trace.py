@@ -9,7 +9,10 @@ chosen household (a row of the household arrays, `--households`):
 * its state before the month: place, hukou, members by age group, head's age, skill, employment, tenure,
   land rights, months at the place;
 * its place choice as the month's conditions offer it: every option place with its logit probability
-  (`sim.kernel.choice.choice_probabilities`, the function the kernel itself uses), and the month's draws
+  (`sim.kernel.choice.choice_probabilities`, the function the kernel itself uses), the utility of every
+  option term by term (`utility_terms`: income, housing, school, services, insurance, network, place
+  constant, land rights or age, staying or moving, return cost; checked against the kernel's probabilities
+  by the tests), and the month's draws
   (`sim.rng`: the event draw that picks whether anything happens, and the choice draw that picks the place
   if the household reconsiders);
 * what happened (the month's event bits: moved, settled, birth, death, returned, dissolved, bought a home,
@@ -25,7 +28,9 @@ Writes trace.csv (one row per household and month) and trace.md (the story in wo
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -66,6 +71,95 @@ def options_of(m, i: int) -> list[tuple[int, float]]:
     return [(int(d), float(p)) for d, p in zip(opts, prob) if d >= 0]
 
 
+def utility_terms(m, i: int, displaced: bool = False) -> list[dict]:
+    """Household i's utility of every option place, term by term, under this month's conditions: the terms of
+    `sim.kernel.choice.fill_choice_weights` and `place_utility`, spelled out for reading (tests check that
+    their sums give the kernel's own choice probabilities). For the options past the home county seat the
+    place part (income, housing, school, services, insurance of a move that is not home) is the kernel's
+    monthly table `Conditions.mover_utility`, one term."""
+    from sim.kernel.choice import mover_column
+    from sim.places import rural_place, urban_place
+
+    h, st, bh, c = m.households, m.static, m.month_behaviour, m.month_conditions
+    opts, _ = choice_probabilities(i, h, st, bh, c, m.seed)
+    place, origin, hukou = int(h.place[i]), int(h.origin[i]), int(h.hukou[i])
+    n_child, n_adult, age = int(h.n_child[i]), int(h.n_adult[i]), int(h.head_age[i])
+    skill, flags, tenure = int(h.skill[i]), int(h.flags[i]), int(h.tenure[i])
+    oop = int(st.oop)
+    oop_hukou = hukou == oop
+    net_row = st.place_unit.shape[0] // 2 if oop_hukou else origin
+    earners = 2.0 if n_adult >= 2 else 1.0
+    land_rights = bool(flags & S.CONTRACT_LAND) + bool(flags & S.HOMESTEAD)
+    trained, contract_land, keeps_homestead = (
+        bool(flags & S.TRAINED),
+        bool(flags & S.CONTRACT_LAND),
+        bool(flags & S.HOMESTEAD),
+    )
+    stay_income = 1.0 if flags & S.EMPLOYED else c.emp_prob[place] * bh.unemployed_income_factor
+    stay_cost = 0.0 if tenure in (S.OWN, S.DORM) else (bh.public_rent_factor if tenure == S.PUBLIC_RENTAL else 1.0)
+    age_cost = bh.beta_age * (age - 45) / 10.0 if age > 45 else 0.0
+    home_village = -1 if oop_hukou else rural_place(origin)
+    home_seat = urban_place(origin)
+    has_children = n_child > 0
+    metro_member = (not oop_hukou) and bool(st.place_in_metro[hukou])
+    column = mover_column(skill, trained, n_adult >= 2, has_children, metro_member)
+    out = []
+    for k, d in enumerate(int(x) for x in opts):
+        if d < 0:
+            continue
+        local, urban, is_oop = hukou == d, bool(st.place_is_urban[d]), d == oop
+        terms = {}
+        if k < 3:  # the household's own income, tenure, land and support count (place_utility)
+            here, at_home, at_home_seat = k == 0, d == home_village, d == home_seat
+            wage = c.wage[d, skill] * (1.0 - c.wage_arrears[d] * (urban and not local))
+            premium = bh.training_wage_uplift * (trained and (urban or is_oop))
+            earned = wage * (earners + premium) * (stay_income if here else c.emp_prob[d])
+            public = c.public_rental_share[d]
+            mover_cost = (
+                0.0
+                if at_home and (keeps_homestead or local)
+                else c.rent[d] * (1.0 - public * (1.0 - bh.public_rent_factor))
+            )
+            cost = max((c.rent[d] * stay_cost if here else mover_cost) - c.rent_subsidy[d] * (not local), 0.0)
+            other = bh.land_income_yuan_month * (at_home and contract_land) + bh.returnee_support * (
+                at_home_seat and not local and not oop_hukou
+            )
+            income = max(earned + other, 1.0)
+            terms["income"] = bh.beta_income * math.log(income)
+            terms["housing"] = -bh.beta_housing * cost / income
+            access = c.permit_share[d]
+            if metro_member and st.place_in_metro[d]:
+                access = max(access, bh.metro_portability)
+            if urban:
+                school = 1.0 if local else c.school_access[d]
+                services = c.service_level[d] * (1.0 if local else access)
+                insurance = 1.0 if local else c.insurance_rate[d]
+            elif is_oop:
+                school, services, insurance = bh.oop_school_access, bh.oop_service_access, c.insurance_rate[d]
+            else:
+                school, services, insurance = bh.rural_service_level, bh.rural_service_level, bh.rural_insurance
+            terms["school"] = bh.beta_school * school * has_children
+            terms["services"] = bh.beta_services * services
+            terms["insurance"] = bh.beta_insurance * insurance
+        else:
+            terms["place (tabulated)"] = c.mover_utility[d, column + local]
+        terms["network"] = bh.beta_network * c.network[net_row, d]
+        terms["place constant"] = c.asc_place[d]
+        if k < 3 and d == home_village:
+            terms["land rights"] = bh.beta_land * land_rights
+        else:
+            terms["age"] = -age_cost
+        if k == 0:
+            terms["staying"] = bh.asc_stay * (not displaced)
+            terms["home county town"] = bh.stay_home_county_town * (urban and not oop_hukou and hukou // 2 == d // 2)
+        else:
+            terms["moving"] = -(bh.move_fixed_cost + bh.beta_distance * st.distance_term[place, d])
+        if k == 1:
+            terms["return cost"] = -bh.return_cost
+        out.append({"option": k, "place": d, "terms": terms, "utility": float(sum(terms.values()))})
+    return out
+
+
 def trace(cfg: dict, households: list[int]) -> tuple[pd.DataFrame, object]:
     """Run the model of `cfg`, recording the chosen households around every month."""
     from sim.model import ShanxiModel
@@ -88,6 +182,7 @@ def trace(cfg: dict, households: list[int]) -> tuple[pd.DataFrame, object]:
                 getattr(m.households, f)[i] = b[f]
             alive = b["n_child"] + b["n_adult"] + b["n_old"] > 0
             opts = options_of(m, i) if alive else []
+            terms = utility_terms(m, i) if alive else []
             for f in FIELDS:
                 getattr(m.households, f)[i] = now[f]
             rows.append(
@@ -100,6 +195,16 @@ def trace(cfg: dict, households: list[int]) -> tuple[pd.DataFrame, object]:
                     "event_draw": float(event_uniform(m.seed, i, month)),
                     "choice_draw": float(uniforms(m.seed, i, month, S_CHOICE)),
                     "options": "; ".join(f"{m.place_name(d)} {p:.3f}" for d, p in opts),
+                    "utility_terms": json.dumps(
+                        [
+                            {
+                                "place": t["place"],
+                                "utility": round(t["utility"], 4),
+                                "terms": {k: round(float(v), 4) for k, v in t["terms"].items()},
+                            }
+                            for t in terms
+                        ]
+                    ),  # fmt: skip
                     "events": ", ".join(events_of(after["event"])),
                     **{f"after.{k}": v for k, v in after.items()},
                 }
@@ -139,6 +244,16 @@ def story(table: pd.DataFrame, m) -> str:
                 f"{r.event_draw:.4f}, {r.choice_draw:.4f} |"
             )
         lines += ["", "(Months with no event are left out, except each December.)", ""]
+        for _, r in g[g.events.str.contains("moved")].iterrows():
+            options = {o["place"]: o for o in json.loads(r.utility_terms)}
+            stay, went = options.get(int(r["before.place"])), options.get(int(r["after.place"]))
+            lines.append(f"Utility terms in {int(r.year)}-{int(r.month_of_year):02d} (a move):")
+            lines.append("")
+            for label, o in (("staying", stay), (f"moving to {m.place_name(int(r['after.place']))}", went)):
+                if o:
+                    parts = ", ".join(f"{k} {v:+.3f}" for k, v in o["terms"].items() if v)
+                    lines.append(f"- {label}: {o['utility']:+.3f} = {parts}")
+            lines.append("")
     return "\n".join(lines)
 
 
