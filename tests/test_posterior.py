@@ -100,3 +100,14 @@ def test_a_small_posterior_sample():
     assert [w["wave"] for w in rec["waves_detail"]] == [1, 2] and len(design) == 100
     assert set(design.wave) == {1, 2} and len(rec["targets"]) == design.shape[1] - 1 - len(calibrate.FITTED)
     assert set(rec["information_shares"]) == set(calibrate.FITTED)
+
+
+def test_the_shipped_posterior_is_drawn(tmp_path):
+    """Diagnostics of conf/behaviour/posterior.csv: pair plot, marginals against the priors, information."""
+    from sim.analysis import posterior_plots
+
+    files = posterior_plots.write_all(posterior.POSTERIOR_CSV, tmp_path)
+    assert [f.name for f in files] == ["posterior_pairs.png", "posterior_marginals.png", "posterior_information.png"]
+    assert all(f.stat().st_size > 20_000 and f.read_bytes()[:4] == b"\x89PNG" for f in files)
+    record = posterior.POSTERIOR_CSV.with_suffix(".json").read_text()
+    assert '"information_shares"' in record and '"waves_detail"' in record

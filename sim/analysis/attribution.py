@@ -39,6 +39,7 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from sim.config import CONF_DIR, compose, draws, to_dict  # noqa: E402
 from sim.places import PLAN_YEARS  # noqa: E402
+from sim.reporting.plots import save_png  # noqa: E402
 from sim.reporting.tables import markdown_table  # noqa: E402
 from sim.runs import outputs  # noqa: E402
 from sim.runs.logs import quiet_libraries  # noqa: E402
@@ -226,9 +227,7 @@ def waterfall(s: pd.DataFrame, outcome: str, path: Path, title: str) -> None:
     ax.set_title("Shapley attribution: baseline, then each part's share, then all parts (median; P5-P95)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    with outputs.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=130)
 
 
 def main(argv=None) -> None:

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.places import PLAN_YEARS, TARGET_RESIDENT_RATE_PCT  # noqa: E402
-from sim.reporting.plots import footer  # noqa: E402
+from sim.reporting.plots import footer, save_png  # noqa: E402
 from sim.reporting.tables import markdown_table, number  # noqa: E402
 from sim.runs import identity, outputs  # noqa: E402
 from sim.runs.logs import quiet_libraries  # noqa: E402
@@ -207,9 +207,7 @@ def plot_province(table: pd.DataFrame, path: Path, foot: str) -> None:
     axes[1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="upper left")
     footer(fig, foot)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    with outputs.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def plot_cities(table: pd.DataFrame, path: Path, foot: str) -> None:
@@ -233,9 +231,7 @@ def plot_cities(table: pd.DataFrame, path: Path, foot: str) -> None:
     fig.suptitle("Resident urbanization rate by city, % (median; band P5-P95 over seeds)", fontsize=10)
     footer(fig, foot)
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-    with outputs.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def compare(runs: list[Path], out: Path, reference: str = "baseline") -> pd.DataFrame:

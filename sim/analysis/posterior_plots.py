@@ -24,13 +24,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from sim.runs import outputs  # noqa: E402
+from sim.reporting.plots import save_png  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:
-    with outputs.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=120)
 
 
 def pairs(draws: pd.DataFrame, names: list[str], path: Path, centre: dict | None = None) -> None:

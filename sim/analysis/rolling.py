@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.analysis import validate as V  # noqa: E402
+from sim.reporting.plots import save_png  # noqa: E402
 from sim.reporting.tables import markdown_table, number  # noqa: E402
 from sim.runs import outputs  # noqa: E402
 from sim.runs.logs import quiet_libraries  # noqa: E402
@@ -232,9 +233,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     axes[0][0].set_ylabel("resident urbanization rate, %")
     axes[0][-1].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    with outputs.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=130)
 
 
 def main(argv=None) -> None:

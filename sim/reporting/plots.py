@@ -11,6 +11,15 @@ import pandas as pd  # noqa: E402
 from sim.places import TARGET_RESIDENT_RATE_PCT  # noqa: E402
 
 
+def save_png(fig, path: Path, dpi: float | None = None) -> None:
+    """Write a figure as PNG atomically (no half-written file on failure) and close it."""
+    from sim.runs.outputs import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", **({"dpi": dpi} if dpi else {}))
+    plt.close(fig)
+
+
 def footer(fig, text: str) -> None:
     fig.text(0.01, 0.005, text, fontsize=6.5, color="0.4", ha="left", va="bottom")
 
@@ -43,8 +52,4 @@ def urbanization_figure(table: pd.DataFrame, observed: pd.DataFrame, footer_text
     ax.legend(fontsize=8, loc="lower right")
     footer(fig, footer_text)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    from sim.runs.outputs import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_png(fig, path)
