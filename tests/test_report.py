@@ -282,3 +282,10 @@ def test_cost_section_splits_the_plan_by_action_when_attributed(tiny_run, tmp_pa
     assert line, text[text.find("By action") : text.find("By action") + 600]
     assert 150_000 < int(line.group(1).replace(",", "")) < 300_000  # 1,100 亿 over 1.5% of ~34 M people
     assert re.search(r"action3_taiyuan_metro\s+[+-]0\.0\d\s+\S+ – \S+\s+80\.0\s+-", text)  # no clear effect: no ratio
+
+
+def test_an_ensembles_light_is_that_of_its_members():
+    assert report.ensemble_light(["green", "green", "red"]) == "green"  # P(on track) = 2/3
+    assert report.ensemble_light(["green", "amber", "red", "red"]) == "amber"  # half green or amber
+    assert report.ensemble_light(["green", "red", "red"]) == "red"
+    assert report.ensemble_light(["na", "na"]) == "na" and report.ensemble_light(["na", "green"]) == "green"

@@ -257,8 +257,19 @@ TARGETS = [  # (key, title, indicator, the column shown, rule text key)
 class Light:
     key: str
     values: dict  # year -> (median, lo, hi)
-    status: dict  # year -> status (of the medians)
+    status: dict  # year -> status (one run: of its values; an ensemble: ensemble_light of the members')
     green_share: dict  # year -> share of seeds green
+
+
+def ensemble_light(verdicts: list[str]) -> str:
+    """The light of an ensemble from its members' lights: green when at least half of the members are green
+    (P(on track) >= 0.5), amber when at least half are green or amber, red otherwise; n/a when none is judged."""
+    judged = [v for v in verdicts if v != "na"]
+    if not judged:
+        return "na"
+    if np.mean([v == "green" for v in judged]) >= 0.5:
+        return "green"
+    return "amber" if np.mean([v in ("green", "amber") for v in judged]) >= 0.5 else "red"
 
 
 def traffic_lights(d: pd.DataFrame, national: dict) -> list[Light]:
@@ -277,11 +288,13 @@ def traffic_lights(d: pd.DataFrame, national: dict) -> list[Light]:
             y: (b["median"].get(y, np.nan), b["lo"].get(y, np.nan), b["hi"].get(y, np.nan))
             for y in (PLAN_BASE_YEAR, MID_TERM_YEAR, FINAL_YEAR)
         }
-        status = {y: judge(key, med, y, national) for y in (MID_TERM_YEAR, FINAL_YEAR)}
-        share = {
-            y: float(np.mean([judge(key, per_seed[s], y, national) == "green" for s in seeds]))
-            for y in (MID_TERM_YEAR, FINAL_YEAR)
-        }
+        years = (MID_TERM_YEAR, FINAL_YEAR)
+        verdicts = {y: [judge(key, per_seed[s], y, national) for s in seeds] for y in years}
+        share = {y: float(np.mean([v == "green" for v in verdicts[y]])) for y in years}
+        if len(seeds) > 1:  # an ensemble: the light of the probabilities (ENSEMBLE_LIGHT_RULE)
+            status = {y: ensemble_light(verdicts[y]) for y in years}
+        else:
+            status = {y: judge(key, med, y, national) for y in years}
         lights.append(Light(key, values, status, share))
     return lights
 
