@@ -53,3 +53,9 @@ def test_a_thin_update_is_flagged():
 def test_the_published_series_is_read():
     obs = monitor.province_observations()
     assert obs[2023] == pytest.approx(64.97) and min(obs) == 2021
+
+
+def test_equal_weights_give_numpys_percentiles():
+    x = np.random.default_rng(1).normal(size=41)
+    q = [0.05, 0.5, 0.95]
+    assert monitor.weighted_quantile(x, np.ones(41), q) == pytest.approx(np.percentile(x, [5, 50, 95]))

@@ -74,8 +74,11 @@ def weights(rates: pd.DataFrame, observations: dict[int, float], sd: float) -> n
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q) -> np.ndarray:
     order = np.argsort(x)
     x, w = np.asarray(x, float)[order], np.asarray(w, float)[order]
-    cdf = np.cumsum(w) - 0.5 * w  # midpoints: equal weights give the usual interpolated quantiles' order
-    return np.interp(np.atleast_1d(q), cdf / w.sum(), x)
+    cum = np.cumsum(w)
+    # position of each value: (weight below it) / (total less the last weight); equal weights give numpy's
+    # default linear percentiles (k / (n - 1)), so an unweighted answer matches validate's bands exactly
+    position = (cum - w) / max(cum[-1] - w[-1], 1e-300)
+    return np.interp(np.atleast_1d(q), position, x)
 
 
 def assess(rates: pd.DataFrame, observations: dict[int, float], sd: float, last_observed: tuple[int, float]) -> dict:
