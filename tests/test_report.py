@@ -289,3 +289,15 @@ def test_an_ensembles_light_is_that_of_its_members():
     assert report.ensemble_light(["green", "amber", "red", "red"]) == "amber"  # half green or amber
     assert report.ensemble_light(["green", "red", "red"]) == "red"
     assert report.ensemble_light(["na", "na"]) == "na" and report.ensemble_light(["na", "green"]) == "green"
+
+
+def test_the_summary_says_when_the_plan_misses(tiny_run, tmp_path):
+    """With discovery.md (python -m sim discover --out <folder>) the summary gives its sentence."""
+    folder = tmp_path / "discovered" / "plan_seed42"
+    shutil.copytree(tiny_run, folder)
+    sentence = "The plan misses 70% by 2029 when action1_citizenization is not delivered (90% of such runs miss)."
+    (folder / "discovery.md").write_text(f"# Scenario discovery\n\n**{sentence}**\n", encoding="utf-8")
+    assert report.discovery_sentence(folder) == sentence
+    text = _html_text(report.build(folder, lang="en").path.read_text(encoding="utf-8"))
+    assert "Scenario discovery (python -m sim discover, PRIM): " + sentence in text
+    assert report.discovery_sentence(tiny_run) is None

@@ -923,15 +923,26 @@ def _summary(r: Context) -> Section:
             row.append(f"{lt.green_share[MID_TERM_YEAR]:.0%} / {lt.green_share[FINAL_YEAR]:.0%}")
         rows.append(row)
     band_txt = tx["band_many"].format(n=len(r.seeds)) if many else tx["band_one"]
-    return Section(
-        tx["s_summary"],
-        tx["summary_lead"].format(scenario=r.folder.scenario, band=band_txt),
-        [
-            parts.kpis(kpis, FINAL_YEAR, tx),
-            _table(header, rows, "lights", widths={0: "46%"}),
-            parts.paragraph(tx["legend"], "note lights-legend"),
-        ],
-    )
+    blocks = [
+        parts.kpis(kpis, FINAL_YEAR, tx),
+        _table(header, rows, "lights", widths={0: "46%"}),
+        parts.paragraph(tx["legend"], "note lights-legend"),
+    ]
+    found = discovery_sentence(r.folder.path)
+    if found:
+        blocks.append(parts.paragraph(tx["discovery_lead"].format(sentence=found), "note"))
+    return Section(tx["s_summary"], tx["summary_lead"].format(scenario=r.folder.scenario, band=band_txt), blocks)
+
+
+def discovery_sentence(folder: Path) -> str | None:
+    """The sentence of `python -m sim discover --out <folder>` (when the plan misses its target), if any."""
+    path = Path(folder) / "discovery.md"
+    if not path.is_file():
+        return None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("**") and line.endswith("**") and len(line) > 4:
+            return line.strip("*")
+    return None
 
 
 def _rule_texts(tx, national: dict) -> dict[str, str]:
