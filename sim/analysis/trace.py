@@ -76,12 +76,13 @@ def utility_terms(m, i: int, displaced: bool = False) -> list[dict]:
     `sim.kernel.choice.fill_choice_weights` and `place_utility`, spelled out for reading (tests check that
     their sums give the kernel's own choice probabilities). For the options past the home county seat the
     place part (income, housing, school, services, insurance of a move that is not home) is the kernel's
-    monthly table `Conditions.mover_utility`, one term."""
+    monthly table `Conditions.mover_utility`, one term. Each option also carries the kernel's own choice
+    probability (`probability`)."""
     from sim.kernel.choice import mover_column
     from sim.places import rural_place, urban_place
 
     h, st, bh, c = m.households, m.static, m.month_behaviour, m.month_conditions
-    opts, _ = choice_probabilities(i, h, st, bh, c, m.seed)
+    opts, prob = choice_probabilities(i, h, st, bh, c, m.seed)
     place, origin, hukou = int(h.place[i]), int(h.origin[i]), int(h.hukou[i])
     n_child, n_adult, age = int(h.n_child[i]), int(h.n_adult[i]), int(h.head_age[i])
     skill, flags, tenure = int(h.skill[i]), int(h.flags[i]), int(h.tenure[i])
@@ -156,7 +157,8 @@ def utility_terms(m, i: int, displaced: bool = False) -> list[dict]:
             terms["moving"] = -(bh.move_fixed_cost + bh.beta_distance * st.distance_term[place, d])
         if k == 1:
             terms["return cost"] = -bh.return_cost
-        out.append({"option": k, "place": d, "terms": terms, "utility": float(sum(terms.values()))})
+        utility, probability = float(sum(terms.values())), float(prob[k])
+        out.append({"option": k, "place": d, "terms": terms, "utility": utility, "probability": probability})
     return out
 
 
@@ -181,8 +183,8 @@ def trace(cfg: dict, households: list[int]) -> tuple[pd.DataFrame, object]:
             for f in FIELDS:
                 getattr(m.households, f)[i] = b[f]
             alive = b["n_child"] + b["n_adult"] + b["n_old"] > 0
-            opts = options_of(m, i) if alive else []
-            terms = utility_terms(m, i) if alive else []
+            terms = utility_terms(m, i) if alive else []  # with the kernel's own probabilities: one call
+            opts = [(t["place"], t["probability"]) for t in terms]
             for f in FIELDS:
                 getattr(m.households, f)[i] = now[f]
             rows.append(
