@@ -23,6 +23,8 @@ INDICATORS = (
     "urban_population",
     "urban_natural_change",
     "urban_reclassified",
+    "households_formed",
+    "households_formed_moved",
 )
 
 
@@ -105,5 +107,9 @@ def year_end(
             "urban_population": urban * weight,
             "urban_natural_change": (U @ (flows["births"] - flows["deaths"])) * weight,
             "urban_reclassified": (U @ flows["reclassified"]) * weight,
+            # young adults who left home and formed a household of their own (by where they now live), and
+            # those of them who left their parents' place
+            "households_formed": (M @ flows["households_formed"]) * weight,
+            "households_formed_moved": (M @ flows["left_home_moved"]) * weight,
         }
     return out

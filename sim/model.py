@@ -30,6 +30,9 @@ from sim.world.population import synthesize
 
 logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
 
+# flows counted once a year, at the turn of the year, by the model itself (not by the monthly rule)
+YEARLY_FLOWS = ("reclassified", "households_formed", "left_home_moved")
+
 
 def _read_csv(name):
     with resources.files("sim.world").joinpath(f"data/{name}").open(encoding="utf-8") as f:
@@ -114,7 +117,8 @@ class ShanxiModel(mesa.Model):
         self.month_behaviour = self._behaviour(CENSUS_MONTH[0])
         self.month_conditions = self._conditions(CENSUS_MONTH[0])
         self.census_values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight)
-        if self.households.n <= int(cfg["population"]["max_agents"]):
+        self._household_agents = self.households.n <= int(cfg["population"]["max_agents"])
+        if self._household_agents:
             for i in range(self.households.n):
                 Household(self, i)
         for u in range(len(self.geo.unit_name_en)):
@@ -147,7 +151,7 @@ class ShanxiModel(mesa.Model):
             )
         self.counts = self.counts.advanced_by(self.change)
         for k in self._flows:
-            if k != "reclassified":
+            if k not in YEARLY_FLOWS:
                 self._flows[k] += getattr(self.counts, k)
         self.month += 1
         if moy == 12:
@@ -169,12 +173,16 @@ class ShanxiModel(mesa.Model):
         place, prov = self.policy.at(year)
         markets.advance_year(self.economy, place, prov, self.counts, self._settled_last_year)
         self._reclassify(year, place, prov)
+        self._leave_home()
+        flows = self.counts.place[K.counts.FLOW_ROWS].copy()
+        self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
+        self.counts.place[K.counts.FLOW_ROWS] = flows  # last month's flows stay as they were counted
         if prov["metro_travel_time_cut"] != self._metro_cut:
             self._metro_cut = prov["metro_travel_time_cut"]
             self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"], self._metro_cut)
 
     def _reclassify(self, year: int, place: dict, prov: dict) -> None:
-        """In-situ urbanization of the year (kernel.reclassify), then a recount of the place totals."""
+        """In-situ urbanization of the year (kernel.reclassify); `_new_year` then recounts the place totals."""
         units = np.arange(len(self.geo.unit_name_en))
         rural = self.counts.people_by_home_place.sum(axis=0)[rural_place(units)] * self.weight
         rates = markets.reclassification_rates(self.geo, self.econ, place, prov, self.base_policy.at(year)[1], rural)
@@ -183,9 +191,29 @@ class ShanxiModel(mesa.Model):
             self.households, rates, float(self.econ["reclassification_hukou_share"]), self.seed, self.month, people
         )
         self._flows["reclassified"] += people
-        flows = self.counts.place[K.counts.FLOW_ROWS].copy()
-        self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
-        self.counts.place[K.counts.FLOW_ROWS] = flows  # last month's flows stay as they were counted
+
+    def _leave_home(self) -> None:
+        """Young adults who leave home this year (kernel.formation): the arrays grow by one row per new
+        household, which chooses where to live under last month's conditions; with agents, each new row
+        is a new Household agent."""
+        b = self.beh
+        h = self.households
+        parents = K.leavers(h, float(b["leave_home_rate_year"]), int(b["leave_home_parent_min_age"]), self.seed, self.month)
+        if len(parents) == 0:
+            return
+        n = h.n
+        self.households = h.grown(len(parents))
+        age_min, age_max = (int(a) for a in b["leave_home_age"])
+        formed, moved = np.zeros(self.geo.n_places, np.int64), np.zeros(self.geo.n_places, np.int64)
+        # fmt: off
+        K.form_households(self.households, parents, n, age_min, age_max, self.static, self.month_behaviour,
+                          self.month_conditions, self.seed, self.month, formed, moved)
+        # fmt: on
+        self._flows["households_formed"] += formed
+        self._flows["left_home_moved"] += moved
+        if self._household_agents:
+            for j in range(n, self.households.n):
+                Household(self, j)
 
     # --- inputs of a month
     def _behaviour(self, year: int) -> K.Behaviour:
@@ -247,7 +275,7 @@ class ShanxiModel(mesa.Model):
                 "deaths",
                 "left_as_migrant",
                 "migrants",
-                "reclassified",
+                *YEARLY_FLOWS,
             )
         }
 

@@ -51,6 +51,10 @@ class Households(NamedTuple):
     def copy(self) -> "Households":
         return Households(*(a.copy() for a in self))
 
+    def grown(self, k: int) -> "Households":
+        """The same households with k empty rows appended (size 0: the rule skips them)."""
+        return Households(*(np.concatenate([a, np.zeros(k, a.dtype)]) for a in self))
+
     def nbytes_per_household(self) -> int:
         return sum(a.itemsize for a in self)
 

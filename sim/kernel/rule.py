@@ -61,6 +61,36 @@ from sim.state import (
 )
 
 
+@nb.njit(inline="always", cache=True)
+def arrive(d, hukou, origin, flags, key, bh, public_rental_share, emp_prob, insurance_rate, place_is_urban):
+    """A household settling in at place d: its tenure there and its job and insurance flags.
+
+    Home to its own homestead or to a place where it holds hukou, it most likely owns; a collective
+    unit lives in a dormitory; others rent, in public rental housing at the place's share. It finds a
+    job with the place's employment probability and, in a town, joins employee insurance at the
+    place's enrolment rate (locals at `insured_if_local`). Returns (tenure, flags)."""
+    if d == rural_place(origin) and (flags & HOMESTEAD or hukou == d):
+        tenure = OWN
+    elif hukou == d and uniform(key, S_TENURE) < bh.own_home_if_local:
+        tenure = OWN
+    elif flags & COLLECTIVE:
+        tenure = DORM
+    elif uniform(key, S_TENURE) < public_rental_share[d]:
+        tenure = PUBLIC_RENTAL
+    else:
+        tenure = RENT
+    if uniform(key, S_EMPLOY_AFTER_MOVE) < emp_prob[d]:
+        flags |= EMPLOYED
+    else:
+        flags &= ~EMPLOYED
+    insured_rate = bh.insured_if_local if hukou == d else insurance_rate[d]
+    if place_is_urban[d] and uniform(key, S_INSURED) < insured_rate:
+        flags |= INSURED
+    else:
+        flags &= ~INSURED
+    return tenure, flags
+
+
 # the hot loop, one pass over each household's events: long and branchy on purpose
 @nb.njit(cache=True)
 def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_age, t_bexp, t_place):  # noqa: C901
@@ -221,25 +251,8 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
                         ev |= EV_LEFT_AS_MIGRANT
                     if d == rural_place(origin) or (hukou == oop and d == oop):
                         ev |= EV_RETURNED
-                    if d == rural_place(origin) and (flags & HOMESTEAD or hukou == d):
-                        tenure = OWN
-                    elif hukou == d and uniform(key, S_TENURE) < bh.own_home_if_local:
-                        tenure = OWN
-                    elif flags & COLLECTIVE:
-                        tenure = DORM
-                    elif uniform(key, S_TENURE) < public_rental_share[d]:
-                        tenure = PUBLIC_RENTAL
-                    else:
-                        tenure = RENT
-                    if uniform(key, S_EMPLOY_AFTER_MOVE) < emp_prob[d]:
-                        flags |= EMPLOYED
-                    else:
-                        flags &= ~EMPLOYED
-                    insured_rate = bh.insured_if_local if hukou == d else insurance_rate[d]
-                    if place_is_urban[d] and uniform(key, S_INSURED) < insured_rate:
-                        flags |= INSURED
-                    else:
-                        flags &= ~INSURED
+                    tenure, flags = arrive(d, hukou, origin, flags, key, bh, public_rental_share, emp_prob,
+                                           insurance_rate, place_is_urban)
                     place_of[i] = d
                     months_of[i] = 0
                     place = d
