@@ -59,3 +59,20 @@ def test_equal_weights_give_numpys_percentiles():
     x = np.random.default_rng(1).normal(size=41)
     q = [0.05, 0.5, 0.95]
     assert monitor.weighted_quantile(x, np.ones(41), q) == pytest.approx(np.percentile(x, [5, 50, 95]))
+
+
+def test_the_discrepancy_widens_the_forecast_and_pulls_the_probabilities_toward_even():
+    rates = ensemble_rates()
+    plain = monitor.monitor(rates, OBS, CALIBRATED)
+    wide = monitor.monitor(rates, OBS, CALIBRATED, discrepancy=0.3)
+    f_plain, f_wide = plain["now"]["forecast"][2029], wide["now"]["forecast"][2029]
+    assert f_wide["p95"] - f_wide["p5"] > f_plain["p95"] - f_plain["p5"] + 0.3
+    assert f_wide["discrepancy_sd_pp"] == pytest.approx(0.3 * np.sqrt(6))  # six years after 2023
+    p_plain, p_wide = (r["now"]["targets"]["final"]["probability_at_level"] for r in (plain, wide))
+    assert abs(p_wide - 0.5) < abs(p_plain - 0.5)
+    # a new observation weighs less when the model is allowed to stray: more effective members remain
+    fast = {**OBS, 2024: 66.2}
+    assert (
+        monitor.monitor(rates, fast, CALIBRATED, discrepancy=0.3)["now"]["effective_members"]
+        > monitor.monitor(rates, fast, CALIBRATED)["now"]["effective_members"]
+    )

@@ -10,7 +10,8 @@ How it conditions: the members of the ensemble are draws of the shipped posterio
 in conf/behaviour/posterior.json) with the seeds in turn. Every province resident rate observed after those
 years reweights the members by its likelihood, N(observed; member's value, sd^2), sd = the survey's error
 (validate.OBSERVATION_SD_PP) widened by the posterior's model-error scale, the same likelihood the
-calibration used: a sequential importance-sampling (particle) update. Why reweighting and not restarting
+calibration used, and by the model's discrepancy at that year (a random walk from the last calibrated year,
+validate.discrepancy_pp_per_year; it also widens the 2027 and 2029 forecasts): a sequential importance-sampling (particle) update. Why reweighting and not restarting
 from the observed state: the observation is one province number, not the household state, and the members
 that reproduce it carry the behaviour and the chance that produced it into 2027 and 2029. With no
 observation after the calibration years every weight is equal, and the answer is the ensemble's own. When
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.analysis import validate as V
 from sim.config import to_dict
@@ -60,13 +62,15 @@ def member_rates(ensemble: pd.DataFrame) -> pd.DataFrame:
     return e.pivot_table(index="member", columns="year", values="value")
 
 
-def weights(rates: pd.DataFrame, observations: dict[int, float], sd: float) -> np.ndarray:
-    """Normalised member weights: the product over observed years of N(observed; member, sd^2)."""
+def weights(rates: pd.DataFrame, observations: dict[int, float], sd) -> np.ndarray:
+    """Normalised member weights: the product over observed years of N(observed; member, sd(year)^2); `sd`
+    a number or a function of the year."""
+    sd_at = sd if callable(sd) else (lambda year: sd)
     log_w = np.zeros(len(rates))
     for year, value in sorted(observations.items()):
         if year not in rates.columns:
             raise ValueError(f"observation {year}: the ensemble has no year-end value for it")
-        log_w += -0.5 * ((rates[year].to_numpy(float) - value) / sd) ** 2
+        log_w += -0.5 * ((rates[year].to_numpy(float) - value) / sd_at(year)) ** 2
     w = np.exp(log_w - log_w.max())
     return w / w.sum()
 
@@ -81,12 +85,16 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q) -> np.ndarray:
     return np.interp(np.atleast_1d(q), position, x)
 
 
-def assess(rates: pd.DataFrame, observations: dict[int, float], sd: float, last_observed: tuple[int, float]) -> dict:
+def assess(
+    rates: pd.DataFrame, observations: dict[int, float], sd, last_observed: tuple[int, float], drift=lambda year: 0.0
+) -> dict:
     """The forecasts of 2027 and 2029 and the probabilities of meeting the targets, given the observations.
 
-    The plan's 2029 target is "close to 70%": met at 70% less the report's green tolerance (CLOSE_PP, the
-    policy report's traffic-light rule, sim/reporting/report.RULES); P(>= 70%) is given beside it. The
-    mid-term target is the straight path from the last observation to 70% in 2029, less the same tolerance."""
+    `sd(year)`: the likelihood's sd of an observation of that year; `drift(year)`: the sd of the model's
+    discrepancy in that year (the true rate about a member's value; 0: the members alone). The plan's 2029
+    target is "close to 70%": met at 70% less the report's green tolerance (CLOSE_PP, the policy report's
+    traffic-light rule, sim/reporting/report.RULES); P(>= 70%) is given beside it. The mid-term target is the
+    straight path from the last observation to 70% in 2029, less the same tolerance."""
     w = weights(rates, observations, sd)
     year0, value0 = last_observed
     target = TARGET_RESIDENT_RATE_PCT
@@ -94,8 +102,9 @@ def assess(rates: pd.DataFrame, observations: dict[int, float], sd: float, last_
     out = {"effective_members": float(1.0 / np.sum(w**2)), "members": len(w), "forecast": {}, "targets": {}}
     for year in (MID_TERM, FINAL):
         x = rates[year].to_numpy(float)
-        p5, p50, p95 = weighted_quantile(x, w, [0.05, 0.5, 0.95])
-        out["forecast"][year] = {"median": float(p50), "p5": float(p5), "p95": float(p95)}
+        draws = 200 if drift(year) > 0 else 1
+        p5, p50, p95 = weighted_quantile(V.predictive(x, drift(year), draws), np.repeat(w, draws), [0.05, 0.5, 0.95])
+        out["forecast"][year] = {"median": float(p50), "p5": float(p5), "p95": float(p95), "discrepancy_sd_pp": drift(year)}
     for key, year, level, text in (
         ("final", FINAL, target, f"close to {target:g}% at the end of {FINAL}"),
         ("mid_term", MID_TERM, path_2027,
@@ -103,14 +112,18 @@ def assess(rates: pd.DataFrame, observations: dict[int, float], sd: float, last_
          f"{path_2027:.2f}%"),
     ):  # fmt: skip
         x = rates[year].to_numpy(float)
-        p = float(np.sum(w * (x >= level - CLOSE_PP)))
+
+        def chance(at, x=x, year=year):  # P(true rate >= at), member by member, with the discrepancy
+            return x >= at if drift(year) <= 0 else stats.norm.sf(at, loc=x, scale=drift(year))
+
+        p = float(np.sum(w * chance(level - CLOSE_PP)))
         out["targets"][key] = {
             "year": year,
             "level_pct": float(level),
             "threshold_pct": float(level - CLOSE_PP),
             "rule": f"{text}, within {CLOSE_PP:g} pp (>= {level - CLOSE_PP:.2f}%)",
             "probability": p,
-            "probability_at_level": float(np.sum(w * (x >= level))),
+            "probability_at_level": float(np.sum(w * chance(level))),
             "on_track": p >= ON_TRACK_PROBABILITY,
         }
     return out
@@ -126,22 +139,40 @@ def province_observations(data_dir=None) -> dict[int, float]:
     return {int(y): float(v) for y, v in zip(p.year, p.value)}
 
 
-def monitor(rates: pd.DataFrame, all_obs: dict[int, float], calibrated: list[int], error_scale: float = 1.0) -> dict:
-    """The assessment now and before the latest observation (what it changed)."""
-    sd = V.OBSERVATION_SD_PP * float(np.sqrt(max(error_scale, 1.0)))
+def monitor(
+    rates: pd.DataFrame,
+    all_obs: dict[int, float],
+    calibrated: list[int],
+    error_scale: float = 1.0,
+    discrepancy: float = 0.0,
+) -> dict:
+    """The assessment now and before the latest observation (what it changed). `discrepancy`: the model's
+    discrepancy, pp a year as a random walk from the last calibrated year (validate.discrepancy_pp_per_year):
+    it widens the likelihood of a later observation and the forecasts of 2027 and 2029 (counted from the
+    last calibrated year even after an observation is conditioned on: the cautious reading)."""
+    sd_obs = V.OBSERVATION_SD_PP * float(np.sqrt(max(error_scale, 1.0)))
+    last_calibrated = max(calibrated or [0])
+
+    def drift(year):
+        return float(np.sqrt(max(year - last_calibrated, 0) * discrepancy**2)) if calibrated else 0.0
+
+    def sd(year):
+        return float(np.hypot(sd_obs, drift(year)))
+
     last = max(all_obs)
     new = {y: v for y, v in all_obs.items() if y not in calibrated and y > max(calibrated or [0])}
-    now = assess(rates, new, sd, (last, all_obs[last]))
+    now = assess(rates, new, sd, (last, all_obs[last]), drift)
     before = None
     if last in new:  # what the latest observation changed: the same without it
         before_year = max(y for y in all_obs if y < last)
         before_new = {y: v for y, v in new.items() if y < last}
-        before = assess(rates, before_new, sd, (before_year, all_obs[before_year]))
+        before = assess(rates, before_new, sd, (before_year, all_obs[before_year]), drift)
     return {
         "latest_observation": {"year": last, "value_pct": all_obs[last]},
         "posterior_calibrated_to": calibrated,
         "conditioned_on": sorted(new),
-        "observation_sd_pp": sd,
+        "observation_sd_pp": sd_obs,
+        "discrepancy_pp_per_year": discrepancy,
         "now": now,
         "before_latest": before,
         "thin": now["effective_members"] < MIN_ESS,
@@ -158,7 +189,7 @@ def to_markdown(result: dict) -> str:
         f"draws of the posterior calibrated to {', '.join(map(str, result['posterior_calibrated_to']))}; "
         + (
             f"they are reweighted by the observations since ({', '.join(map(str, result['conditioned_on']))}; "
-            f"likelihood sd {result['observation_sd_pp']:.2f} pp), effective members "
+            f"likelihood sd {result['observation_sd_pp']:.2f} pp and the discrepancy), effective members "
             f"{now['effective_members']:.1f} of {now['members']}."
             if result["conditioned_on"]
             else "no observation has been published since, so every member counts equally."
@@ -175,6 +206,11 @@ def to_markdown(result: dict) -> str:
             f"{'on track' if t['on_track'] else 'off track'} | {t['probability_at_level']:.0%} | {b} |"
         )
     lines += [
+        "",
+        f"The probabilities and bands add the model's discrepancy to every member: "
+        f"{result.get('discrepancy_pp_per_year', 0.0):.2f} pp a year as a random walk from "
+        f"{max(result['posterior_calibrated_to'] or [0])}, the last calibrated year (the spread of the observed "
+        "yearly gains, which a smooth model cannot follow; validate.discrepancy_pp_per_year).",
         "",
         "| year end | forecast (weighted median) | 90% band | before the latest observation |",
         "|---|---|---|---|",
@@ -220,8 +256,10 @@ def main(argv=None) -> None:
         cfg = to_dict(V.compose_validation(["run.progress=none"]))
         s = V.settings_of(cfg)
         ensemble = V.run_ensemble(cfg, [int(cfg["seed"]) + i for i in range(s["seeds"])], s["parameter_draws"])
+    calibrated = conditioning_years(record)
+    discrepancy = V.discrepancy_pp_per_year(V.observed_targets(V.load_targets()), max(calibrated)) if calibrated else 0.0
     result = monitor(
-        member_rates(ensemble), province_observations(), conditioning_years(record), record.get("error_scale", 1.0)
+        member_rates(ensemble), province_observations(), calibrated, record.get("error_scale", 1.0), discrepancy
     )
     args.out.mkdir(parents=True, exist_ok=True)
     outputs.write_text(args.out / "monitor.json", json.dumps(result, indent=1) + "\n")

@@ -8,7 +8,8 @@ For each origin: the posterior calibrated to 2021..origin only (`python -m sim p
 member a draw of it (calibration window 2021..origin, validation window: every later observed year), into
 <out>/origin_<origin>/. Each forecast (origin, year) is scored against the observation: the error of the
 ensemble median, the CRPS of the members' prediction (each member plus the survey's own error,
-validate.OBSERVATION_SD_PP), whether the observation falls inside the central 50% and 90% predictive bands,
+validate.OBSERVATION_SD_PP, and the model's discrepancy as a random walk from the origin, estimated from the
+observations up to the origin, validate.discrepancy_pp_per_year), whether the observation falls inside the central 50% and 90% predictive bands,
 and the 90% band's width; beside it every naive benchmark fitted to the same data (validate.BENCHMARKS; a
 point forecast's CRPS is its absolute error).
 
@@ -53,8 +54,11 @@ def posterior_for(origin: int, out: Path, scale: float, seed: int) -> Path:
     return path
 
 
-def forecast_scores(ensemble: pd.DataFrame, observed: dict[int, float], years: list[int]) -> list[dict]:
-    """The model's forecast of each year: median, error, CRPS, 50%/90% coverage and the 90% band."""
+def forecast_scores(
+    ensemble: pd.DataFrame, observed: dict[int, float], years: list[int], origin: int, discrepancy: float = 0.0
+) -> list[dict]:
+    """The model's forecast of each year: median, error, CRPS, 50%/90% coverage and the 90% band (members
+    plus the survey's error and `discrepancy` pp a year as a random walk from the origin, V.forecast_sd)."""
     rows = []
     e = ensemble[
         (ensemble.period == "year_end")
@@ -66,7 +70,7 @@ def forecast_scores(ensemble: pd.DataFrame, observed: dict[int, float], years: l
         x = e[e.year == year]["value"].to_numpy(float)
         if not len(x) or year not in observed:
             continue
-        y = V.predictive(x, V.OBSERVATION_SD_PP)
+        y = V.predictive(x, V.forecast_sd(year - origin, discrepancy))
         q5, q25, q75, q95 = np.percentile(y, [5, 25, 75, 95])
         obs = observed[year]
         rows.append(
@@ -138,8 +142,10 @@ def evaluate_origin(origin: int, out: Path, scale: float, seed: int, members: in
     V.validate_to_folder(cfg, run_dir)
     ensemble = pd.read_parquet(run_dir / "ensemble.parquet")
     bench = V.fit_benchmarks(observed, calibration)
-    rows = forecast_scores(ensemble, obs, later) + benchmark_scores(bench, obs, later)
+    discrepancy = V.discrepancy_pp_per_year(observed, origin)  # from the observations up to the origin only
+    rows = forecast_scores(ensemble, obs, later, origin, discrepancy) + benchmark_scores(bench, obs, later)
     table = pd.DataFrame(rows)
+    table["discrepancy_pp_per_year"] = discrepancy
     table.insert(0, "origin", origin)
     table.insert(2, "horizon_years", table.year - origin)
     return table
@@ -154,7 +160,14 @@ def to_markdown(table: pd.DataFrame, members: int, scale: float) -> str:
         f"seeds in turn) at population scale {scale:g}; the benchmarks fitted to the census and 2021..origin. "
         "CRPS in pp (a point forecast's is its absolute error); in 50% / in 90%: the observation inside the "
         "central predictive band (members plus the survey's error, sd "
-        f"{V.OBSERVATION_SD_PP} pp).",
+        f"{V.OBSERVATION_SD_PP} pp, and the model's discrepancy, a random walk of the sd per year given below, "
+        "estimated from the observed yearly gains up to the origin; validate.discrepancy_pp_per_year).",
+        "",
+        "Discrepancy by origin: "
+        + "; ".join(
+            f"{o}: {d:.2f} pp a year" for o, d in table.groupby("origin").discrepancy_pp_per_year.first().items()
+        )
+        + " (0 where fewer than two gains were observed by the origin).",
         "",
     ]
     rows = []

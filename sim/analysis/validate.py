@@ -646,6 +646,28 @@ def crps_ensemble(values, observed: float) -> float:
     return float(np.mean(np.abs(x - observed)) - spread)
 
 
+def discrepancy_pp_per_year(observed: pd.DataFrame, through: int) -> float:
+    """How far Shanxi's yearly gain of the resident rate strays from year to year, which a smooth model
+    cannot follow: the standard deviation of the yearly gains of the observed series from the census
+    (its first gain, November 2020 to the end of 2021, scaled to a year) through the year `through`;
+    0 with fewer than two gains. Computed only from observations up to `through`, so a forecast made at
+    an origin uses no later data. The forecast bands take it as a random walk in the level (a gain that
+    strays is not made up later: the cautious reading of so few years), so a year h years after the
+    last one the model was calibrated to scatters by sqrt(h) times it (`forecast_sd`)."""
+    obs = observed[(observed.level == "province") & (observed.indicator == RESIDENT)]
+    obs = obs[(obs.year >= naive.CENSUS_YEAR) & (obs.year <= through)]
+    points = sorted((naive.observation_time(y, p), float(v)) for y, p, v in zip(obs.year, obs.period, obs.value))
+    gains = [(b - a) / (tb - ta) for (ta, a), (tb, b) in zip(points, points[1:])]
+    return float(np.std(gains, ddof=1)) if len(gains) >= 2 else 0.0
+
+
+def forecast_sd(horizon_years: float, discrepancy: float) -> float:
+    """Standard deviation of what the survey will publish about a member's value, h years after the last
+    calibration year: the survey's own error (OBSERVATION_SD_PP) and, beyond the calibration years, the
+    model's discrepancy as a random walk (`discrepancy_pp_per_year`)."""
+    return float(np.sqrt(OBSERVATION_SD_PP**2 + max(horizon_years, 0.0) * discrepancy**2))
+
+
 def predictive(values, observation_sd: float, draws: int = 200, seed: int = 0) -> np.ndarray:
     """What the members predict an observation to be: each member's value plus the observation's own error
     (normal, sd `observation_sd`; `draws` per member, a fixed stream): a sample survey's estimate scatters
@@ -657,9 +679,12 @@ def predictive(values, observation_sd: float, draws: int = 200, seed: int = 0) -
     return (x[:, None] + noise).ravel()
 
 
-def _probabilistic_scores(ensemble: pd.DataFrame, pairs: pd.DataFrame, windows: dict, target: str) -> list[dict]:
+def _probabilistic_scores(
+    ensemble: pd.DataFrame, pairs: pd.DataFrame, target: str, last_calibrated: int, windows: dict, discrepancy: float
+) -> list[dict]:
     """The members' CRPS and the coverage of their central 50% and 90% predictive bands (with the observation
-    error, OBSERVATION_SD_PP), per observation and window."""
+    error, OBSERVATION_SD_PP, and after the last calibrated year the discrepancy, `forecast_sd`), per
+    observation and window."""
     level, region, indicator = target.split(":")
     e = ensemble[
         (ensemble.period == "year_end")
@@ -673,7 +698,7 @@ def _probabilistic_scores(ensemble: pd.DataFrame, pairs: pd.DataFrame, windows: 
         x = by_year.get(int(p.year))
         if x is None or not len(x):
             continue
-        y = predictive(x, OBSERVATION_SD_PP)
+        y = predictive(x, forecast_sd(int(p.year) - last_calibrated, discrepancy))
         crps = crps_ensemble(y, p.observed)
         q5, q25, q75, q95 = np.percentile(y, [5, 25, 75, 95])
         scored.append((int(p.year), crps, q25 <= p.observed <= q75, q5 <= p.observed <= q95))
@@ -783,8 +808,12 @@ def metrics(
     band=(5, 95),
     targets: dict | None = None,
     summary: pd.DataFrame | None = None,
+    last_calibrated: int | None = None,
 ) -> pd.DataFrame:
     """Scores of the ensemble median (and the naive benchmarks) against the observations.
+
+    `last_calibrated`: the last year the members' constants were calibrated to (`calibrated_years`);
+    the predictive bands widen after it by the discrepancy. Default: the last calibration-window year.
 
     Tidy rows metric, window, target, value. Rates in percentage points (pp), populations in 万
     (10,000 persons), ARD in percent. Window is a scoring window (calibration, validation, new, all),
@@ -803,7 +832,12 @@ def metrics(
     rate = _pairs(summary, observed, "province", RESIDENT, first)
     out += _observation_rows(rate, lambda p: f"province:{PROVINCE}:{RESIDENT}", lo_name, hi_name)
     out += _window_scores(rate, windows, f"province:{PROVINCE}:{RESIDENT}")
-    out += _probabilistic_scores(ensemble, rate, windows, f"province:{PROVINCE}:{RESIDENT}")
+    if last_calibrated is None:
+        last_calibrated = max(windows.get("calibration") or [naive.CENSUS_YEAR])
+    discrepancy = discrepancy_pp_per_year(observed, last_calibrated)
+    target = f"province:{PROVINCE}:{RESIDENT}"
+    out.append(_rows("model.discrepancy_pp_per_year", last_calibrated, target, discrepancy))
+    out += _probabilistic_scores(ensemble, rate, target, last_calibrated, windows, discrepancy)
     pop = _pairs(summary, observed, "province", POPULATION, first, TEN_THOUSAND)
     out += _observation_rows(pop, lambda p: f"province:{PROVINCE}:population_10k", lo_name, hi_name)
     out += _window_scores(pop, windows, f"province:{PROVINCE}:population_10k")
@@ -1103,9 +1137,20 @@ def _save(fig, path: Path, footer_text: str) -> None:
     plt.close(fig)
 
 
-def plot_resident_rate(summary, bench: Benchmarks, windows, band, path, footer_text) -> None:
+def plot_resident_rate(summary, bench: Benchmarks, windows, band, path, footer_text, forecast=None) -> None:
+    """`forecast`: {year: (p5, p95)} of the forecast band (members, survey error and discrepancy), drawn lighter."""
     s = _series(summary, RESIDENT)
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=130)
+    if forecast:
+        years = sorted(forecast)
+        ax.fill_between(
+            [naive.year_end_time(y) for y in years],
+            [forecast[y][0] for y in years],
+            [forecast[y][1] for y in years],
+            color="tab:blue",
+            alpha=0.08,
+            label="forecast 90% band (with the survey's error and the model's discrepancy)",
+        )
     ax.fill_between(
         s.time,
         s.lo,
@@ -1366,6 +1411,15 @@ def _short(text: str, n: int = 90) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def calibrated_years(cfg: dict) -> list[int] | None:
+    """The years the members' behaviour constants were calibrated to: the posterior's (when the members are
+    its draws), else behaviour.fit's; None when neither says."""
+    posterior = posterior_of(cfg) if settings_of(cfg)["parameter_draws"] > 0 else None
+    if posterior is not None:
+        return sorted(int(y) for y in posterior["record"].get("years") or []) or None
+    return _fit_years(cfg)
+
+
 def out_of_sample_statement(cfg: dict, windows: dict) -> str:
     """Whether the validation window is out of sample, from the years behaviour.fit (or the posterior the
     ensemble draws from) says the calibration used."""
@@ -1429,6 +1483,20 @@ class _Context:
     def pairs(self, level: str, indicator: str, factor: float = 1.0) -> pd.DataFrame:
         first = int(self.targets["series"]["cities"]["first_scored_year"])
         return _pairs(self.summary, self.observed, level, indicator, first, factor)
+
+    def discrepancy(self) -> tuple[int, float]:
+        """(the last calibrated year, the model's discrepancy in pp a year) as the metrics recorded them."""
+        row = self.metric_table[self.metric_table.metric == "model.discrepancy_pp_per_year"]
+        return (int(row.window.iloc[0]), float(row.value.iloc[0])) if len(row) else (naive.CENSUS_YEAR, 0.0)
+
+    def forecast_band(self, year: int, q=(5, 95)) -> tuple[float, ...] | None:
+        """Percentiles of what the survey will publish for `year`: each member plus the survey's error and,
+        after the last calibrated year, the discrepancy (`forecast_sd`)."""
+        x = (self.rates or {}).get(year)
+        if x is None or not len(x):
+            return None
+        last_calibrated, discrepancy = self.discrepancy()
+        return tuple(np.percentile(predictive(x, forecast_sd(year - last_calibrated, discrepancy)), q))
 
     def window_of(self, year: int) -> str:
         return next((n for n in ("calibration", "validation", "new") if year in self.windows.get(n, [])), "-")
@@ -1534,7 +1602,8 @@ def _section_province(r: Report, c: _Context) -> None:
     r.para(
         "CRPS: the continuous ranked probability score of the members' prediction of the observation (pp; for a "
         "point forecast, such as the benchmarks', it equals the absolute error, so the columns compare); the "
-        f"prediction adds the observation's own error (sd {OBSERVATION_SD_PP} pp, a sample survey) to each member; "
+        f"prediction adds the observation's own error (sd {OBSERVATION_SD_PP} pp, a sample survey) to each member "
+        "and, for a year after the last calibrated one, the model's discrepancy as a random walk (see the forecast); "
         "predictive 50% and 90%: share of observations inside its P25-P75 and P5-P95; the last coverage is of "
         "the members' band alone."
     )
@@ -1605,18 +1674,28 @@ def _section_benchmarks(r: Report, c: _Context, forecast_year: int) -> None:
     for year in sorted({forecast_year, int(c.cfg["run"]["end_year"])}):
         s = c.sim(year, RESIDENT)
         if s is not None:
+            f = c.forecast_band(year)
             rows.append(
-                [str(year), number(s["median"], 2), _band(s.lo, s.hi)]
+                [str(year), number(s["median"], 2), _band(s.lo, s.hi), _band(*f) if f else "-"]
                 + [
                     number(float(f.predict_year_end(year))) if (f := c.bench.predictors().get(k)) else "-"
                     for k in (*BENCHMARKS, "urgd_all", "logistic_all")
                 ]
             )
+    last_calibrated, discrepancy = c.discrepancy()
     r.para(
         f"Projections of the resident rate (%), model median and {c.band} next to the benchmarks "
-        f"(target for 2029: close to {TARGET_RESIDENT_RATE_PCT:g}%):"
+        f"(target for 2029: close to {TARGET_RESIDENT_RATE_PCT:g}%). The members' band holds the parameters' "
+        "uncertainty and chance; the forecast band adds what the model cannot follow: the survey's error and the "
+        f"model's discrepancy, {discrepancy:.2f} pp a year as a random walk from {last_calibrated} (the spread of "
+        "the observed yearly gains; `discrepancy_pp_per_year`). Read the forecast band as the range of what "
+        "will be published:"
     )
-    r.table(["year end", "model median", f"model {c.band}", *BENCHMARKS.values(), "URGD (all)", "logistic (all)"], rows)
+    r.table(
+        ["year end", "model median", f"members {c.band}", "forecast 90% band", *BENCHMARKS.values(), "URGD (all)",
+         "logistic (all)"],
+        rows,
+    )  # fmt: skip
 
 
 def _section_forecast(r: Report, c: _Context, last_obs: int) -> None:
@@ -1633,11 +1712,15 @@ def _section_forecast(r: Report, c: _Context, last_obs: int) -> None:
                 f"{name} at the end of {year}: {number(s['median'] / factor, 2)} {unit} (model median; {c.band} "
                 f"{_band(s.lo / factor, s.hi / factor)})"
             )
-    x = (c.rates or {}).get(year)
-    if x is not None and len(x):
-        q5, q25, q75, q95 = np.percentile(predictive(x, OBSERVATION_SD_PP), [5, 25, 75, 95])
+    band = c.forecast_band(year, (5, 25, 75, 95))
+    if band is not None:
+        last_calibrated, discrepancy = c.discrepancy()
+        sd = forecast_sd(year - last_calibrated, discrepancy)
+        q5, q25, q75, q95 = band
         parts.append(
-            f"the value the survey will publish (the members plus the survey's own error, sd {OBSERVATION_SD_PP} pp): "
+            f"the value the survey will publish (each member plus the survey's own error, sd {OBSERVATION_SD_PP} pp, "
+            f"and the model's discrepancy, {discrepancy:.2f} pp a year as a random walk from {last_calibrated}, "
+            f"the last calibrated year: together sd {sd:.2f} pp): "
             f"50% band {q25:.2f}-{q75:.2f}%, 90% band {q5:.2f}-{q95:.2f}% ({q95 - q5:.2f} points wide)"
         )
     if parts:
@@ -1856,7 +1939,9 @@ def write_report(
         },
     )
     obs_trend = float(_value(targets["hukou_trend"]["observed_2017_2020_pp_per_year"]))
-    plot_resident_rate(c.summary, c.bench, windows, band, run_dir / c.files["rate"], footer_text)
+    last_calibrated, _ = c.discrepancy()
+    forecast = {y: c.forecast_band(y) for y in (c.rates or {}) if y >= last_calibrated}
+    plot_resident_rate(c.summary, c.bench, windows, band, run_dir / c.files["rate"], footer_text, forecast)
     plot_hukou_rate(c.summary, observed, obs_trend, band, run_dir / c.files["hukou"], footer_text)
     _scatter(
         c.pairs("city", POPULATION, TEN_THOUSAND),
@@ -1921,7 +2006,9 @@ def validate_to_folder(cfg, run_dir: Path, progress: str | None = None) -> dict:
     with outputs.atomic_path(run_dir / "ensemble.parquet") as tmp:
         ensemble.to_parquet(tmp, index=False)
     summary = summarise(ensemble, settings["band"])
-    metric_table = metrics(ensemble, observed, windows, settings["band"], targets, summary)
+    calibrated = calibrated_years(cfg)
+    last_calibrated = max(calibrated) if calibrated else None
+    metric_table = metrics(ensemble, observed, windows, settings["band"], targets, summary, last_calibrated)
     with outputs.atomic_path(run_dir / "validation_metrics.csv") as tmp:
         metric_table.to_csv(tmp, index=False)
     pattern_list = patterns(ensemble, targets, observed)
