@@ -66,6 +66,10 @@ DISTRICT_VILLAGE_TOL_PCT = 1.0  # percent a year
 # the cities' resident populations (the province's sampling-survey lists): one residual a year, the root mean
 # square of the cities' errors where published
 CITY_POPULATION_TOL = 30_000  # persons: about 1% of a middle city (a 1 per mille sample survey)
+# the cities' resident urbanization rates where published (city bulletins): one residual a year, the root
+# mean square of the cities' errors; a city's sample is about an eleventh of the province's, so its error is
+# about sqrt(11) times the province's (RESIDENT_TOL_PP): 0.33 pp
+CITY_RATE_TOL_PP = 0.33
 
 
 def _census_decade() -> dict:
@@ -107,6 +111,16 @@ def targets(years=YEARS) -> dict:
         "hukou_rate_trend": {y: float(intercept + slope * y) for y in years},
         "hukou_trend_pp_per_year": float(slope),
         "city_population": _city_populations(years),
+        "city_rate": _city_rates(years),
+    }
+
+
+def _city_rates(years) -> dict:
+    """Published year-end resident urbanization rates of the cities in `years`, %: {year: {city: rate}}."""
+    cities = load_city_series()
+    cities = cities[(cities.kind == "year_end") & cities.year.isin(years) & cities.urbanization_rate_pct.notna()]
+    return {
+        int(y): {c: float(v) for c, v in zip(g.city_en, g.urbanization_rate_pct)} for y, g in cities.groupby("year")
     }
 
 
@@ -133,6 +147,7 @@ def target_record(years=YEARS) -> dict:
             "leaving_pct": LEAVING_TOL_PCT,
             "return_pct": RETURN_TOL_PCT,
             "county_gain_pp": COUNTY_GAIN_TOL_PP,
+            "city_rate_pp": CITY_RATE_TOL_PP,
             "district_village_pct": DISTRICT_VILLAGE_TOL_PCT,
         },
     }
@@ -149,6 +164,8 @@ def simulate(params: np.ndarray, scale: float, seed: int, overrides=(), end_year
     out = df[df.level == "province"].pivot(index="year", columns="indicator", values="value")
     cities = df[(df.level == "city") & (df.indicator == "population")].pivot(index="year", columns="region")["value"]
     out = out.join(cities.add_prefix("population:"))
+    rates = df[(df.level == "city") & (df.indicator == "resident_urbanization_rate_pct")]
+    out = out.join(rates.pivot(index="year", columns="region")["value"].add_prefix("rate:"))
     for name, of_type in (("county_area", True), ("district", False)):
         units = [n for n, t in zip(m.geo.unit_name_en, m.geo.unit_type) if (t != DISTRICT) == of_type]
         c = df[(df.level == "county") & df.region.isin(units)].groupby(["year", "indicator"]).value.sum().unstack()
@@ -181,6 +198,7 @@ def residuals(sim: pd.DataFrame, tg: dict) -> np.ndarray:
     villages = tg["district_village_change_pct_per_year"]
     r += [(district_village_change_pct(sim, y) - villages) / DISTRICT_VILLAGE_TOL_PCT for y in years]
     r += [city_population_rms(sim, tg, y) / CITY_POPULATION_TOL for y in years if y in tg["city_population"]]
+    r += [city_rate_rms(sim, tg, y) / CITY_RATE_TOL_PP for y in years if y in tg.get("city_rate", {})]
     return np.asarray(r)
 
 
@@ -198,7 +216,14 @@ def residual_names(tg: dict) -> list[str]:
         "district villages",
     ):
         names += [f"{what} {y}" for y in years]
-    return names + [f"city populations {y}" for y in years if y in tg["city_population"]]
+    names += [f"city populations {y}" for y in years if y in tg["city_population"]]
+    return names + [f"city rates {y}" for y in years if y in tg.get("city_rate", {})]
+
+
+def city_rate_rms(sim: pd.DataFrame, tg: dict, year: int) -> float:
+    """Root mean square of the cities' resident-rate errors in `year` where published, pp."""
+    errors = [sim.loc[year, f"rate:{c}"] - v for c, v in tg["city_rate"][year].items()]
+    return float(np.sqrt(np.mean(np.square(errors))))
 
 
 def city_population_rms(sim: pd.DataFrame, tg: dict, year: int) -> float:
@@ -268,6 +293,7 @@ def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str
         "district_village_change_pct": {int(y): round(district_village_change_pct(sim, y), 2) for y in years},
         "district_village_change_target_pct": round(tg["district_village_change_pct_per_year"], 2),
         "city_population_rms_error": {int(y): round(city_population_rms(sim, tg, y)) for y in tg["city_population"]},
+        "city_rate_rms_error_pp": {int(y): round(city_rate_rms(sim, tg, y), 2) for y in tg["city_rate"]},
         "names": list(FITTED),
         "covariance": [[round(float(c), 6) for c in row] for row in result["cov"]],
         "made_from": made_from(years),
