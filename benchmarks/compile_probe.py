@@ -3,6 +3,7 @@
 Run with NUMBA_CACHE_DIR pointing at an empty folder for a cold compile, and again with the same
 folder for a warm (cached) start. Prints one JSON object on stdout:
 
+    sim_file            where `sim` was imported from (the checkout or clone the probe ran on)
     import_s            importing sim.model (and so sim.kernel)
     model_init_s        ShanxiModel(scale=...) construction, which makes the first `aggregate` call
     first_call_s / steady_call_s / compile_s per kernel:
@@ -28,6 +29,7 @@ def main() -> None:
     t_start = time.perf_counter()
     c_start = time.process_time()
     t0 = time.perf_counter()
+    import sim
     from sim import kernel as K
     from sim.model import ShanxiModel
 
@@ -71,6 +73,7 @@ def main() -> None:
     out = {
         "scale": args.scale,
         "households": int(m.households.n),
+        "sim_file": sim.__file__,
         "import_s": t_import,
         "model_init_s": t_init,
         "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
