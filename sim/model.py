@@ -24,8 +24,8 @@ from sim.config.guard import check_config_memory
 from sim.config.parameters import kernel_values
 from sim.config.schema import validate_config
 from sim.economy import costs, markets
-from sim.places import CENSUS_MONTH, month_calendar, months_until, rural_place
-from sim.world.geography import DISTRICT, province_geography
+from sim.places import CENSUS_MONTH, month_calendar, months_until, rural_place, urban_place
+from sim.world.geography import COUNTY, DISTRICT, province_geography
 from sim.world.population import synthesize
 
 logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
@@ -105,7 +105,9 @@ class ShanxiModel(mesa.Model):
         self._settled_last_year = np.zeros(self.geo.n_places)
         district_village = np.zeros(self.geo.n_places, bool)
         district_village[rural_place(np.flatnonzero(np.asarray(self.geo.unit_type) == DISTRICT))] = True
-        self.asc_place = markets.place_constants(self.economy.tier, self.beh, district_village)
+        county_town = np.zeros(self.geo.n_places, bool)
+        county_town[urban_place(np.flatnonzero(np.asarray(self.geo.unit_type) == COUNTY))] = True
+        self.asc_place = markets.place_constants(self.economy.tier, self.beh, district_village, county_town)
         self.vital = {
             int(r["year"]): (float(r["crude_birth_rate_per_mille"]), float(r["crude_death_rate_per_mille"]))
             for r in _read_csv("vital_rates.csv")
@@ -198,7 +200,8 @@ class ShanxiModel(mesa.Model):
         is a new Household agent."""
         b = self.beh
         h = self.households
-        parents = K.leavers(h, float(b["leave_home_rate_year"]), int(b["leave_home_parent_min_age"]), self.seed, self.month)
+        rate, parent_min_age = float(b["leave_home_rate_year"]), int(b["leave_home_parent_min_age"])
+        parents = K.leavers(h, rate, parent_min_age, self.seed, self.month)
         if len(parents) == 0:
             return
         n = h.n

@@ -324,7 +324,8 @@ def _fake_fit_result(years=(2021, 2022, 2023)) -> dict:
             "returned_home": 1e4,
             "migrants": 5e5,
             "out_of_province": 1e5,
-            "county_area_rate_pct": [50.0, 50.5, 51.0, 51.5],
+            "county_rate_pct": [45.0, 45.5, 46.0, 46.5],
+            "county_city_rate_pct": [55.0, 55.5, 56.0, 56.5],
             "district_rural_people": [2.30e6, 2.29e6, 2.27e6, 2.25e6],
         },
         index=idx,
@@ -332,6 +333,8 @@ def _fake_fit_result(years=(2021, 2022, 2023)) -> dict:
     cities = {c for by_city in targets(years)["city_population"].values() for c in by_city}
     for c in sorted(cities):
         sim[f"population:{c}"] = 3.0e6
+    for c in sorted({c for by_city in targets(years)["city_rate"].values() for c in by_city}):
+        sim[f"rate:{c}"] = 60.0
     n = len(FITTED)
     return {
         "x": np.zeros(n),

@@ -3,14 +3,18 @@
     python -m sim calibrate                       # fit at scale 0.05, seed 42, write conf/behaviour/fitted.yaml
     python -m sim calibrate --scale 0.02 --dry-run
 
-Fitted: the county-seat and out-of-province utility constants, the inertia of staying, and the
-intercept of the monthly hukou-settlement hazard (`behaviour.fitted`).
-Targets (sim/world/data/shanxi_province.csv): year-end
-resident urbanization rates 2021-2023 (63.42, 63.96, 64.97), resident population 2021-2023, and
-the hukou rate continuing its 2017-2020 trend (no hukou rate was published after 2020, so that
-target is an extrapolation, weighted lower), and migrants leaving their place at about 20% a year
-(average residence duration about 5 years). Least squares (scipy) with common random numbers, so
-the objective is a smooth function of the parameters at a fixed seed.
+Fitted (`FITTED`, `behaviour.fitted`): the utility constants of county seats (and of a county's seat over
+a county-level city's), Taiyuan's districts, out of province and the villages inside city districts, the
+inertia of staying and its extra in a town of the home county, the cost of returning home and the
+intercept of the monthly hukou-settlement hazard.
+Targets (`residuals`, each over its tolerance; sim/world/data/): year-end resident urbanization rates of
+the calibration years (2021-2023: 63.42, 63.96, 64.97), the resident population, the hukou rate continuing
+its 2017-2020 trend (no hukou rate was published after 2020, so that target is an extrapolation, weighted
+lower), migrants leaving their place at about 20% a year (average residence duration about 5 years),
+returns home at about 2% of migrants a year, the counties', the county-level cities' and the district
+villages' census-decade pace, and the cities' populations and resident rates where published. Least
+squares (scipy) with common random numbers, so the objective is a smooth function of the parameters at a
+fixed seed.
 
 The `fit:` record written with the fitted values says what the fit was made from (`made_from`: code,
 data, targets, packages; sim/runs/provenance.py): runs with a fit made from other inputs are warned,
@@ -30,7 +34,7 @@ from scipy.optimize import least_squares
 
 from sim.config import CONF_DIR, compose, to_dict
 from sim.config.parameters import declarations
-from sim.world.geography import DISTRICT, province_geography
+from sim.world.geography import COUNTY, COUNTY_LEVEL_CITY, DISTRICT, province_geography
 from sim.world.inputs import load_city_series, load_province_series
 
 log = logging.getLogger("sim.analysis.calibrate")
@@ -43,8 +47,10 @@ FITTED = (
     "stay_home_county_town",
     "asc_district_village",
     "asc_taiyuan_extra",
+    "asc_county_town_extra",
 )
 YEARS = (2021, 2022, 2023)
+DIFF_STEP = 0.02  # finite-difference step of the fit, relative to max(1, |constant|)
 RESIDENT_TOL_PP = 0.1  # residual scale: 0.1 pp of resident rate
 HUKOU_TOL_PP = 0.5  # 0.5 pp of the extrapolated hukou rate
 POPULATION_TOL = 50_000  # persons
@@ -57,9 +63,9 @@ MIGRANT_LEAVING_RATE_PCT = 20.0
 # (or province) per year, over the migrants living away from their hukou place (in Shanxi and out of it)
 RETURN_RATE_PCT = 2.0
 RETURN_TOL_PCT = 1.0
-# The census decade's spatial pattern at the pace of the calibration years (an assumption): county areas
-# (counties and county-level cities) urbanize at the decade's speed relative to the province (every county
-# gained urban share 2010-2020), and the villages inside city districts lose people at the decade's speed
+# The census decade's spatial pattern at the pace of the calibration years (an assumption): the counties and
+# the county-level cities urbanize at their decade's speeds relative to the province (every county gained
+# urban share 2010-2020), and the villages inside city districts lose people at the decade's speed, each
 # scaled by the same pace (the province's gain in the calibration years over its decade average)
 COUNTY_GAIN_TOL_PP = 0.3  # pp a year
 DISTRICT_VILLAGE_TOL_PCT = 1.0  # percent a year
@@ -80,6 +86,7 @@ def _census_decade() -> dict:
     pop20, urban20 = np.asarray(geo.unit_pop_2020, float), np.asarray(geo.unit_urban_pop_2020, float)
     known = np.isfinite(pop10)
     district = np.asarray(geo.unit_type) == DISTRICT
+    county = np.asarray(geo.unit_type) == COUNTY
 
     def gain(units):
         return 100 * (urban20[units].sum() / pop20[units].sum() - urban10[units].sum() / pop10[units].sum()) / 10
@@ -88,6 +95,8 @@ def _census_decade() -> dict:
     return {
         "province_gain_pp_per_year": float(gain(known)),
         "county_area_gain_pp_per_year": float(gain(known & ~district)),
+        "county_gain_pp_per_year": float(gain(known & county)),
+        "county_city_gain_pp_per_year": float(gain(known & ~district & ~county)),
         "district_village_change_pct_per_year": float(100 * np.log(rural_d[1] / rural_d[0]) / 10),
     }
 
@@ -103,7 +112,8 @@ def targets(years=YEARS) -> dict:
     return {
         "census_decade": decade,
         "pace_of_the_decade": float(pace),
-        "county_area_gain_pp_per_year": float(pace * decade["county_area_gain_pp_per_year"]),
+        "county_gain_pp_per_year": float(pace * decade["county_gain_pp_per_year"]),
+        "county_city_gain_pp_per_year": float(pace * decade["county_city_gain_pp_per_year"]),
         "district_village_change_pct_per_year": float(pace * decade["district_village_change_pct_per_year"]),
         "years": tuple(years),
         "resident_rate": {y: float(prov.loc[y, "urbanization_rate_pct"]) for y in years},
@@ -166,8 +176,8 @@ def simulate(params: np.ndarray, scale: float, seed: int, overrides=(), end_year
     out = out.join(cities.add_prefix("population:"))
     rates = df[(df.level == "city") & (df.indicator == "resident_urbanization_rate_pct")]
     out = out.join(rates.pivot(index="year", columns="region")["value"].add_prefix("rate:"))
-    for name, of_type in (("county_area", True), ("district", False)):
-        units = [n for n, t in zip(m.geo.unit_name_en, m.geo.unit_type) if (t != DISTRICT) == of_type]
+    for name, types in (("county", (COUNTY,)), ("county_city", (COUNTY_LEVEL_CITY,)), ("district", (DISTRICT,))):
+        units = [n for n, t in zip(m.geo.unit_name_en, m.geo.unit_type) if t in types]
         c = df[(df.level == "county") & df.region.isin(units)].groupby(["year", "indicator"]).value.sum().unstack()
         out[f"{name}_rate_pct"] = 100 * c["urban_population"] / c["population"]
         out[f"{name}_rural_people"] = c["population"] - c["urban_population"]
@@ -192,9 +202,9 @@ def residuals(sim: pd.DataFrame, tg: dict) -> np.ndarray:
     r += [(sim.loc[y, "population"] - tg["population"][y]) / POPULATION_TOL for y in years]
     r += [(sim.loc[y, "migrant_leaving_rate_pct"] - MIGRANT_LEAVING_RATE_PCT) / LEAVING_TOL_PCT for y in years]
     r += [(return_rate_pct(sim, y) - RETURN_RATE_PCT) / RETURN_TOL_PCT for y in years]
-    county = sim["county_area_rate_pct"]
-    target = tg["county_area_gain_pp_per_year"]
-    r += [((county.loc[y] - county.loc[y - 1]) - target) / COUNTY_GAIN_TOL_PP for y in years]
+    for kind in ("county", "county_city"):
+        rate, target = sim[f"{kind}_rate_pct"], tg[f"{kind}_gain_pp_per_year"]
+        r += [((rate.loc[y] - rate.loc[y - 1]) - target) / COUNTY_GAIN_TOL_PP for y in years]
     villages = tg["district_village_change_pct_per_year"]
     r += [(district_village_change_pct(sim, y) - villages) / DISTRICT_VILLAGE_TOL_PCT for y in years]
     r += [city_population_rms(sim, tg, y) / CITY_POPULATION_TOL for y in years if y in tg["city_population"]]
@@ -212,7 +222,8 @@ def residual_names(tg: dict) -> list[str]:
         "population",
         "migrants leaving",
         "returns",
-        "county-area gain",
+        "county gain",
+        "county-level-city gain",
         "district villages",
     ):
         names += [f"{what} {y}" for y in years]
@@ -246,7 +257,19 @@ def fit(scale: float, seed: int, x0: np.ndarray, years=YEARS, max_evaluations: i
             log.info("x=%s  |r|=%.3f  (%.1f s)", np.round(x, 4), np.linalg.norm(cache[key]), time.perf_counter() - t)
         return cache[key]
 
-    res = least_squares(fun, x0, diff_step=0.02, xtol=1e-3, ftol=1e-3, max_nfev=max_evaluations)
+    def jac(x):
+        # forward differences with a step of 2% of the constant, at least 0.02 utility units: scipy's relative
+        # step is zero for a constant at 0, and a tiny step moves no household's choice at a fixed seed
+        f0 = fun(x)
+        columns = []
+        for i in range(len(x)):
+            h = DIFF_STEP * max(1.0, abs(float(x[i])))
+            xi = np.array(x, float)
+            xi[i] += h
+            columns.append((fun(xi) - f0) / h)
+        return np.column_stack(columns)
+
+    res = least_squares(fun, x0, jac=jac, xtol=1e-3, ftol=1e-3, max_nfev=max_evaluations)
     sim = simulate(res.x, scale, seed, end_year=end)
     resid = residuals(sim, tg)
     dof = max(1, len(resid) - len(res.x))
@@ -285,11 +308,15 @@ def write_fitted(path: Path, result: dict, scale: float, seed: int, command: str
         "population_error": {int(y): round(float(sim.loc[y, "population"] - tg["population"][y])) for y in years},
         "migrant_leaving_rate_pct": {int(y): round(float(sim.loc[y, "migrant_leaving_rate_pct"]), 2) for y in years},
         "return_rate_pct": {int(y): round(float(return_rate_pct(sim, y)), 2) for y in years},
-        "county_area_gain_pp": {
-            int(y): round(float(sim.loc[y, "county_area_rate_pct"] - sim.loc[y - 1, "county_area_rate_pct"]), 2)
-            for y in years
+        **{
+            f"{kind}_gain_pp": {
+                int(y): round(float(sim.loc[y, f"{kind}_rate_pct"] - sim.loc[y - 1, f"{kind}_rate_pct"]), 2)
+                for y in years
+            }
+            for kind in ("county", "county_city")
         },
-        "county_area_gain_target_pp": round(tg["county_area_gain_pp_per_year"], 2),
+        "county_gain_target_pp": round(tg["county_gain_pp_per_year"], 2),
+        "county_city_gain_target_pp": round(tg["county_city_gain_pp_per_year"], 2),
         "district_village_change_pct": {int(y): round(district_village_change_pct(sim, y), 2) for y in years},
         "district_village_change_target_pct": round(tg["district_village_change_pct_per_year"], 2),
         "city_population_rms_error": {int(y): round(city_population_rms(sim, tg, y)) for y in tg["city_population"]},

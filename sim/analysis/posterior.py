@@ -27,7 +27,7 @@ are resampled by weight (systematic resampling). Finally some kept draws are rer
 emulated and simulated misfits are compared (`check` in the record). Below an effective sample size of
 MIN_ESS nothing is written to conf/behaviour/.
 
-Why this method: 8 constants, a simulator of about 0.6 s a run (3 years at scale 0.03) whose single-seed
+Why this method: 9 constants, a simulator of about 0.6 s a run (3 years at scale 0.03) whose single-seed
 surface is rugged, and a laptop: a few hundred runs (4-5 minutes on 2 cores) give emulators that are smooth
 and accurate where the posterior is, and sampling on them is free. ABC-SMC would need thousands of runs for the
 same, and would still chase one seed's noise.

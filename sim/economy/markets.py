@@ -336,14 +336,16 @@ def conditions(
     return c._replace(event_bound=event_bounds(urban, bh, c), mover_utility=mover_utilities(st, bh, c))
 
 
-def place_constants(tier: np.ndarray, beh: dict, district_village: np.ndarray) -> np.ndarray:
-    """Utility constant of each place by type (fitted county-seat, Taiyuan and out-of-province constants), and of the
-    villages inside city districts (`district_village`, fitted) over the county villages."""
+def place_constants(tier: np.ndarray, beh: dict, district_village: np.ndarray, county_town: np.ndarray) -> np.ndarray:
+    """Utility constant of each place by type (fitted county-seat, Taiyuan and out-of-province constants), of the
+    seats of counties (`county_town`, 县城, fitted) over the seats of county-level cities, and of the villages
+    inside city districts (`district_village`, fitted) over the county villages."""
     f = beh["fitted"]
     seat = f["asc_county_seat"]
     asc = np.choose(
         tier, [seat + f["asc_taiyuan_extra"], seat + beh["asc_prefecture_extra"], seat, 0.0, f["asc_out_of_province"]]
     ).astype(float)
+    asc += f["asc_county_town_extra"] * np.asarray(county_town, bool)
     return asc + f["asc_district_village"] * np.asarray(district_village, bool)
 
 
