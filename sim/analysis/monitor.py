@@ -11,7 +11,8 @@ in conf/behaviour/posterior.json) with the seeds in turn. Every province residen
 years reweights the members by its likelihood, N(observed; member's value, sd^2), sd = the survey's error
 (validate.OBSERVATION_SD_PP) widened by the posterior's model-error scale, the same likelihood the
 calibration used, and by the model's discrepancy at that year (a random walk from the last calibrated year,
-validate.discrepancy_pp_per_year; it also widens the 2027 and 2029 forecasts): a sequential importance-sampling (particle) update. Why reweighting and not restarting
+validate.discrepancy_pp_per_year; it also widens the 2027 and 2029 forecasts): a sequential
+importance-sampling (particle) update. Why reweighting and not restarting
 from the observed state: the observation is one province number, not the household state, and the members
 that reproduce it carry the behaviour and the chance that produced it into 2027 and 2029. With no
 observation after the calibration years every weight is equal, and the answer is the ensemble's own. When
@@ -104,7 +105,12 @@ def assess(
         x = rates[year].to_numpy(float)
         draws = 200 if drift(year) > 0 else 1
         p5, p50, p95 = weighted_quantile(V.predictive(x, drift(year), draws), np.repeat(w, draws), [0.05, 0.5, 0.95])
-        out["forecast"][year] = {"median": float(p50), "p5": float(p5), "p95": float(p95), "discrepancy_sd_pp": drift(year)}
+        out["forecast"][year] = {
+            "median": float(p50),
+            "p5": float(p5),
+            "p95": float(p95),
+            "discrepancy_sd_pp": drift(year),
+        }
     for key, year, level, text in (
         ("final", FINAL, target, f"close to {target:g}% at the end of {FINAL}"),
         ("mid_term", MID_TERM, path_2027,
@@ -257,7 +263,8 @@ def main(argv=None) -> None:
         s = V.settings_of(cfg)
         ensemble = V.run_ensemble(cfg, [int(cfg["seed"]) + i for i in range(s["seeds"])], s["parameter_draws"])
     calibrated = conditioning_years(record)
-    discrepancy = V.discrepancy_pp_per_year(V.observed_targets(V.load_targets()), max(calibrated)) if calibrated else 0.0
+    observed = V.observed_targets(V.load_targets())
+    discrepancy = V.discrepancy_pp_per_year(observed, max(calibrated)) if calibrated else 0.0
     result = monitor(
         member_rates(ensemble), province_observations(), calibrated, record.get("error_scale", 1.0), discrepancy
     )

@@ -9,9 +9,9 @@ member a draw of it (calibration window 2021..origin, validation window: every l
 <out>/origin_<origin>/. Each forecast (origin, year) is scored against the observation: the error of the
 ensemble median, the CRPS of the members' prediction (each member plus the survey's own error,
 validate.OBSERVATION_SD_PP, and the model's discrepancy as a random walk from the origin, estimated from the
-observations up to the origin, validate.discrepancy_pp_per_year), whether the observation falls inside the central 50% and 90% predictive bands,
-and the 90% band's width; beside it every naive benchmark fitted to the same data (validate.BENCHMARKS; a
-point forecast's CRPS is its absolute error).
+observations up to the origin, validate.discrepancy_pp_per_year), whether the observation falls inside
+the central 50% and 90% predictive bands, and the 90% band's width; beside it every naive benchmark
+fitted to the same data (validate.BENCHMARKS; a point forecast's CRPS is its absolute error).
 
 Writes rolling_origin.csv (one row per origin, year and forecaster), rolling_origin.md (the tables) and
 rolling_origin.png (forecasts and observations by origin). No observation after an origin enters anything

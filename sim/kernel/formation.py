@@ -76,7 +76,15 @@ def form_households(h, parents, first_row, age_min, age_max, st, bh, c, seed, mo
         choice_key = mix64(key ^ _CHOICE_KEY)
         d = choose_place(j, h, st, bh, c, seed, choice_key, True, opts, prob)
         tenure, flags = arrive(
-            d, hukou, origin, flags, choice_key, bh, c.public_rental_share, c.emp_prob, c.insurance_rate,
+            d,
+            hukou,
+            origin,
+            flags,
+            choice_key,
+            bh,
+            c.public_rental_share,
+            c.emp_prob,
+            c.insurance_rate,
             st.place_is_urban,
         )
         h.place[j] = d

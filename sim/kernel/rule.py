@@ -251,8 +251,9 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
                         ev |= EV_LEFT_AS_MIGRANT
                     if d == rural_place(origin) or (hukou == oop and d == oop):
                         ev |= EV_RETURNED
-                    tenure, flags = arrive(d, hukou, origin, flags, key, bh, public_rental_share, emp_prob,
-                                           insurance_rate, place_is_urban)
+                    tenure, flags = arrive(
+                        d, hukou, origin, flags, key, bh, public_rental_share, emp_prob, insurance_rate, place_is_urban
+                    )
                     place_of[i] = d
                     months_of[i] = 0
                     place = d
