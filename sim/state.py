@@ -52,8 +52,21 @@ class Households(NamedTuple):
         return Households(*(a.copy() for a in self))
 
     def grown(self, k: int) -> "Households":
-        """The same households with k empty rows appended (size 0: the rule skips them)."""
-        return Households(*(np.concatenate([a, np.zeros(k, a.dtype)]) for a in self))
+        """The same households with k empty rows appended (size 0: the rule skips them).
+
+        The rows are views of the first n rows of larger zeroed buffers where there is room (then growing
+        copies nothing: the rows past n were never written, so they are still zero); otherwise the buffers
+        are reallocated with a quarter to spare. A zeroed buffer's untouched pages take no memory."""
+        n = self.n
+        if all(_spare_rows(a) >= k for a in self):
+            return Households(*(a.base[: n + k] for a in self))
+        capacity = n + k + (n + k) // 4
+        out = []
+        for a in self:
+            buffer = np.zeros(capacity, a.dtype)
+            buffer[:n] = a
+            out.append(buffer[: n + k])
+        return Households(*out)
 
     def nbytes_per_household(self) -> int:
         return sum(a.itemsize for a in self)
@@ -68,3 +81,13 @@ BYTES_PER_HOUSEHOLD = sum(np.dtype(t).itemsize for t in DTYPES.values())
 
 def empty(n: int) -> Households:
     return Households(**{k: np.zeros(n, dtype=t) for k, t in DTYPES.items()})
+
+
+def _spare_rows(a: np.ndarray) -> int:
+    """Rows of zeroed buffer left after `a`, when `a` is the first rows of a 1-D buffer (made by `grown`)."""
+    base = a.base
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or base.dtype != a.dtype:
+        return 0
+    if a.__array_interface__["data"][0] != base.__array_interface__["data"][0]:
+        return 0
+    return base.shape[0] - a.shape[0]

@@ -89,3 +89,19 @@ def test_new_households_are_mesa_agents():
     assert m.households.n > n
     assert len(households) == m.households.n
     assert sorted(households.get("index")) == list(range(m.households.n))
+
+
+def test_growing_the_arrays_keeps_the_rows_and_copies_only_when_out_of_room():
+    from sim.state import empty
+
+    h = empty(10)
+    h.place[:] = np.arange(10)
+    g = h.grown(3)  # no room: reallocated with a quarter to spare
+    assert g.n == 13 and (g.place[:10] == np.arange(10)).all() and (g.place[10:] == 0).all()
+    g.place[10:] = 7
+    again = g.grown(2)  # room left: the same buffer, nothing copied
+    assert again.n == 15 and np.shares_memory(again.place, g.place)
+    assert (again.place[:13] == g.place).all() and (again.place[13:] == 0).all()
+    big = again.grown(100)  # out of room again
+    assert big.n == 115 and not np.shares_memory(big.place, again.place)
+    assert (big.place[:15] == again.place).all() and (big.place[15:] == 0).all()
