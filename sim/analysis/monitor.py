@@ -118,21 +118,24 @@ def assess(
          f"{path_2027:.2f}%"),
     ):  # fmt: skip
         x = rates[year].to_numpy(float)
-
-        def chance(at, x=x, year=year):  # P(true rate >= at), member by member, with the discrepancy
-            return x >= at if drift(year) <= 0 else stats.norm.sf(at, loc=x, scale=drift(year))
-
-        p = float(np.sum(w * chance(level - CLOSE_PP)))
+        p = share_at_least(x, w, level - CLOSE_PP, drift(year))
         out["targets"][key] = {
             "year": year,
             "level_pct": float(level),
             "threshold_pct": float(level - CLOSE_PP),
             "rule": f"{text}, within {CLOSE_PP:g} pp (>= {level - CLOSE_PP:.2f}%)",
             "probability": p,
-            "probability_at_level": float(np.sum(w * chance(level))),
+            "probability_at_level": share_at_least(x, w, level, drift(year)),
             "on_track": p >= ON_TRACK_PROBABILITY,
         }
     return out
+
+
+def share_at_least(x: np.ndarray, w: np.ndarray, level: float, sd: float) -> float:
+    """Weighted probability that the true rate is at least `level`: each member's value x, spread by the
+    model's discrepancy (normal, sd; none when sd is 0)."""
+    above = x >= level if sd <= 0 else stats.norm.sf(level, loc=x, scale=sd)
+    return float(np.sum(w * above))
 
 
 def conditioning_years(record: dict) -> list[int]:

@@ -40,7 +40,7 @@ def leavers(h, rate, parent_min_age, seed, month):
         if uniform(draw_key(seed, i, month), S_LEAVE_HOME) < rate:
             out[k] = i
             k += 1
-    return out[:k]
+    return out[:k].copy()  # a copy, so the buffer of one slot per household is freed
 
 
 @nb.njit(cache=True)
