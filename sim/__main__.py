@@ -34,6 +34,7 @@ TOOLS = {
     "calibrate": "sim.analysis.calibrate",  # fit the behaviour constants
     "posterior": "sim.analysis.posterior",  # a posterior sample of them (Bayesian calibration)
     "rolling-origin": "sim.analysis.rolling",  # calibrate up to a year, forecast the next, score
+    "hindcast": "sim.analysis.hindcast",  # from the 2010 census to the 2020 census, unit by unit
     "compare": "sim.analysis.compare",  # scenarios side by side
     "sensitivity": "sim.analysis.sensitivity",  # Morris and Sobol
     "seek": "sim.analysis.seek",  # least-cost lever schedule for a target

@@ -76,7 +76,13 @@ class ShanxiModel(mesa.Model):
         self.scale = float(cfg["population"]["scale"])
         self.weight = 1.0 / self.scale
         self.end_year = int(cfg["run"]["end_year"])
-        self.n_months = months_until(self.end_year)
+        # the starting census: 2020, or 2010 for the decade hindcast (sim.analysis.hindcast)
+        self.start_year = int(cfg["run"].get("start_year", CENSUS_MONTH[0]))
+        if self.end_year <= self.start_year:
+            raise ValueError(
+                f"run.end_year = {self.end_year} must be after run.start_year = {self.start_year} (the starting census)"
+            )
+        self.n_months = months_until(self.end_year, self.start_year)
         self.scenario_name = cfg["scenario"]["name"]
         self.agent_stepping = agent_stepping
         if threads:
@@ -94,7 +100,7 @@ class ShanxiModel(mesa.Model):
         self.policy = compile_policy(self.geo, lever_values, self.levers)
         self.base_policy = compile_policy(self.geo, None, self.levers)
         self.households, self.kind = synthesize(
-            self.geo, cfg["population"], self.econ, self.scale, seed, workers=numba.get_num_threads()
+            self.geo, cfg["population"], self.econ, self.scale, seed, numba.get_num_threads(), self.start_year
         )
         self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"])
         self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
@@ -116,8 +122,8 @@ class ShanxiModel(mesa.Model):
         self.month = 0
         self.rows: list[tuple] = []  # (year, level, region, indicator, value)
         self._flows = self._zero_flows()
-        self.month_behaviour = self._behaviour(CENSUS_MONTH[0])
-        self.month_conditions = self._conditions(CENSUS_MONTH[0])
+        self.month_behaviour = self._behaviour(self.start_year)
+        self.month_conditions = self._conditions(self.start_year)
         self.census_values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight)
         self._household_agents = self.households.n <= int(cfg["population"]["max_agents"])
         if self._household_agents:
@@ -127,7 +133,7 @@ class ShanxiModel(mesa.Model):
             CountyUnit(self, u)
         self.datacollector = mesa.DataCollector(
             model_reporters={
-                "year": lambda m: month_calendar(m.month - 1)[0] + (month_calendar(m.month - 1)[1] - 1) / 12.0,
+                "year": lambda m: m.calendar(m.month - 1)[0] + (m.calendar(m.month - 1)[1] - 1) / 12.0,
                 "resident_urbanization_rate_pct": lambda m: m.province_rate("resident"),
                 "hukou_urbanization_rate_pct": lambda m: m.province_rate("hukou"),
                 "population": lambda m: m.province_population(),
@@ -139,7 +145,7 @@ class ShanxiModel(mesa.Model):
         if self.month >= self.n_months:
             self.running = False
             return
-        year, moy = month_calendar(self.month)
+        year, moy = self.calendar(self.month)
         if moy == 1:
             self._new_year(year)
         self.month_behaviour = self._behaviour(year)
@@ -164,6 +170,10 @@ class ShanxiModel(mesa.Model):
         if self.month >= self.n_months:
             self.running = False
 
+    def calendar(self, month: int) -> tuple[int, int]:
+        """(year, month of year) of model month `month` (0 = the census month, November of run.start_year)."""
+        return month_calendar(month, self.start_year)
+
     def run(self, progress=None) -> None:
         """Step to the end of `end_year`. `progress(month, n_months)` is called after each month."""
         while self.running and self.month < self.n_months:
@@ -187,7 +197,10 @@ class ShanxiModel(mesa.Model):
         """In-situ urbanization of the year (kernel.reclassify); `_new_year` then recounts the place totals."""
         units = np.arange(len(self.geo.unit_name_en))
         rural = self.counts.people_by_home_place.sum(axis=0)[rural_place(units)] * self.weight
-        rates = markets.reclassification_rates(self.geo, self.econ, place, prov, self.base_policy.at(year)[1], rural)
+        # from the 2010 census (the decade hindcast) each unit's gain of the decade is the future: type rates only
+        unit_specific = self.start_year >= CENSUS_MONTH[0]
+        base = self.base_policy.at(year)[1]
+        rates = markets.reclassification_rates(self.geo, self.econ, place, prov, base, rural, unit_specific)
         people = np.zeros(self.geo.n_places, np.int64)
         K.reclassify(
             self.households, rates, float(self.econ["reclassification_hukou_share"]), self.seed, self.month, people
@@ -283,7 +296,7 @@ class ShanxiModel(mesa.Model):
         }
 
     def _record(self, year: int) -> None:
-        months = 12 if year > CENSUS_MONTH[0] else 12 - CENSUS_MONTH[1] + 1
+        months = 12 if year > self.start_year else 12 - CENSUS_MONTH[1] + 1
         values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight, months)
         for name, arr in values.items():
             for r, (level, region) in enumerate(zip(self.regions.levels, self.regions.names)):
@@ -293,7 +306,7 @@ class ShanxiModel(mesa.Model):
     def _record_costs(self, year: int) -> None:
         """Spending above the baseline policy, per lever, for the province and the cities."""
         now, base = self.policy.at(year), self.base_policy.at(year)
-        last = self.policy.at(year - 1) if year > CENSUS_MONTH[0] else base
+        last = self.policy.at(year - 1) if year > self.start_year else base
         masks = costs.place_masks(self.economy.tier, self.static.place_in_metro, self.economy.cluster_seat)
         per_place, lump = costs.yearly_costs(
             self.levers, now, base, last, self.counts, self._flows, self.economy, masks, self.weight

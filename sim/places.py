@@ -49,12 +49,13 @@ FINAL_YEAR = 2029  # final evaluation
 TARGET_RESIDENT_RATE_PCT = 70.0  # 常住人口城镇化率接近70% by 2029 (the plan, section 二)
 
 
-def month_calendar(month: int) -> tuple[int, int]:
-    """(year, month of year) of model month `month` (0 = November 2020, the census month)."""
+def month_calendar(month: int, start_year: int = CENSUS_MONTH[0]) -> tuple[int, int]:
+    """(year, month of year) of model month `month` (0 = November of `start_year`, the census month:
+    2020; 2010 in the decade hindcast)."""
     m = month + CENSUS_MONTH[1] - 1
-    return CENSUS_MONTH[0] + m // 12, m % 12 + 1
+    return start_year + m // 12, m % 12 + 1
 
 
-def months_until(end_year: int) -> int:
-    """Model months from the census month to the end of `end_year`."""
-    return (end_year - CENSUS_MONTH[0]) * 12 + (12 - CENSUS_MONTH[1]) + 1
+def months_until(end_year: int, start_year: int = CENSUS_MONTH[0]) -> int:
+    """Model months from the census month of `start_year` to the end of `end_year`."""
+    return (end_year - start_year) * 12 + (12 - CENSUS_MONTH[1]) + 1

@@ -349,12 +349,16 @@ def place_constants(tier: np.ndarray, beh: dict, district_village: np.ndarray, c
     return asc + f["asc_district_village"] * np.asarray(district_village, bool)
 
 
-def census_reclassification_people(geo, share: float) -> np.ndarray:
+def census_reclassification_people(geo, share: float, unit_specific: bool = True) -> np.ndarray:
     """People a year whom each unit's built-up growth reclassifies urban in situ: `share` of the unit's
     2010-2020 census urban gain (at most its rural loss), spread over 10 years. Reclassification follows
     the land the seat takes, so it is a number of people (of the province) a year, not a share of the
     villagers left;
-    units without 2010 values take their unit type's rate of their 2020 rural population."""
+    units without 2010 values take their unit type's rate of their 2020 rural population.
+
+    `unit_specific=False` (the decade hindcast, which starts in 2010, when each unit's gain of the decade is
+    still the future it is scored on): every unit takes its type's rate of its 2010 rural population, so
+    only the unit type's total comes from the decade."""
     pop10, urban10 = np.asarray(geo.unit_pop_2010, float), np.asarray(geo.unit_urban_pop_2010, float)
     pop20, urban20 = np.asarray(geo.unit_pop_2020, float), np.asarray(geo.unit_urban_pop_2020, float)
     rural20 = pop20 - urban20
@@ -365,6 +369,16 @@ def census_reclassification_people(geo, share: float) -> np.ndarray:
     people = np.zeros(len(pop20))
     people[known] = share * gain[known] / 10.0
     unit_type = np.asarray(geo.unit_type)
+    if not unit_specific:
+        from sim.world.census2010 import unit_counts_2010
+
+        pop_10, urban_10 = unit_counts_2010(geo)
+        rural10 = pop_10 - urban_10
+        out = np.zeros(len(pop20))
+        for t in np.unique(unit_type):
+            of_type = unit_type == t
+            out[of_type] = people[known & of_type].sum() / rural10[known & of_type].sum() * rural10[of_type]
+        return out
     for t in np.unique(unit_type):
         of_type = known & (unit_type == t)
         typical = people[of_type].sum() / max(rural20[of_type].sum(), 1.0)
@@ -373,13 +387,13 @@ def census_reclassification_people(geo, share: float) -> np.ndarray:
 
 
 def reclassification_rates(
-    geo, econ: dict, place: dict, prov: dict, base_prov: dict, rural_people: np.ndarray
+    geo, econ: dict, place: dict, prov: dict, base_prov: dict, rural_people: np.ndarray, unit_specific: bool = True
 ) -> np.ndarray:
     """This year's in-situ reclassification rate of every unit's rural residents: its census number of
     people a year (raised by the levers that build county seats, A2.5, in counties and county-level
     cities, and renew cities, A4.1, in districts) over the people living in its villages now
     (`rural_people`, province scale)."""
-    people = census_reclassification_people(geo, econ["reclassification_share_of_urban_growth"])
+    people = census_reclassification_people(geo, econ["reclassification_share_of_urban_growth"], unit_specific)
     response = econ["reclassification_policy_response"]
     district = np.asarray(geo.unit_type) == 0
     seats = prov["county_seat_service_level"] - base_prov["county_seat_service_level"]

@@ -50,9 +50,19 @@ MIGRANT_KINDS = (Kind.RURAL_HUKOU_MIGRANT, Kind.URBAN_HUKOU_MIGRANT, Kind.OTHER_
 RESIDENT_KINDS = (Kind.RURAL_LOCAL, Kind.URBAN_LOCAL, *MIGRANT_KINDS)
 
 
-def load_census() -> dict:
-    with resources.files("sim.world").joinpath("data/census_2020.yaml").open(encoding="utf-8") as f:
+def load_census(year: int = 2020) -> dict:
+    """Province totals of a census (data/census_<year>.yaml: 2020, or 2010 for the decade hindcast)."""
+    with resources.files("sim.world").joinpath(f"data/census_{year}.yaml").open(encoding="utf-8") as f:
         return yaml.safe_load(f)
+
+
+def unit_counts(geo: Geography, year: int = 2020) -> tuple[np.ndarray, np.ndarray]:
+    """Population and urban population of every unit at a census (persons)."""
+    if year == 2020:
+        return geo.unit_pop_2020, geo.unit_pop_2020 * geo.unit_urban_share_2020
+    from sim.world.census2010 import unit_counts_2010
+
+    return unit_counts_2010(geo)
 
 
 @dataclass(frozen=True)
@@ -94,11 +104,11 @@ def census_kinds(census: dict, pop: dict) -> dict:
     )
 
 
-def build_cells(geo: Geography, census: dict, pop: dict) -> Cells:
+def build_cells(geo: Geography, census: dict, pop: dict, year: int = 2020) -> Cells:
     n = len(geo.unit_name_en)
     totals = census_kinds(census, pop)
-    urban = geo.unit_pop_2020 * geo.unit_urban_share_2020
-    rural = geo.unit_pop_2020 - urban
+    unit_pop, urban = unit_counts(geo, year)
+    rural = unit_pop - urban
     is_taiyuan = geo.unit_city == geo.taiyuan_city
     pull = np.where(is_taiyuan & (geo.unit_type == 0), pop["taiyuan_pull"], 1.0)
     units = np.arange(n)
@@ -201,17 +211,18 @@ def _stochastic_round(x, rng):
 
 
 def synthesize(
-    geo: Geography, pop: dict, econ: dict, scale: float, seed: int, workers: int = 1
+    geo: Geography, pop: dict, econ: dict, scale: float, seed: int, workers: int = 1, year: int = 2020
 ) -> tuple[S.Households, np.ndarray]:
-    """Sample households at `scale`, on `workers` threads. Returns the household arrays and each
-    household's kind (the same whatever the number of workers).
+    """Sample households at `scale`, on `workers` threads, at the census of `year` (2020; 2010 for the
+    decade hindcast). Returns the household arrays and each household's kind (the same whatever the
+    number of workers).
 
     Long on purpose: its two passes over blocks share the blocks' draws and the raking sums, and
     splitting them would pass a dozen arrays around; the census synthesis of the next model version
     (census age shares per unit) replaces it."""
-    census = load_census()
-    rng = np.random.default_rng([seed, 2020])
-    cells = build_cells(geo, census, pop)
+    census = load_census(year)
+    rng = np.random.default_rng([seed, year])
+    cells = build_cells(geo, census, pop, year)
     kind = cells.kind
     resident = np.isin(kind, RESIDENT_KINDS)
     fam_people, coll_people, mean_size = household_people(cells, census, pop)
@@ -232,7 +243,7 @@ def synthesize(
     # random streams and write their own rows, so they run on threads (numpy releases the GIL) and
     # the result does not depend on how many
     def pass1(bi, a, b):
-        r = np.random.default_rng([seed, 2020, 1, bi])
+        r = np.random.default_rng([seed, year, 1, bi])
         c = cell[a:b]
         k = kinds[a:b]
         collective = (np.arange(a, b) - first[c]) >= n_fam[c]
@@ -277,7 +288,7 @@ def synthesize(
 
     # pass 2: members, skill, land, tenure, job, insurance, time at place
     def pass2(bi, a, b):
-        r = np.random.default_rng([seed, 2020, 2, bi])
+        r = np.random.default_rng([seed, year, 2, bi])
         k = kinds[a:b]
         nb = b - a
         age = h.head_age[a:b]
