@@ -682,8 +682,7 @@ def bench_agents(scale: float, months: int, repeats: int, threads: list[int], se
 
     numba.set_num_threads(max(threads))
     t_setup, _, model = timed(lambda: ShanxiModel(scale=scale, rng=seed, agent_stepping=True))
-    h = model.households
-    n = int(h.n)
+    n = int(model.households.n)
     n_agents = len(model.agents_by_type.get(Household, [])) if hasattr(model, "agents_by_type") else 0
     res = {"scale": scale, "households": n, "mesa_agents": n_agents, "setup_s": t_setup}
     if n_agents != n:
@@ -694,7 +693,16 @@ def bench_agents(scale: float, months: int, repeats: int, threads: list[int], se
         split = ins.run_months(months)
     split["agent_step_s_per_month"] = split.pop("other_s_per_month")  # the residual is do("step") here
     res["model_step_split"] = split
-    # the same month on the same state: Mesa agents vs the kernel (results must be identical)
+    # the same month on the same state: Mesa agents vs the kernel (results must be identical). The arrays
+    # are read after stepping: a January grows them (new households), so `model.households` is then a new
+    # tuple, which the agents step and so must the kernel (and `_restore`).
+    h = model.households
+    n = int(h.n)
+    n_agents = len(model.agents_by_type[Household])
+    res["households_compared"], res["mesa_agents_compared"] = n, n_agents
+    if n_agents != n:
+        res["error"] = f"{n} households but {n_agents} Mesa agents after {months} months"
+        return res
     snap = h.copy()
     aset = model.agents_by_type[Household]
     args = (model.static, model.month_behaviour, model.month_conditions, model.seed, model.month)
@@ -1609,7 +1617,8 @@ def _md_agent_path(r: dict) -> list[str]:
     if not ag:
         return L
     L.append(
-        f"Scale {ag['scale']:g}: {ag['households']:,} households as Mesa `Household` agents; one month on the "
+        f"Scale {ag['scale']:g}: {ag.get('households_compared', ag['households']):,} households as Mesa `Household` "
+        f"agents (after the months stepped); one month on the "
         f'same state through `AgentSet.do("step")` (each agent calls the compiled `step_household`) and through '
         f"`kernels.step_all`. Identical results: **{ag['identical_results']}**.\n"
     )

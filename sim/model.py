@@ -184,39 +184,51 @@ class ShanxiModel(mesa.Model):
     def _new_year(self, year: int) -> None:
         place, prov = self.policy.at(year)
         markets.advance_year(self.economy, place, prov, self.counts, self._settled_last_year)
-        self._reclassify(year, place, prov)
-        self._leave_home()
-        flows = self.counts.place[K.counts.FLOW_ROWS].copy()
-        self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
-        self.counts.place[K.counts.FLOW_ROWS] = flows  # last month's flows stay as they were counted
+        # the year's draws first (kernel.yearly), then the changes; the counts follow the rows that changed
+        # (integers: the same as a count from scratch; last month's flows stay as they were counted)
+        towns, hukou_too, parents, rows = self._year_draws(year, place, prov)
+        n_units, n_places, oop = len(self.geo.unit_name_en), self.geo.n_places, self.static.oop
+        before = K.count_rows(self.households, rows, n_units, n_places, oop)
+        self._reclassify(towns, hukou_too)
+        n = self.households.n
+        self._leave_home(parents)
+        after = K.count_rows(self.households, rows, n_units, n_places, oop)
+        new = K.count_rows(self.households, slice(n, None), n_units, n_places, oop)  # the new households
+        self.counts = K.with_rows_changed(self.counts, before, after, new)
         if prov["metro_travel_time_cut"] != self._metro_cut:
             self._metro_cut = prov["metro_travel_time_cut"]
             self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"], self._metro_cut)
 
-    def _reclassify(self, year: int, place: dict, prov: dict) -> None:
-        """In-situ urbanization of the year (kernel.reclassify); `_new_year` then recounts the place totals."""
+    def _year_draws(self, year: int, place: dict, prov: dict) -> tuple[np.ndarray, ...]:
+        """This year's draws (kernel.yearly): the rows reclassified (in-situ urbanization, kernel.reclassify)
+        and whether their hukou goes along, the rows whose household sends a young adult out
+        (kernel.formation.leavers), and the rows in either."""
         units = np.arange(len(self.geo.unit_name_en))
         rural = self.counts.people_by_home_place.sum(axis=0)[rural_place(units)] * self.weight
         # from the 2010 census (the decade hindcast) each unit's gain of the decade is the future: type rates only
         unit_specific = self.start_year >= CENSUS_MONTH[0]
         base = self.base_policy.at(year)[1]
         rates = markets.reclassification_rates(self.geo, self.econ, place, prov, base, rural, unit_specific)
+        b = self.beh
+        # fmt: off
+        return K.year_rows(self.households, rates, float(self.econ["reclassification_hukou_share"]),
+                           float(b["leave_home_rate_year"]), int(b["leave_home_parent_min_age"]), self.seed, self.month)
+        # fmt: on
+
+    def _reclassify(self, rows: np.ndarray, hukou_too: np.ndarray) -> None:
+        """In-situ urbanization of the year: the village households `rows` (`_year_draws`) become urban."""
         people = np.zeros(self.geo.n_places, np.int64)
-        K.reclassify(
-            self.households, rates, float(self.econ["reclassification_hukou_share"]), self.seed, self.month, people
-        )
+        K.reclassify_rows(self.households, rows, hukou_too, people)
         self._flows["reclassified"] += people
 
-    def _leave_home(self) -> None:
-        """Young adults who leave home this year (kernel.formation): the arrays grow by one row per new
-        household, which chooses where to live under last month's conditions; with agents, each new row
-        is a new Household agent."""
-        b = self.beh
-        h = self.households
-        rate, parent_min_age = float(b["leave_home_rate_year"]), int(b["leave_home_parent_min_age"])
-        parents = K.leavers(h, rate, parent_min_age, self.seed, self.month)
+    def _leave_home(self, parents: np.ndarray) -> None:
+        """Young adults who leave home this year (kernel.formation), from the households `parents`
+        (`_year_draws`): the arrays grow by one row per new household, which chooses where to live under
+        last month's conditions; with agents, each new row is a new Household agent."""
         if len(parents) == 0:
             return
+        b = self.beh
+        h = self.households
         n = h.n
         self.households = h.grown(len(parents))
         age_min, age_max = (int(a) for a in b["leave_home_age"])

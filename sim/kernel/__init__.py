@@ -6,17 +6,19 @@
 - `counts`: the place totals the rule keeps (stocks and the month's flows);
 - `reclassify`: the yearly in-situ reclassification of villages to towns;
 - `formation`: the yearly new households of young adults leaving home;
+- `yearly`: the turn of the year's draws over every household in one pass (reclassification and leavers);
 - `rule`: `step_households`, the one rule, stepped over every household (`step_all`) or one agent
   (`step_household`).
 """
 
 from sim.kernel.choice import N_MOVER_TYPES, choice_probabilities, mover_column, mover_utilities, place_utility
-from sim.kernel.counts import PLACE_COUNTERS, Counts, aggregate, zero_counts
+from sim.kernel.counts import PLACE_COUNTERS, Counts, aggregate, count_rows, with_rows_changed, zero_counts
 from sim.kernel.events import N_TYPES, event_bounds, event_slack, settle_combo
 from sim.kernel.formation import form_households, leavers
 from sim.kernel.reclassify import reclassify
 from sim.kernel.rule import step_all, step_household
 from sim.kernel.types import N_OPTIONS, N_SETTLE_COMBOS, Behaviour, Conditions, Static
+from sim.kernel.yearly import reclassify_rows, year_rows
 
 __all__ = [
     "N_MOVER_TYPES",
@@ -30,6 +32,7 @@ __all__ = [
     "Static",
     "aggregate",
     "choice_probabilities",
+    "count_rows",
     "event_bounds",
     "event_slack",
     "form_households",
@@ -38,8 +41,11 @@ __all__ = [
     "mover_utilities",
     "place_utility",
     "reclassify",
+    "reclassify_rows",
     "settle_combo",
     "step_all",
     "step_household",
+    "with_rows_changed",
+    "year_rows",
     "zero_counts",
 ]

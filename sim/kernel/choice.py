@@ -160,9 +160,10 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
       + beta_insurance insurance + beta_network (home county's people at d) + place constant
       + beta_land (land rights held, at the home village) - beta_age (decades over 45, elsewhere)
       + stay_home_county_town (staying in a town of the household's home county).
-    The first line and the next (`place_utility`) are computed for staying, the home village and the
-    home county seat, where the household's own tenure, land and returnee support count; for the
-    other options they are looked up in `Conditions.mover_utility`. A household displaced by a shock
+    The first line and the next (`place_utility`) are computed for staying, and for the home village
+    and the home county seat where the household's own homestead, local hukou, land or returnee support
+    count there; otherwise (and for the other options) they are looked up in `Conditions.mover_utility`,
+    which holds the same arithmetic on the same numbers for a move. A household displaced by a shock
     has no inertia bonus for staying. The arrays are taken out of their tuples once per call (see
     step_households).
     """
@@ -211,12 +212,22 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
             continue
         local = hukou == d
         at_home = d == home_village
-        # fmt: off
-        at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d],
-              permit_of[d], school_of[d], service_of[d], insurance_of[d], arrears_of[d],
-              is_urban[d], in_metro[d], d == oop)
-        # fmt: on
-        v = place_utility(k == 0, local, at_home, d == home_seat, at, hh, bh)
+        at_home_seat = d == home_seat
+        # Moving home is a mover's move (the tabulated value: the same arithmetic on the same numbers) unless
+        # the household's homestead, local hukou or land counts at its village, or returnee support at its seat
+        if (
+            k > 0
+            and not (at_home and (keeps_homestead or local or contract_land))
+            and (bh.returnee_support == 0.0 or not (at_home_seat and not local and not oop_hukou))
+        ):
+            v = mover_utility[d, column + local]
+        else:
+            # fmt: off
+            at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d],
+                  permit_of[d], school_of[d], service_of[d], insurance_of[d], arrears_of[d],
+                  is_urban[d], in_metro[d], d == oop)
+            # fmt: on
+            v = place_utility(k == 0, local, at_home, at_home_seat, at, hh, bh)
         v += bh.beta_network * network[net_row, d] + asc_of[d]
         v += bh.beta_land * land_rights if at_home else -age_cost
         v += bh.asc_stay * (not displaced) if k == 0 else -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])

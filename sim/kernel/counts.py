@@ -5,6 +5,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from sim.kernel.threads import map_threads
 from sim.kernel.types import MIN_CHUNK, N_CHUNKS
 from sim.places import is_rural_place, urban_place
 from sim.state import (
@@ -210,3 +211,22 @@ def aggregate(h, n_units: int, n_places: int, oop: int) -> Counts:
     out = zero_counts(n_units, n_places, n_chunks(h.place.shape[0]))
     _aggregate(h, oop, *out)
     return _sum_chunks(out)
+
+
+def count_rows(h, rows, n_units: int, n_places: int, oop: int) -> Counts:
+    """`aggregate` of the household rows `rows` only (an index array, gathered in threads, or a slice, a
+    view): their stocks as they are now, their events."""
+    if isinstance(rows, slice):
+        sub = [a[rows] for a in h]
+    else:
+        sub = map_threads(lambda a: a[rows], list(h), None if len(rows) >= 1 << 16 else 1)
+    return aggregate(type(h)(*sub), n_units, n_places, oop)
+
+
+def with_rows_changed(counts: Counts, before: Counts, *after: Counts) -> Counts:
+    """The counts after some rows changed (or were added) between two months: `before` counts those rows
+    as they were, the `after` counts (`count_rows`) as they are. Integers, so the same as a count from
+    scratch; the month's flows stay as they were counted."""
+    out = Counts(*(c - b + sum(a) for c, b, *a in zip(counts, before, *after)))
+    out.place[FLOW_ROWS] = counts.place[FLOW_ROWS]
+    return out

@@ -10,10 +10,11 @@ means setting up home at the parents' place. So both family migration (whole hou
 the monthly rule) and members who move alone (here) are in the model, and left-behind households
 are the parents' rows that stay.
 
-Two passes, both serial and in household order, so the result does not depend on threads:
-`leavers` lists the parents; the caller grows the arrays by that many rows; `form_households`
-fills the new rows (row n + r for the r-th parent) and makes their choice. Draws are keyed by the
-parent's row and the month, with streams of their own.
+Two passes, so the result does not depend on threads: `leavers` lists the parents in household order
+(the model takes the same list from `yearly.year_rows`, in one pass with the year's reclassification);
+the caller grows the arrays by that many rows; `form_households` fills the new rows (row n + r for the
+r-th parent) and makes their choice, in threads over parts of the parents (each new row reads only its
+parent's row and its own). Draws are keyed by the parent's row and the month, with streams of their own.
 """
 
 import numba as nb
@@ -21,6 +22,7 @@ import numpy as np
 
 from sim.kernel.choice import choose_place
 from sim.kernel.rule import arrive
+from sim.kernel.threads import map_parts, parts
 from sim.kernel.types import N_OPTIONS
 from sim.rng import S_LEAVE_HOME, S_LEAVE_HOME_AGE, S_LEAVE_HOME_EMPLOYED, draw_key, mix64, uniform
 from sim.state import COLLECTIVE, CONTRACT_LAND, EMPLOYED, HOMESTEAD, OWN, POOL
@@ -43,14 +45,30 @@ def leavers(h, rate, parent_min_age, seed, month):
     return out[:k].copy()  # a copy, so the buffer of one slot per household is freed
 
 
-@nb.njit(cache=True)
 def form_households(h, parents, first_row, age_min, age_max, st, bh, c, seed, month, formed, moved):
     """Fill rows first_row + r with the household formed by a young adult leaving parents[r], and
     let it choose where to live. Adds the people who formed households to `formed` and those who
-    left the parents' place to `moved`, both by the place they now live."""
+    left the parents' place to `moved`, both by the place they now live.
+
+    In threads over parts of the parents (kernel.threads): a new row reads only its parent's row and its
+    own, and what is added up is integers, so the result does not depend on the split."""
+
+    def part(start, stop):
+        f, m = np.zeros_like(formed), np.zeros_like(moved)
+        _form_households(start, stop, h, parents, first_row, age_min, age_max, st, bh, c, seed, month, f, m)
+        return f, m
+
+    for f, m in map_parts(part, parts(parents.shape[0], 4096)):
+        formed += f
+        moved += m
+
+
+@nb.njit(cache=True, nogil=True)
+def _form_households(start, stop, h, parents, first_row, age_min, age_max, st, bh, c, seed, month, formed, moved):
+    """`form_households` for parents[start:stop]."""
     opts = np.empty(N_OPTIONS, dtype=np.int64)
     prob = np.empty(N_OPTIONS)
-    for r in range(parents.shape[0]):
+    for r in range(start, stop):
         i = parents[r]
         j = first_row + r
         key = draw_key(seed, i, month)
