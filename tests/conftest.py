@@ -8,6 +8,25 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def place_terms(c, st, d, skill):
+    """The place's values `K.place_utility` reads (its `at` tuple) for a household of `skill` at place d."""
+    return (
+        c.wage[d, skill],
+        c.emp_prob[d],
+        c.rent[d],
+        c.public_rental_share[d],
+        c.rent_subsidy[d],
+        c.permit_share[d],
+        c.school_access[d],
+        c.service_level[d],
+        c.insurance_rate[d],
+        c.wage_arrears[d],
+        bool(st.place_is_urban[d]),
+        bool(st.place_in_metro[d]),
+        d == st.oop,
+    )
+
+
 def run_cli(*args, env=None, timeout=600, check=True):
     """Run `python -m <args>` from the project root, as a user would."""
     e = dict(os.environ)

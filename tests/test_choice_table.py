@@ -9,6 +9,7 @@ import pytest
 
 from sim import kernel as K
 from sim import state as S
+from tests.conftest import place_terms
 
 
 @pytest.mark.parametrize("returnee_support", [0.0, 300.0])
@@ -39,21 +40,7 @@ def test_tabulated_moves_home_equal_the_full_utility(small_model_factory, return
             ):
                 full += 1
                 continue
-            at = (
-                c.wage[d, skill],
-                c.emp_prob[d],
-                c.rent[d],
-                c.public_rental_share[d],
-                c.rent_subsidy[d],
-                c.permit_share[d],
-                c.school_access[d],
-                c.service_level[d],
-                c.insurance_rate[d],
-                c.wage_arrears[d],
-                bool(st.place_is_urban[d]),
-                bool(st.place_in_metro[d]),
-                d == st.oop,
-            )
+            at = place_terms(c, st, d, skill)
             # the household's own numbers where the table has its placeholders (unused by a move)
             hh = (trained, 2.0 if h.n_adult[i] >= 2 else 1.0, 0.7, 0.5, homestead, land, children, metro, oop_hukou)
             assert c.mover_utility[d, column + local] == K.place_utility(False, local, at_home, at_seat, at, hh, bh)

@@ -9,6 +9,7 @@ import yaml
 
 from sim import kernel as K
 from sim import state as S
+from tests.conftest import place_terms
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "household_choice.yaml").read_text(encoding="utf-8"))
 SKILL = {"low": 0, "middle": 1, "high": 2}
@@ -205,21 +206,7 @@ def test_tabulated_moves_equal_the_full_utility(small_model_factory):
             d = int(d)
             assert d not in (place, 2 * origin, 2 * origin + 1), (i, d)
             local = hukou == d
-            at = (
-                c.wage[d, skill],
-                c.emp_prob[d],
-                c.rent[d],
-                c.public_rental_share[d],
-                c.rent_subsidy[d],
-                c.permit_share[d],
-                c.school_access[d],
-                c.service_level[d],
-                c.insurance_rate[d],
-                c.wage_arrears[d],
-                bool(st.place_is_urban[d]),
-                bool(st.place_in_metro[d]),
-                d == st.oop,
-            )
+            at = place_terms(c, st, d, skill)
             hh = (
                 trained,
                 2.0 if h.n_adult[i] >= 2 else 1.0,
