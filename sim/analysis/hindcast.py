@@ -32,7 +32,6 @@ errors and the province path).
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 from pathlib import Path
 
@@ -55,24 +54,13 @@ MONTHS = 120  # to 1 November 2020, the seventh census
 UNIT_TYPES = ("district", "county-level city", "county")
 
 
-def _apply(cfg: dict, parameters) -> dict:
-    mcfg = copy.deepcopy(cfg)
-    for path, value in parameters:
-        node = mcfg["behaviour"]
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    return mcfg
-
-
 def run_member(cfg: dict, seed: int, parameters=()) -> dict:
     """One member from the 2010 census to the 2020 census: year-end province rates, the state at the census
     (unit urban shares and populations), and the decade's urban growth by source (persons)."""
     from sim.model import ShanxiModel
     from sim.places import rural_place, urban_place
 
-    mcfg = _apply(cfg, parameters)
+    mcfg = V.with_parameters(cfg, parameters)
     mcfg["seed"] = seed
     mcfg["run"]["start_year"] = START_YEAR
     mcfg["run"]["end_year"] = START_YEAR + 11  # past the census; the member stops at month MONTHS

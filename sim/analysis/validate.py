@@ -292,20 +292,27 @@ def household_indicators(model) -> dict[str, float]:
     }
 
 
+def with_parameters(cfg: dict, parameters) -> dict:
+    """A copy of `cfg` with behaviour parameters set: (path under behaviour, value) pairs, as a posterior
+    draw gives them (posterior_draws)."""
+    mcfg = copy.deepcopy(cfg)
+    for path, value in parameters:
+        node = mcfg["behaviour"]
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return mcfg
+
+
 def run_member(cfg: dict, member: Member, n_members: int = 1, progress: str | None = None) -> pd.DataFrame:
     """Run one member from the census to cfg.run.end_year; tidy rows (ENSEMBLE_COLUMNS)."""
     from sim.model import ShanxiModel
     from sim.places import month_calendar
     from sim.runs.run import progress_reporter
 
-    mcfg = copy.deepcopy(cfg)
+    mcfg = with_parameters(cfg, member.parameters)
     mcfg["seed"] = member.seed
-    for path, value in member.parameters:
-        node = mcfg["behaviour"]
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
     model = ShanxiModel(config=mcfg, threads=mcfg["run"].get("threads") or None)
     regions = list(zip(model.regions.levels, model.regions.names))
     rows = [
