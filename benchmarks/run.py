@@ -981,12 +981,16 @@ def _floor_verdict(ratio: float) -> str:
 
 def _memory(scales: list[dict], bw: dict) -> dict:
     """State size per household and the memory-streaming floor of the kernel at the largest scale."""
-    from sim.state import BYTES_PER_HOUSEHOLD
+    from sim.state import BYTES_PER_HOUSEHOLD, BYTES_STREAMED_PER_HOUSEHOLD
 
     mem = {
         "bytes_per_household": int(BYTES_PER_HOUSEHOLD),
-        "bytes_streamed_per_household_step": 2 * int(BYTES_PER_HOUSEHOLD),
-        "assumption": "the kernel reads and writes back every field of each row once per month",
+        "bytes_streamed_per_household_step": 2 * int(BYTES_STREAMED_PER_HOUSEHOLD),
+        "assumption": (
+            f"the kernel reads and writes back the {BYTES_STREAMED_PER_HOUSEHOLD} bytes of each row's monthly fields "
+            "once per month (sim.state.STREAMED; the family link's fields are read only for the linked "
+            "households that reconsider)"
+        ),
         "floor": [],
     }
     largest = max(scales, key=lambda r: r["households"]) if scales else None

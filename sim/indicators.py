@@ -25,6 +25,8 @@ INDICATORS = (
     "urban_reclassified",
     "households_formed",
     "households_formed_moved",
+    "left_behind_households",
+    "remittances_received_yuan",
 )
 
 
@@ -111,5 +113,9 @@ def year_end(
             # those of them who left their parents' place
             "households_formed": (M @ flows["households_formed"]) * weight,
             "households_formed_moved": (M @ flows["left_home_moved"]) * weight,
+            # the family link (kernel.family), by the parents' place: their households in a village while a
+            # leaver of theirs lives in a town, a city or another province; what leavers send them in a year
+            "left_behind_households": (M @ flows["left_behind"]) * weight,
+            "remittances_received_yuan": (M @ flows["remittances"]) * 12.0 * weight,
         }
     return out

@@ -30,8 +30,9 @@ from sim.world.population import synthesize
 
 logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
 
-# flows counted once a year, at the turn of the year, by the model itself (not by the monthly rule)
-YEARLY_FLOWS = ("reclassified", "households_formed", "left_home_moved")
+# flows counted once a year, at the turn of the year, by the model itself (not by the monthly rule), and the
+# family link's year-end values (kernel.family)
+YEARLY_FLOWS = ("reclassified", "households_formed", "left_home_moved", "left_behind", "remittances")
 
 
 def _read_csv(name):
@@ -102,6 +103,13 @@ class ShanxiModel(mesa.Model):
         self.households, self.kind = synthesize(
             self.geo, cfg["population"], self.econ, self.scale, seed, numba.get_num_threads(), self.start_year
         )
+        b = self.beh
+        # the census's migrants from villages and their parents at home (kernel.family)
+        # fmt: off
+        K.link_census_migrants(self.households, float(b["census_migrants_with_parents_share"]),
+                               int(b["leave_home_parent_min_age"]), int(b["census_migrant_max_head_age"]), seed,
+                               len(self.geo.unit_name_en))
+        # fmt: on
         self.static = markets.build_static(self.geo, self.econ, self.beh["distance_scale_km"])
         self.counts = K.aggregate(self.households, len(self.geo.unit_name_en), self.geo.n_places, self.static.oop)
         self.change = K.zero_counts(len(self.geo.unit_name_en), self.geo.n_places)  # last month's change of the counts
@@ -124,6 +132,10 @@ class ShanxiModel(mesa.Model):
         self._flows = self._zero_flows()
         self.month_behaviour = self._behaviour(self.start_year)
         self.month_conditions = self._conditions(self.start_year)
+        # fmt: off
+        K.refresh_family(self.households, self.month_behaviour, self.month_conditions, self.static.place_is_urban,
+                         self.static.oop)
+        # fmt: on
         self.census_values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight)
         self._household_agents = self.households.n <= int(cfg["population"]["max_agents"])
         if self._household_agents:
@@ -192,6 +204,11 @@ class ShanxiModel(mesa.Model):
         self._reclassify(towns, hukou_too)
         n = self.households.n
         self._leave_home(parents)
+        st = self.static
+        # where every linked household lives now, and what each leaver sends home (kernel.family)
+        # fmt: off
+        K.refresh_family(self.households, self.month_behaviour, self.month_conditions, st.place_is_urban, st.oop)
+        # fmt: on
         after = K.count_rows(self.households, rows, n_units, n_places, oop)
         new = K.count_rows(self.households, slice(n, None), n_units, n_places, oop)  # the new households
         self.counts = K.with_rows_changed(self.counts, before, after, new)
@@ -309,6 +326,9 @@ class ShanxiModel(mesa.Model):
 
     def _record(self, year: int) -> None:
         months = 12 if year > self.start_year else 12 - CENSUS_MONTH[1] + 1
+        left_behind, remittances = np.zeros(self.geo.n_places, np.int64), np.zeros(self.geo.n_places)
+        K.family_by_place(self.households, left_behind, remittances)
+        self._flows["left_behind"], self._flows["remittances"] = left_behind, remittances
         values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight, months)
         for name, arr in values.items():
             for r, (level, region) in enumerate(zip(self.regions.levels, self.regions.names)):

@@ -23,6 +23,7 @@ S_CHOICE, S_LAND, S_TENURE, S_EMPLOY_AFTER_MOVE, S_INSURED = 6, 8, 9, 10, 11
 S_LOT = 14  # per-household lottery (month-independent) for the district chosen within a city
 S_RECLASSIFY, S_RECLASSIFY_HUKOU = 15, 16  # the yearly in-situ reclassification (kernel.reclassify)
 S_LEAVE_HOME, S_LEAVE_HOME_AGE, S_LEAVE_HOME_EMPLOYED = 17, 18, 19  # young adults leaving home (kernel.formation)
+S_KIN, S_KIN_PARENT = 20, 21  # the census migrants linked to their parents' household (kernel.family)
 
 
 @nb.njit(inline="always", cache=True)

@@ -1,7 +1,10 @@
 """Household state: one row per household, held as a structure of plain numpy arrays.
 
-14 bytes per household. Every field is in domain units; `place` and `hukou` index the place
-table of `sim.world.geography` (urban part of unit u = 2u, rural part = 2u+1, out of province = 234).
+24 bytes per household: 14 that the monthly rule reads and writes for every household, and 10 of the
+family link (a household formed by a young adult leaving home and the parents' household), which the
+rule reads only for the linked households it lets reconsider (flag KIN). Every field is in domain units;
+`place` and `hukou` index the place table of `sim.world.geography` (urban part of unit u = 2u, rural
+part = 2u+1, out of province = 234).
 """
 
 from typing import NamedTuple
@@ -16,6 +19,7 @@ INSURED = 8  # enrolled in employee social insurance where the household lives
 TRAINED = 16  # had subsidised vocational training
 COLLECTIVE = 32  # a one-person unit of the census collective-household population
 POOL = 64  # an other-province household outside Shanxi that may move in (not a Shanxi resident)
+KIN = 128  # linked by a member who left home: a leaver's household, or the parents' (fields parent_row on)
 
 # tenure codes
 OWN, RENT, PUBLIC_RENTAL, DORM = 0, 1, 2, 3
@@ -40,6 +44,12 @@ class Households(NamedTuple):
     tenure: np.ndarray  # uint8: OWN / RENT / PUBLIC_RENTAL / DORM
     months_here: np.ndarray  # uint8: months at the current place, capped at 255
     event: np.ndarray  # uint8: events of the last month
+    # the family link (read only where flags has KIN; sim.kernel.family)
+    parent_row: np.ndarray  # int32: the parents' row of a household formed by a leaver; -1 otherwise
+    kin_place: np.ndarray  # int16: where the linked household lived at the last turn of the year (a leaver's
+    #   parents; else the parents' latest leaver) or at the leaving; -1: none, or no longer alive
+    remittance_in: np.ndarray  # float32: yuan/month the parents' household receives from its leavers living
+    #   elsewhere, as of the last turn of the year (what they send is out of the leavers' own earnings)
 
     @property
     def n(self) -> int:
@@ -73,14 +83,23 @@ class Households(NamedTuple):
 
 
 # fmt: off
-DTYPES = dict(origin=np.uint8, place=np.int16, hukou=np.int16, n_child=np.uint8, n_adult=np.uint8, n_old=np.uint8,
-              head_age=np.uint8, skill=np.uint8, flags=np.uint8, tenure=np.uint8, months_here=np.uint8, event=np.uint8)
+# the fields the monthly rule reads and writes for every household
+STREAMED = dict(origin=np.uint8, place=np.int16, hukou=np.int16, n_child=np.uint8, n_adult=np.uint8, n_old=np.uint8,
+                head_age=np.uint8, skill=np.uint8, flags=np.uint8, tenure=np.uint8, months_here=np.uint8,
+                event=np.uint8)
 # fmt: on
-BYTES_PER_HOUSEHOLD = sum(np.dtype(t).itemsize for t in DTYPES.values())
+FAMILY = dict(parent_row=np.int32, kin_place=np.int16, remittance_in=np.float32)
+DTYPES = {**STREAMED, **FAMILY}
+BYTES_PER_HOUSEHOLD = sum(np.dtype(t).itemsize for t in DTYPES.values())  # memory: all state
+BYTES_STREAMED_PER_HOUSEHOLD = sum(np.dtype(t).itemsize for t in STREAMED.values())  # a month's pass
 
 
 def empty(n: int) -> Households:
-    return Households(**{k: np.zeros(n, dtype=t) for k, t in DTYPES.items()})
+    """n households with no members and no family link."""
+    h = Households(**{k: np.zeros(n, dtype=t) for k, t in DTYPES.items()})
+    h.parent_row[:] = -1
+    h.kin_place[:] = -1
+    return h
 
 
 def _spare_rows(a: np.ndarray) -> int:

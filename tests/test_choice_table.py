@@ -28,7 +28,7 @@ def test_tabulated_moves_home_equal_the_full_utility(small_model_factory, return
         homestead, land = bool(flags & S.HOMESTEAD), bool(flags & S.CONTRACT_LAND)
         oop_hukou = hukou == st.oop
         metro = not oop_hukou and bool(st.place_in_metro[hukou])
-        column = K.mover_column(skill, trained, bool(h.n_adult[i] >= 2), children, metro)
+        column = K.mover_column(skill, trained, bool(h.n_adult[i] >= 2), children, metro, False)
         home_village = -1 if oop_hukou else 2 * origin + 1
         for d in opts[1:3]:
             if d < 0:
@@ -42,7 +42,9 @@ def test_tabulated_moves_home_equal_the_full_utility(small_model_factory, return
                 continue
             at = place_terms(c, st, d, skill)
             # the household's own numbers where the table has its placeholders (unused by a move)
-            hh = (trained, 2.0 if h.n_adult[i] >= 2 else 1.0, 0.7, 0.5, homestead, land, children, metro, oop_hukou)
-            assert c.mover_utility[d, column + local] == K.place_utility(False, local, at_home, at_seat, at, hh, bh)
+            earners = 2.0 if h.n_adult[i] >= 2 else 1.0
+            hh = (trained, earners, 0.7, 0.5, homestead, land, children, metro, oop_hukou, 0.0)
+            full_utility = K.place_utility(False, local, at_home, at_seat, 1.0, at, hh, bh)
+            assert c.mover_utility[d, column + local] == full_utility
             checked += 1
     assert checked > 5_000 and full > 1_000

@@ -199,7 +199,7 @@ def test_tabulated_moves_equal_the_full_utility(small_model_factory):
         flags, skill = int(h.flags[i]), int(h.skill[i])
         trained, children = bool(flags & S.TRAINED), bool(h.n_child[i] > 0)
         metro = hukou != st.oop and bool(st.place_in_metro[hukou])
-        column = K.mover_column(skill, trained, bool(h.n_adult[i] >= 2), children, metro)
+        column = K.mover_column(skill, trained, bool(h.n_adult[i] >= 2), children, metro, False)
         for d in opts[3:]:
             if d < 0:
                 continue
@@ -217,7 +217,8 @@ def test_tabulated_moves_equal_the_full_utility(small_model_factory):
                 children,
                 metro,
                 hukou == st.oop,
+                0.0,
             )
-            assert c.mover_utility[d, column + local] == K.place_utility(False, local, False, False, at, hh, bh)
+            assert c.mover_utility[d, column + local] == K.place_utility(False, local, False, False, 1.0, at, hh, bh)
             checked += 1
     assert checked > 10_000

@@ -62,7 +62,7 @@ def events_of(bits: int) -> list[str]:
 
 
 def state_of(h: S.Households, i: int) -> dict:
-    return {f: int(getattr(h, f)[i]) for f in FIELDS}
+    return {f: getattr(h, f)[i].item() for f in FIELDS}  # Python numbers: ints, and the remittance a float
 
 
 def options_of(m, i: int) -> list[tuple[int, float]]:
@@ -103,18 +103,24 @@ def utility_terms(m, i: int, displaced: bool = False) -> list[dict]:
     home_seat = urban_place(origin)
     has_children = n_child > 0
     metro_member = (not oop_hukou) and bool(st.place_in_metro[hukou])
-    column = mover_column(skill, trained, n_adult >= 2, has_children, metro_member)
+    kin_place, remits, received = -1, False, 0.0  # the family link (sim.kernel.family)
+    if flags & S.KIN:
+        kin_place = int(h.kin_place[i])
+        remits = bool(h.parent_row[i] >= 0 and kin_place >= 0)
+        received = float(h.remittance_in[i])
     out = []
     for k, d in enumerate(int(x) for x in opts):
         if d < 0:
             continue
         local, urban, is_oop = hukou == d, bool(st.place_is_urban[d]), d == oop
         terms = {}
-        if k < 3:  # the household's own income, tenure, land and support count (place_utility)
+        with_kin = d == kin_place
+        kept = 1.0 - bh.remittance_share * (remits and not with_kin)
+        if k < 3 or received > 0.0:  # the household's own income, tenure, land, support, remittances (place_utility)
             here, at_home, at_home_seat = k == 0, d == home_village, d == home_seat
             wage = c.wage[d, skill] * (1.0 - c.wage_arrears[d] * (urban and not local))
             premium = bh.training_wage_uplift * (trained and (urban or is_oop))
-            earned = wage * (earners + premium) * (stay_income if here else c.emp_prob[d])
+            earned = wage * (earners + premium) * (stay_income if here else c.emp_prob[d]) * kept
             public = c.public_rental_share[d]
             mover_cost = (
                 0.0
@@ -122,8 +128,10 @@ def utility_terms(m, i: int, displaced: bool = False) -> list[dict]:
                 else c.rent[d] * (1.0 - public * (1.0 - bh.public_rent_factor))
             )
             cost = max((c.rent[d] * stay_cost if here else mover_cost) - c.rent_subsidy[d] * (not local), 0.0)
-            other = bh.land_income_yuan_month * (at_home and contract_land) + bh.returnee_support * (
-                at_home_seat and not local and not oop_hukou
+            other = (
+                bh.land_income_yuan_month * (at_home and contract_land)
+                + bh.returnee_support * (at_home_seat and not local and not oop_hukou)
+                + received
             )
             income = max(earned + other, 1.0)
             terms["income"] = bh.beta_income * math.log(income)
@@ -143,9 +151,12 @@ def utility_terms(m, i: int, displaced: bool = False) -> list[dict]:
             terms["services"] = bh.beta_services * services
             terms["insurance"] = bh.beta_insurance * insurance
         else:
+            column = mover_column(skill, trained, n_adult >= 2, has_children, metro_member, remits and not with_kin)
             terms["place (tabulated)"] = c.mover_utility[d, column + local]
         terms["network"] = bh.beta_network * c.network[net_row, d]
         terms["place constant"] = c.asc_place[d]
+        if with_kin:
+            terms["family"] = bh.beta_family
         if k < 3 and d == home_village:
             terms["land rights"] = bh.beta_land * land_rights
         else:

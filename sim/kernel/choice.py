@@ -8,7 +8,7 @@ import numpy as np
 from sim.kernel.types import N_OPTIONS, Behaviour, Conditions, Static
 from sim.places import rural_place, urban_place
 from sim.rng import S_CHOICE, S_LOT, draw_key, uniform
-from sim.state import CONTRACT_LAND, DORM, EMPLOYED, HOMESTEAD, OWN, PUBLIC_RENTAL, TRAINED
+from sim.state import CONTRACT_LAND, DORM, EMPLOYED, HOMESTEAD, KIN, OWN, PUBLIC_RENTAL, TRAINED
 
 
 @nb.njit(inline="always", cache=True)
@@ -43,9 +43,12 @@ def option_places(i, origin, hukou, place, st, seed, opts):
 
 
 @nb.njit(inline="always", cache=True)
-def place_utility(here, local, at_home, at_home_seat, at, hh, bh):
+def place_utility(here, local, at_home, at_home_seat, kept, at, hh, bh):
     """The part of a household's utility of living at a place that the place gives: income, housing
     cost burden, school access (households with children), public services and social insurance.
+
+    `kept`: the share of its earnings the household keeps there (1 - remittance_share for a household
+    formed by a leaver living away from its parents, 1 otherwise).
 
     `at`: the place's values (wage at the household's skill, employment probability, rent, public
     rental share, rent subsidy, permit service share, school access, service level, insurance rate,
@@ -67,18 +70,23 @@ def place_utility(here, local, at_home, at_home_seat, at, hh, bh):
         metro,
         is_oop,
     ) = at
-    trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou = hh
+    # fmt: off
+    (trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou,
+     received) = hh
+    # fmt: on
     # earnings: every earner's wage, and the one trained member's premium (training pays in towns and cities)
     wage = wage_skill * (1.0 - arrears * (urban and not local))
     premium = bh.training_wage_uplift * (trained and (urban or is_oop))
-    earned = wage * (earners + premium) * (stay_income if here else emp)
+    earned = wage * (earners + premium) * (stay_income if here else emp) * kept
     mover_cost = (
         0.0 if at_home and (keeps_homestead or local) else rent * (1.0 - public * (1.0 - bh.public_rent_factor))
     )
     cost = max((rent * stay_cost if here else mover_cost) - subsidy * (not local), 0.0)
-    # farm income and returnee support are the household's, counted once
-    other = bh.land_income_yuan_month * (at_home and contract_land) + bh.returnee_support * (
-        at_home_seat and not local and not oop_hukou
+    # farm income, returnee support and remittances received are the household's, counted once
+    other = (
+        bh.land_income_yuan_month * (at_home and contract_land)
+        + bh.returnee_support * (at_home_seat and not local and not oop_hukou)
+        + received
     )
     household_income = max(earned + other, 1.0)  # guard: log and burden need income > 0
     v = bh.beta_income * math.log(household_income) - bh.beta_housing * cost / household_income
@@ -99,14 +107,15 @@ def place_utility(here, local, at_home, at_home_seat, at, hh, bh):
 
 
 # columns of Conditions.mover_utility: a household type of the choice, x 2 for local hukou at the place
-N_MOVER_TYPES = 96  # skill 3 x trained 2 x two earners 2 x children 2 x metro hukou 2, x local hukou 2
+N_MOVER_TYPES = 192  # skill 3 x trained 2 x two earners 2 x children 2 x metro hukou 2 x remits 2, x local hukou 2
 
 
 @nb.njit(inline="always", cache=True)
-def mover_column(skill, trained, two_earners, has_children, metro_member):
+def mover_column(skill, trained, two_earners, has_children, metro_member, remits):
     """Column of `Conditions.mover_utility` for a household moving to a place where it has no local
-    hukou (the next column: where it has)."""
-    return ((((skill * 2 + trained) * 2 + two_earners) * 2 + has_children) * 2 + metro_member) * 2
+    hukou (the next column: where it has); `remits`: a leaver's household living away from its parents
+    there, which keeps 1 - remittance_share of its earnings."""
+    return (((((skill * 2 + trained) * 2 + two_earners) * 2 + has_children) * 2 + metro_member) * 2 + remits) * 2
 
 
 @nb.njit(cache=True)
@@ -130,17 +139,19 @@ def _mover_utilities(st, bh, c, out):
                 for two in (False, True):
                     for children in (False, True):
                         for metro in (False, True):
-                            col = mover_column(skill, trained, two, children, metro)
-                            hh = (trained, 2.0 if two else 1.0, 0.0, 0.0, False, False, children, metro, False)
-                            for local in (False, True):
-                                out[d, col + local] = place_utility(False, local, False, False, at, hh, bh)
+                            hh = (trained, 2.0 if two else 1.0, 0.0, 0.0, False, False, children, metro, False, 0.0)
+                            for remits in (False, True):
+                                col = mover_column(skill, trained, two, children, metro, remits)
+                                kept = 1.0 - bh.remittance_share * remits
+                                for local in (False, True):
+                                    out[d, col + local] = place_utility(False, local, False, False, kept, at, hh, bh)
 
 
 def mover_utilities(st: Static, bh: Behaviour, c: Conditions) -> np.ndarray:
     """(n_places, N_MOVER_TYPES): `place_utility` of moving to each place, by household type, for a
-    move that is not home (no land income, no homestead, no returnee support). The options past the
-    home county seat (the prefecture city, Taiyuan, the metro-area town, out of province) are always
-    such moves, so the choice looks their utility up here, tabulated once a month with the same
+    move that is not home (no land income, no homestead, no returnee support, no remittances received).
+    The options past the home county seat (the prefecture city, Taiyuan, the metro-area town, out of
+    province) are always such moves, so the choice looks their utility up here, tabulated once a month with the same
     arithmetic: the same value, without its logarithm, for most of the options."""
     out = np.empty((len(c.rent), N_MOVER_TYPES))
     _mover_utilities(st, bh, c, out)
@@ -159,13 +170,16 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
       + beta_school school access (households with children) + beta_services services
       + beta_insurance insurance + beta_network (home county's people at d) + place constant
       + beta_land (land rights held, at the home village) - beta_age (decades over 45, elsewhere)
-      + stay_home_county_town (staying in a town of the household's home county).
+      + stay_home_county_town (staying in a town of the household's home county)
+      + beta_family (the place where the linked household lives: a leaver's parents, the parents' leaver).
+    A household formed by a leaver keeps 1 - remittance_share of its earnings away from its parents; the
+    parents' household counts the remittances it receives at every place.
     The first line and the next (`place_utility`) are computed for staying, and for the home village
     and the home county seat where the household's own homestead, local hukou, land or returnee support
-    count there; otherwise (and for the other options) they are looked up in `Conditions.mover_utility`,
-    which holds the same arithmetic on the same numbers for a move. A household displaced by a shock
-    has no inertia bonus for staying. The arrays are taken out of their tuples once per call (see
-    step_households).
+    count there, and at every place for a household that receives remittances; otherwise they are looked
+    up in `Conditions.mover_utility`, which holds the same arithmetic on the same numbers for a move. A
+    household displaced by a shock has no inertia bonus for staying. The arrays are taken out of their
+    tuples once per call (see step_households).
     """
     place = np.int64(h.place[i])
     origin = np.int64(h.origin[i])
@@ -191,7 +205,15 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
     home_seat = urban_place(origin)
     has_children = n_child > 0
     metro_member = not oop_hukou and in_metro[hukou]
-    column = mover_column(skill, trained, n_adult >= 2, has_children, metro_member)
+    # the family link (sim.kernel.family), read only for linked households
+    kin_place, remits, received = -1, False, 0.0
+    if flags & KIN:
+        kin_place = np.int64(h.kin_place[i])
+        remits = h.parent_row[i] >= 0 and kin_place >= 0  # a leaver whose parents live: it sends money home
+        received = np.float64(h.remittance_in[i])  # the parents: what their leavers send
+    column = mover_column(skill, trained, n_adult >= 2, has_children, metro_member, False)
+    remit_column = mover_column(skill, trained, n_adult >= 2, has_children, metro_member, remits)
+    own_terms_everywhere = received > 0.0  # remittances received: not in the table
     hh = (
         trained,
         earners,
@@ -202,6 +224,7 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
         has_children,
         metro_member,
         oop_hukou,
+        received,
     )
     option_places(i, origin, hukou, place, st, seed, opts)
     vmax = -1e300
@@ -213,22 +236,25 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
         local = hukou == d
         at_home = d == home_village
         at_home_seat = d == home_seat
+        with_kin = d == kin_place
         # Moving home is a mover's move (the tabulated value: the same arithmetic on the same numbers) unless
         # the household's homestead, local hukou or land counts at its village, or returnee support at its seat
         if (
             k > 0
+            and not own_terms_everywhere
             and not (at_home and (keeps_homestead or local or contract_land))
             and (bh.returnee_support == 0.0 or not (at_home_seat and not local and not oop_hukou))
         ):
-            v = mover_utility[d, column + local]
+            v = mover_utility[d, (column if with_kin else remit_column) + local]
         else:
             # fmt: off
             at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d],
                   permit_of[d], school_of[d], service_of[d], insurance_of[d], arrears_of[d],
                   is_urban[d], in_metro[d], d == oop)
             # fmt: on
-            v = place_utility(k == 0, local, at_home, at_home_seat, at, hh, bh)
-        v += bh.beta_network * network[net_row, d] + asc_of[d]
+            kept = 1.0 - bh.remittance_share * (remits and not with_kin)
+            v = place_utility(k == 0, local, at_home, at_home_seat, kept, at, hh, bh)
+        v += bh.beta_network * network[net_row, d] + asc_of[d] + bh.beta_family * with_kin
         v += bh.beta_land * land_rights if at_home else -age_cost
         v += bh.asc_stay * (not displaced) if k == 0 else -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
         v -= bh.return_cost * (k == 1)  # moving back to the home village (option 1 is never the place itself)
@@ -243,8 +269,18 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, opts, prob):
         d = opts[k]
         if d < 0:
             continue
-        v = mover_utility[d, column + (hukou == d)]
-        v += bh.beta_network * network[net_row, d] + asc_of[d]
+        with_kin = d == kin_place
+        if own_terms_everywhere:
+            # fmt: off
+            at = (wage_of[d, skill], emp_of[d], rent_of[d], public_of[d], subsidy_of[d],
+                  permit_of[d], school_of[d], service_of[d], insurance_of[d], arrears_of[d],
+                  is_urban[d], in_metro[d], d == oop)
+            # fmt: on
+            kept = 1.0 - bh.remittance_share * (remits and not with_kin)
+            v = place_utility(False, hukou == d, False, False, kept, at, hh, bh)
+        else:
+            v = mover_utility[d, (column if with_kin else remit_column) + (hukou == d)]
+        v += bh.beta_network * network[net_row, d] + asc_of[d] + bh.beta_family * with_kin
         v += -age_cost
         v += -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
         prob[k] = v

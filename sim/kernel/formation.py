@@ -8,7 +8,8 @@ of the family's land rights. The new household then chooses where to live like a
 reconsiders, without the inertia of staying (young people leave for study and first jobs): staying
 means setting up home at the parents' place. So both family migration (whole households moving, in
 the monthly rule) and members who move alone (here) are in the model, and left-behind households
-are the parents' rows that stay.
+are the parents' rows that stay. The new household is linked to its parents' (kernel.family:
+remittances, returns, reunion).
 
 Two passes, so the result does not depend on threads: `leavers` lists the parents in household order
 (the model takes the same list from `yearly.year_rows`, in one pass with the year's reclassification);
@@ -21,6 +22,7 @@ import numba as nb
 import numpy as np
 
 from sim.kernel.choice import choose_place
+from sim.kernel.family import link
 from sim.kernel.rule import arrive
 from sim.kernel.threads import map_parts, parts
 from sim.kernel.types import N_OPTIONS
@@ -108,6 +110,7 @@ def _form_households(start, stop, h, parents, first_row, age_min, age_max, st, b
         h.place[j] = d
         h.tenure[j] = tenure
         h.flags[j] = flags
+        link(i, j, h)  # after the choice: the first one is made on the leaver's own (see family)
         formed[d] += 1
         if d != place:
             moved[d] += 1

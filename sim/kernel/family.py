@@ -1,0 +1,162 @@
+"""The family link between a household formed by a young adult leaving home and the parents' household.
+
+A leaver's household keeps its parents' row (`parent_row`), and both rows carry the flag KIN. Each
+holds where the other lives (`kin_place`; a household with parents of its own linked holds theirs, even
+after it sends a leaver out itself), as of the leaving and then of every turn of the year:
+the choice of place values living where the linked household lives (`beta_family`: returns home,
+and parents who follow a child to town, 随迁), so family reunion is a move like any other. While it
+lives at another place than its parents, a leaver's household sends `remittance_share` of its earnings
+home: it keeps the rest at such places in its choice, and the parents' household counts what it
+receives (`remittance_in`, yuan/month) at every place in theirs. Money is counted once: what one row
+sends, the other receives.
+
+`link_census_migrants` links the census's migrants from villages to parents in their home village;
+`link` sets a new pair up when a leaver has chosen where to live (kernel.formation: the first choice,
+leaving for study and a first job, is made before the link); `refresh`, right after and then once a
+year, reads where every linked household lives now and what each sends. Reading the other row happens
+only here, when nothing else runs, so the monthly rule still reads only its own row and the result does
+not depend on threads. A household whose linked household has died out has no kin place (-1); a parents' household
+with several leavers holds the place of the latest and receives from all.
+"""
+
+import numba as nb
+import numpy as np
+
+from sim.rng import S_KIN, S_KIN_PARENT, draw_key, uniform
+from sim.state import COLLECTIVE, EMPLOYED, KIN, POOL, TRAINED
+
+
+@nb.njit(inline="always", cache=True)
+def earnings(place, hukou, skill, flags, n_adult, bh, c, place_is_urban, oop):
+    """A household's earnings (yuan/month) at the place it lives now: its earners' wages, less expected
+    arrears for migrants in towns, with the trained member's premium; nothing while unemployed (as in
+    `choice.place_utility` for an employed household)."""
+    if not flags & EMPLOYED or n_adult == 0:
+        return 0.0
+    urban = place_is_urban[place]
+    wage = c.wage[place, skill] * (1.0 - c.wage_arrears[place] * (urban and hukou != place))
+    premium = bh.training_wage_uplift * ((flags & TRAINED) > 0 and (urban or place == oop))
+    return wage * ((2.0 if n_adult >= 2 else 1.0) + premium)
+
+
+@nb.njit(inline="always", cache=True)
+def link(parent, leaver, h):
+    """Link the leaver's new household (row `leaver`, where it has chosen to live) and its parents' (row
+    `parent`); `refresh`, which follows at the same turn of the year, sets what the parents receive."""
+    h.parent_row[leaver] = parent
+    h.flags[leaver] |= KIN
+    h.flags[parent] |= KIN
+    h.kin_place[leaver] = h.place[parent]
+    if h.parent_row[parent] < 0:  # a household linked to parents of its own keeps their place
+        h.kin_place[parent] = h.place[leaver]
+
+
+@nb.njit(cache=True)
+def refresh(h, bh, c, place_is_urban, oop):
+    """At the turn of the year: every linked household's kin place, and what each parents' household
+    receives, from where the pairs live now. In row order, so a parents' household with several
+    leavers keeps the place of the one in the highest row (the latest to leave). Serial: the same
+    result whatever the thread count."""
+    n = h.place.shape[0]
+    for i in range(n):
+        if h.flags[i] & KIN:
+            h.kin_place[i] = -1
+            h.remittance_in[i] = 0.0
+    for j in range(n):
+        p = h.parent_row[j]
+        if p < 0:
+            continue
+        if np.int64(h.n_child[p]) + h.n_adult[p] + h.n_old[p] == 0:
+            continue  # the parents' household has died out: no kin place, nothing sent
+        if np.int64(h.n_child[j]) + h.n_adult[j] + h.n_old[j] == 0:
+            continue
+        d, q = h.place[j], h.place[p]
+        h.kin_place[j] = q
+        if h.parent_row[p] < 0:  # a household linked to parents of its own keeps their place
+            h.kin_place[p] = d
+        if d != q:
+            # fmt: off
+            h.remittance_in[p] += bh.remittance_share * earnings(np.int64(d), np.int64(h.hukou[j]),
+                                                                 np.int64(h.skill[j]), np.int64(h.flags[j]),
+                                                                 np.int64(h.n_adult[j]), bh, c, place_is_urban, oop)
+            # fmt: on
+
+
+@nb.njit(cache=True)
+def family_by_place(h, left_behind, remittances):
+    """Add, by the parents' place, the parents' households left behind in a village (a leaver of theirs
+    alive in a town, a city or another province) to `left_behind`, and the remittances they receive
+    (yuan/month, as of the turn of the year) to `remittances`. Reads where the pairs live now."""
+    n = h.place.shape[0]
+    counted = np.zeros(n, np.bool_)  # a parents' household counts once, however many leavers
+    for j in range(n):
+        p = h.parent_row[j]
+        if p < 0 or counted[p]:
+            continue
+        if np.int64(h.n_child[p]) + h.n_adult[p] + h.n_old[p] == 0:
+            continue
+        if np.int64(h.n_child[j]) + h.n_adult[j] + h.n_old[j] == 0:
+            continue
+        q = np.int64(h.place[p])
+        if (q & 1) == 1 and h.place[j] != q:  # the parents in a village (rural places are odd), the leaver away
+            left_behind[q] += 1
+            counted[p] = True
+    for i in range(n):
+        if h.flags[i] & KIN and h.parent_row[i] < 0 and h.remittance_in[i] > 0.0:
+            remittances[h.place[i]] += h.remittance_in[i]
+
+
+@nb.njit(cache=True)
+def link_census_migrants(h, share, parent_min_age, max_age, seed, n_units):
+    """At the census: link each family household that has left its home village (rural hukou of the
+    village, living elsewhere, head younger than `max_age`) with chance `share` to a parents' household:
+    one drawn at random among the family households of its home village living there whose head is at
+    least `parent_min_age`. Several migrants may share parents, as siblings do. Draws keyed by (seed,
+    household) on streams of their own; serial, so the same whatever the thread count."""
+    n = h.place.shape[0]
+    count = np.zeros(n_units + 1, np.int64)
+    for i in range(n):
+        if _village_parents(h, i, parent_min_age):
+            count[h.origin[i] + 1] += 1
+    start = np.cumsum(count)
+    fill = start[:-1].copy()
+    rows = np.empty(start[-1], np.int64)
+    for i in range(n):
+        if _village_parents(h, i, parent_min_age):
+            u = np.int64(h.origin[i])
+            rows[fill[u]] = i
+            fill[u] += 1
+    for i in range(n):
+        hukou, origin = np.int64(h.hukou[i]), np.int64(h.origin[i])
+        size = np.int64(h.n_child[i]) + h.n_adult[i] + h.n_old[i]
+        migrant = (
+            size > 0
+            and hukou == 2 * origin + 1
+            and h.place[i] != hukou
+            and h.head_age[i] < max_age
+            and not h.flags[i] & (COLLECTIVE | POOL)
+        )
+        if not migrant:
+            continue
+        key = draw_key(seed, i, -2)
+        k = start[origin + 1] - start[origin]
+        if k == 0 or uniform(key, S_KIN) >= share:
+            continue
+        p = rows[start[origin] + min(np.int64(uniform(key, S_KIN_PARENT) * k), k - 1)]
+        h.parent_row[i] = p
+        h.flags[i] |= KIN
+        h.flags[p] |= KIN
+
+
+@nb.njit(inline="always", cache=True)
+def _village_parents(h, i, parent_min_age):
+    """Household i can be the parents of a census migrant: a family household of its home village,
+    with the village's hukou, living there, head at least `parent_min_age`."""
+    place = np.int64(h.place[i])
+    return (
+        np.int64(h.n_child[i]) + h.n_adult[i] + h.n_old[i] > 0
+        and place == 2 * np.int64(h.origin[i]) + 1
+        and np.int64(h.hukou[i]) == place
+        and h.head_age[i] >= parent_min_age
+        and not h.flags[i] & (COLLECTIVE | POOL)
+    )
