@@ -86,3 +86,27 @@ class Household(mesa.Agent):
     @property
     def alive(self) -> bool:
         return self.size > 0
+
+    # --- the family link (sim.kernel.family)
+    @property
+    def parents(self) -> "Household | None":
+        """The parents' household of one formed by a young adult leaving home (or a census migrant
+        linked to parents in its home village), as an agent when the model holds agents; else None."""
+        p = int(self._h.parent_row[self.index])
+        if p < 0:
+            return None
+        return self.model.household_agent(p)
+
+    @property
+    def kin_place_name(self) -> str | None:
+        """Where the linked household (the parents, or the parents' latest leaver) lived at the last turn
+        of the year; None without a living link."""
+        h, i = self._h, self.index
+        if not h.flags[i] & S.KIN or h.kin_place[i] < 0:
+            return None
+        return self.model.place_name(int(h.kin_place[i]))
+
+    @property
+    def remittances_received_yuan_month(self) -> float:
+        """What the household's leavers living elsewhere send it, as of the last turn of the year."""
+        return float(self._h.remittance_in[self.index])

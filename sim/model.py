@@ -138,9 +138,9 @@ class ShanxiModel(mesa.Model):
         # fmt: on
         self.census_values = ind.year_end(self.counts, self._flows, self.month_conditions, self.regions, self.weight)
         self._household_agents = self.households.n <= int(cfg["population"]["max_agents"])
+        self._agent_of_row: list[Household] = []  # with agents: row i's Household agent
         if self._household_agents:
-            for i in range(self.households.n):
-                Household(self, i)
+            self._agent_of_row = [Household(self, i) for i in range(self.households.n)]
         for u in range(len(self.geo.unit_name_en)):
             CountyUnit(self, u)
         self.datacollector = mesa.DataCollector(
@@ -257,8 +257,7 @@ class ShanxiModel(mesa.Model):
         self._flows["households_formed"] += formed
         self._flows["left_home_moved"] += moved
         if self._household_agents:
-            for j in range(n, self.households.n):
-                Household(self, j)
+            self._agent_of_row += [Household(self, j) for j in range(n, self.households.n)]
 
     # --- inputs of a month
     def _behaviour(self, year: int) -> K.Behaviour:
@@ -381,6 +380,10 @@ class ShanxiModel(mesa.Model):
     def province_population(self) -> float:
         people = self.counts.people_by_home_place.sum(axis=0)
         return float(people[self.static.place_in_shanxi].sum()) * self.weight
+
+    def household_agent(self, row: int) -> Household | None:
+        """The Mesa agent of household row `row` (None when the model holds no household agents)."""
+        return self._agent_of_row[row] if self._agent_of_row else None
 
     def place_name(self, p: int) -> str:
         if p == self.static.oop:

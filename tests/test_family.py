@@ -164,3 +164,15 @@ def test_without_links_nobody_is_linked_and_no_money_moves():
     assert not (h.flags & S.KIN).any() and (h.parent_row == -1).all() and (h.remittance_in == 0).all()
     rows = {(r[3]): r[4] for r in m.rows if r[0] == 2021 and r[1] == "province"}
     assert rows["left_behind_households"] == 0 and rows["remittances_received_yuan"] == 0
+
+
+def test_a_household_agent_knows_its_parents():
+    m = ShanxiModel(scale=0.001, rng=3, end_year=2021)
+    m.run()
+    h = m.households
+    j = int(np.flatnonzero(h.parent_row >= 0)[-1])
+    agent = m.household_agent(j)
+    assert agent.index == j and agent.parents is m.household_agent(int(h.parent_row[j]))
+    assert agent.parents.parents is None or agent.parents.parents.index == h.parent_row[h.parent_row[j]]
+    assert agent.kin_place_name in (None, m.place_name(int(h.kin_place[j])))
+    assert m.household_agent(0).remittances_received_yuan_month >= 0.0

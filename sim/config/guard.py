@@ -12,8 +12,8 @@ The memory a run needs grows linearly with the number of sampled households (mea
     0.2      3,444,685     947 MB      arrays only (model built and stepped, no outputs)
 
 A straight line through the array-only runs gives about 212-216 bytes per household (the 14
-bytes of state then, sim.state.BYTES_PER_HOUSEHOLD, 24 since the family link, plus about 200 bytes of synthesis temporaries:
-the int64/float64 per-household arrays of sim.world.population.synthesize) and about 270 MB fixed
+bytes of state then, sim.state.BYTES_PER_HOUSEHOLD, 24 since the family link, plus about 200 bytes of
+synthesis temporaries: the int64/float64 per-household arrays of sim.world.population.synthesize) and about 270 MB fixed
 (interpreter, numpy, numba's compiled kernels, Mesa, pandas, matplotlib). Building Mesa agents
 costs up to about 80 MB more at 172k households (~500 bytes per agent). The estimate below
 rounds these up: 300 MiB + 220 B per household (+ 500 B per agent), times a 10% margin. At
