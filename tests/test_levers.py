@@ -70,9 +70,12 @@ MECHANISMS = {
         -1,
         None,
     ),
+    # the lever's first effect: renting in Taiyuan gets cheaper for migrants, so more live there (2029: +4% at
+    # this scale). Its settlement channel (settle_public_rental) adds a few hundred settlers over 2021-2029,
+    # within the seed noise of the city's settlement count at this scale (docs/settlement.md has its size).
     "public_rental_units_per_year": (
         {"public_rental_units_per_year": {"Taiyuan": {2021: 60000}}},
-        "migrants_settled",
+        "migrants",
         "city",
         "Taiyuan",
         +1,
