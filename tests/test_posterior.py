@@ -59,6 +59,24 @@ def test_the_design_spreads_every_dimension():
         assert sorted(np.floor(a[:, k] / hi[k] * 10).astype(int)) == list(range(10))
 
 
+def test_the_design_box_stays_within_the_declared_ranges():
+    """A fit on one year can have standard deviations so wide that the sampled box would reach values the
+    model refuses (a rolling origin at 2021 reached stay_home_county_town = -15.8, range [-10, 20])."""
+    names = list(calibrate.FITTED)
+    centre = np.array([to_dict(compose([]))["behaviour"]["fitted"][k] for k in names], float)
+    narrow = np.diag(np.full(len(names), 0.01))
+    lo, hi = posterior.design_box(names, centre, narrow, 0.6)
+    assert np.allclose(hi - lo, 2 * 3 * 0.6 * 0.1)  # a narrow fit: the plain box
+    wide = np.diag(np.full(len(names), 1e4))  # sd 100
+    lo, hi = posterior.design_box(names, centre, wide, 0.6)
+    i = names.index("stay_home_county_town")
+    assert (lo[i], hi[i]) == (-10.0, 20.0)
+    from sim.config.parameters import declarations
+
+    declared = np.array([declarations()[f"behaviour.fitted.{k}"]["range"] for k in names], float)
+    assert (lo == declared[:, 0]).all() and (hi == declared[:, 1]).all()
+
+
 def test_a_quadratic_emulator_recovers_a_quadratic():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(60, 2))

@@ -56,6 +56,7 @@ from scipy import stats
 
 from sim.analysis import calibrate
 from sim.config import CONF_DIR, PROJECT_ROOT, compose, draws, to_dict
+from sim.config.parameters import declarations
 from sim.runs.outputs import write_text
 
 log = logging.getLogger("sim.analysis.posterior")
@@ -195,6 +196,16 @@ def _emulator_on(x: np.ndarray, r: np.ndarray, n_params: int) -> dict:
     return em
 
 
+def design_box(names, centre, cov, inflate: float) -> tuple[np.ndarray, np.ndarray]:
+    """The region wave 1 samples: the least-squares fit +/- `inflate` x 3 standard deviations of its
+    covariance, within each constant's declared range (conf/parameters.yaml): a fit on few years can be
+    so wide that the box would reach values the model refuses."""
+    half = 3 * inflate * np.sqrt(np.diag(cov))
+    declared = declarations()
+    valid = np.array([declared[f"behaviour.fitted.{k}"]["range"] for k in names], float)
+    return np.maximum(centre - half, valid[:, 0]), np.minimum(centre + half, valid[:, 1])
+
+
 def sample(
     scale: float,
     seed: int,
@@ -212,16 +223,16 @@ def sample(
     """History matching in waves, then importance sampling on the last wave's emulator; returns the kept
     draws, the record for posterior.json and the design (every simulator run: wave, parameters, residuals).
 
-    Wave 1 runs `design_runs` simulator runs on a Latin hypercube over the least-squares fit +/- `inflate` x 3
-    of its standard deviations (the box: nothing outside it is sampled). Every wave fits a quadratic emulator
-    of every residual to the runs not ruled out by the earlier waves, its misfit kept as a variance, and rules
-    out the parameter points whose implausibility (`implausibility`) exceeds IMPLAUSIBILITY_CUT; the next
-    wave's runs are drawn from the points still in (`proposals` candidates from a Student t on the runs' mean
-    and spread). Each wave's emulator is local to a smaller region, so it fits better where the posterior is:
-    one quadratic over the whole box misfits the resident rate by several tolerances when the fit is wide
-    (e.g. calibrated to two years). The last wave: `proposals` draws weighted prior x emulated likelihood /
-    proposal (zero where an earlier wave ruled the point out), `keep` resampled by weight, `check_runs` of
-    them rerun in the simulator against the emulator."""
+    Wave 1 runs `design_runs` simulator runs on a Latin hypercube over the least-squares fit +/- `inflate` x 3 of
+    its standard deviations, within each constant's declared range (the box, `design_box`: nothing outside it is
+    sampled). Every wave fits a quadratic emulator of every residual to the runs not ruled out by the earlier waves,
+    its misfit kept as a variance, and rules out the parameter points whose implausibility (`implausibility`)
+    exceeds IMPLAUSIBILITY_CUT; the next wave's runs are drawn from the points still in (`proposals` candidates from
+    a Student t on the runs' mean and spread). Each wave's emulator is local to a smaller region, so it fits better
+    where the posterior is: one quadratic over the whole box misfits the resident rate by several tolerances when
+    the fit is wide (e.g. calibrated to two years). The last wave: `proposals` draws weighted prior x emulated
+    likelihood / proposal (zero where an earlier wave ruled the point out), `keep` resampled by weight, `check_runs`
+    of them rerun in the simulator against the emulator."""
     names = list(calibrate.FITTED)
     priors = load_priors()
     tg = calibrate.targets(tuple(years))
@@ -233,10 +244,10 @@ def sample(
     rng = np.random.default_rng([seed, 20251206])
     prior_mean = np.array([priors[k][0] for k in names])
     prior_sd = np.array([priors[k][1] for k in names])
-    half = 3 * inflate * np.sqrt(np.diag(cov))  # the box's half-width
+    box_lo, box_hi = design_box(names, fit_centre, cov, inflate)
 
     def in_box(x):
-        return np.all(np.abs(x - fit_centre) <= half, axis=1)
+        return np.all((x >= box_lo) & (x <= box_hi), axis=1)
 
     def not_ruled_out(x, emulators):
         ok = in_box(x)
@@ -245,7 +256,7 @@ def sample(
         return ok
 
     t0 = time.perf_counter()
-    x_new = latin_hypercube(fit_centre - half, fit_centre + half, design_runs, rng)
+    x_new = latin_hypercube(box_lo, box_hi, design_runs, rng)
     x_new[0] = fit_centre
     xs, rs, wave_of, ruled, wave_records = [], [], [], [], []
     for wave in range(1, waves + 1):
