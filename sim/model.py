@@ -115,6 +115,7 @@ class ShanxiModel(mesa.Model):
         self.change = K.zero_counts(len(self.geo.unit_name_en), self.geo.n_places)  # last month's change of the counts
         wages = {r["city_en"]: float(r["avg_wage_non_private_yuan_year"]) for r in _read_csv("wages_2019.csv")}
         self.economy = markets.initial_economy(self.geo, self.econ, self.counts, wages, self.scale)
+        markets.set_rural_incomes(self.economy, self.econ, self.start_year)
         self._metro_cut = 0.0
         self._settled_last_year = np.zeros(self.geo.n_places)
         district_village = np.zeros(self.geo.n_places, bool)
@@ -196,6 +197,7 @@ class ShanxiModel(mesa.Model):
     def _new_year(self, year: int) -> None:
         place, prov = self.policy.at(year)
         markets.advance_year(self.economy, place, prov, self.counts, self._settled_last_year)
+        markets.set_rural_incomes(self.economy, self.econ, year)
         # the year's draws first (kernel.yearly), then the changes; the counts follow the rows that changed
         # (integers: the same as a count from scratch; last month's flows stay as they were counted)
         towns, hukou_too, parents, rows = self._year_draws(year, place, prov)

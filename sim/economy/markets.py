@@ -99,6 +99,29 @@ class PlaceEconomy:
     shock_jobs: np.ndarray = field(default=None)  # (n_places) share of jobs lost to this year's shock
     shock_review: np.ndarray = field(default=None)  # (n_places) monthly forced reconsideration this year
     jobs_added: dict = field(default_factory=dict)  # lever -> jobs added this year (sampled units)
+    village_wage0: np.ndarray = field(default=None)  # (3) yuan/month by skill in villages at the rural wage's year
+
+
+def rural_wage_factor(econ: dict, year: int) -> float:
+    """Village wages in `year` relative to the level of `rural_wage_yuan_month` (its reference year), when
+    rural incomes follow the urban-rural income gap (`rural_income_convergence` of the way): the ratio of
+    urban to rural income is log-linear between its two published points, and urban wages are held in real
+    terms, so village wages grow as the ratio falls. 1.0 exactly at convergence 0 (the default)."""
+    k = float(econ["rural_income_convergence"])
+    if k == 0.0:
+        return 1.0
+    (y0, r0), (y1, r1) = econ["urban_rural_income_ratio"]
+    ref = int(econ["rural_wage_reference_year"])
+
+    def ratio(y):
+        return r0 * (r1 / r0) ** ((y - y0) / (y1 - y0))
+
+    return float((ratio(ref) / ratio(year)) ** k)
+
+
+def set_rural_incomes(eco: PlaceEconomy, econ: dict, year: int) -> None:
+    """Village wages for `year` (rural_wage_factor); called at the start and every January."""
+    eco.wage[eco.tier == VILLAGE] = eco.village_wage0[None, :] * rural_wage_factor(econ, year)
 
 
 def initial_economy(geo, econ: dict, counts: Counts, wages_2019: dict, scale: float) -> PlaceEconomy:
@@ -139,6 +162,7 @@ def initial_economy(geo, econ: dict, counts: Counts, wages_2019: dict, scale: fl
     dual = np.isin(city, [geo.city_name_en.index(c) for c in ("Taiyuan", "Datong")])
     return PlaceEconomy(
         dual_use_city=dual,
+        village_wage0=econ["rural_wage_yuan_month"] * skill,
         wage=base[:, None] * skill[None, :],
         rent0=rent0,
         people0=counts.people_by_home_place.sum(axis=0).astype(float),
