@@ -108,15 +108,13 @@ def rural_wage_factor(econ: dict, year: int) -> float:
     urban to rural income is log-linear between its two published points, and urban wages are held in real
     terms, so village wages grow as the ratio falls. 1.0 exactly at convergence 0 (the default)."""
     k = float(econ["rural_income_convergence"])
-    if k == 0.0:
-        return 1.0
     (y0, r0), (y1, r1) = econ["urban_rural_income_ratio"]
     ref = int(econ["rural_wage_reference_year"])
 
     def ratio(y):
         return r0 * (r1 / r0) ** ((y - y0) / (y1 - y0))
 
-    return float((ratio(ref) / ratio(year)) ** k)
+    return 1.0 if k == 0.0 else float((ratio(ref) / ratio(year)) ** k)
 
 
 def set_rural_incomes(eco: PlaceEconomy, econ: dict, year: int) -> None:
