@@ -75,6 +75,14 @@ def test_the_design_box_stays_within_the_declared_ranges():
 
     declared = np.array([declarations()[f"behaviour.fitted.{k}"]["range"] for k in names], float)
     assert (lo == declared[:, 0]).all() and (hi == declared[:, 1]).all()
+    # with the priors, a wide fit's box stays within 4 prior standard deviations of the prior mean
+    priors = posterior.load_priors()
+    lo, hi = posterior.design_box(names, centre, wide, 0.6, priors)
+    mean, sd = (np.array([priors[k][j] for k in names]) for j in (0, 1))
+    assert np.allclose(lo, np.maximum(mean - 4 * sd, declared[:, 0]))
+    assert np.allclose(hi, np.minimum(mean + 4 * sd, declared[:, 1]))
+    # and leaves a narrow fit's box as it is
+    assert posterior.design_box(names, centre, narrow, 0.6, priors)[0] == pytest.approx(centre - 0.18)
 
 
 def test_a_quadratic_emulator_recovers_a_quadratic():

@@ -196,14 +196,24 @@ def _emulator_on(x: np.ndarray, r: np.ndarray, n_params: int) -> dict:
     return em
 
 
-def design_box(names, centre, cov, inflate: float) -> tuple[np.ndarray, np.ndarray]:
+def design_box(names, centre, cov, inflate: float, priors: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The region wave 1 samples: the least-squares fit +/- `inflate` x 3 standard deviations of its
-    covariance, within each constant's declared range (conf/parameters.yaml): a fit on few years can be
-    so wide that the box would reach values the model refuses."""
+    covariance, within each constant's declared range (conf/parameters.yaml) and within 4 prior standard
+    deviations of the prior mean. A fit on few years can be so wide that the box would reach values the model
+    refuses, or spend its runs where the prior (a factor of the weights) leaves nothing: the emulator then
+    fits badly where the posterior is. Where the fit lies beyond the prior's bound, the prior bound is not
+    applied to that constant."""
     half = 3 * inflate * np.sqrt(np.diag(cov))
     declared = declarations()
     valid = np.array([declared[f"behaviour.fitted.{k}"]["range"] for k in names], float)
-    return np.maximum(centre - half, valid[:, 0]), np.minimum(centre + half, valid[:, 1])
+    lo, hi = np.maximum(centre - half, valid[:, 0]), np.minimum(centre + half, valid[:, 1])
+    if priors:
+        mean = np.array([priors[k][0] for k in names], float)
+        sd = np.array([priors[k][1] for k in names], float)
+        p_lo, p_hi = np.maximum(lo, mean - 4 * sd), np.minimum(hi, mean + 4 * sd)
+        inside = p_lo < p_hi
+        lo, hi = np.where(inside, p_lo, lo), np.where(inside, p_hi, hi)
+    return lo, hi
 
 
 def sample(
@@ -224,15 +234,15 @@ def sample(
     draws, the record for posterior.json and the design (every simulator run: wave, parameters, residuals).
 
     Wave 1 runs `design_runs` simulator runs on a Latin hypercube over the least-squares fit +/- `inflate` x 3 of
-    its standard deviations, within each constant's declared range (the box, `design_box`: nothing outside it is
-    sampled). Every wave fits a quadratic emulator of every residual to the runs not ruled out by the earlier waves,
-    its misfit kept as a variance, and rules out the parameter points whose implausibility (`implausibility`)
-    exceeds IMPLAUSIBILITY_CUT; the next wave's runs are drawn from the points still in (`proposals` candidates from
-    a Student t on the runs' mean and spread). Each wave's emulator is local to a smaller region, so it fits better
-    where the posterior is: one quadratic over the whole box misfits the resident rate by several tolerances when
-    the fit is wide (e.g. calibrated to two years). The last wave: `proposals` draws weighted prior x emulated
-    likelihood / proposal (zero where an earlier wave ruled the point out), `keep` resampled by weight, `check_runs`
-    of them rerun in the simulator against the emulator."""
+    its standard deviations, within each constant's declared range and 4 prior standard deviations (the box,
+    `design_box`: nothing outside it is sampled). Every wave fits a quadratic emulator of every residual to the runs
+    not ruled out by the earlier waves, its misfit kept as a variance, and rules out the parameter points whose
+    implausibility (`implausibility`) exceeds IMPLAUSIBILITY_CUT; the next wave's runs are drawn from the points
+    still in (`proposals` candidates from a Student t on the runs' mean and spread). Each wave's emulator is local
+    to a smaller region, so it fits better where the posterior is: one quadratic over the whole box misfits the
+    resident rate by several tolerances when the fit is wide (e.g. calibrated to two years). The last wave:
+    `proposals` draws weighted prior x emulated likelihood / proposal (zero where an earlier wave ruled the point
+    out), `keep` resampled by weight, `check_runs` of them rerun in the simulator against the emulator."""
     names = list(calibrate.FITTED)
     priors = load_priors()
     tg = calibrate.targets(tuple(years))
@@ -244,7 +254,7 @@ def sample(
     rng = np.random.default_rng([seed, 20251206])
     prior_mean = np.array([priors[k][0] for k in names])
     prior_sd = np.array([priors[k][1] for k in names])
-    box_lo, box_hi = design_box(names, fit_centre, cov, inflate)
+    box_lo, box_hi = design_box(names, fit_centre, cov, inflate, priors)
 
     def in_box(x):
         return np.all((x >= box_lo) & (x <= box_hi), axis=1)
