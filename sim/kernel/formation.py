@@ -21,7 +21,7 @@ parent's row and its own). Draws are keyed by the parent's row and the month, wi
 import numba as nb
 import numpy as np
 
-from sim.kernel.choice import choose_place
+from sim.kernel.choice import NO_KIN, choose_place
 from sim.kernel.family import link
 from sim.kernel.rule import arrive
 from sim.kernel.threads import map_parts, parts
@@ -94,7 +94,7 @@ def _form_households(start, stop, h, parents, first_row, age_min, age_max, st, b
         h.months_here[j] = 0
         h.event[j] = 0
         choice_key = mix64(key ^ _CHOICE_KEY)
-        d = choose_place(j, h, st, bh, c, seed, choice_key, True, opts, prob)
+        d = choose_place(j, h, st, bh, c, seed, choice_key, True, NO_KIN, opts, prob)  # linked after it (family)
         tenure, flags = arrive(
             d,
             hukou,

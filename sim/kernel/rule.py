@@ -15,7 +15,7 @@ that check the running counts).
 import numba as nb
 import numpy as np
 
-from sim.kernel.choice import choose_place
+from sim.kernel.choice import choose_place, family_terms
 from sim.kernel.counts import Counts, _sum_chunks, count_flows, count_stocks, n_chunks, zero_counts
 from sim.kernel.events import (
     E_ADULT_AGES,
@@ -114,6 +114,7 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
     n_child, n_adult, n_old, head_age = h.n_child, h.n_adult, h.n_old, h.head_age
     place_of, hukou_of, origin_of, skill_of = h.place, h.hukou, h.origin, h.skill
     flags_of, tenure_of, months_of, event_of = h.flags, h.tenure, h.months_here, h.event
+    kin_place_of, parent_row_of, remittance_of = h.kin_place, h.parent_row, h.remittance_in
     job_find, training_prob, extra_review, event_bound = c.job_find, c.training_prob, c.extra_review, c.event_bound
     public_rental_share, emp_prob, insurance_rate = c.public_rental_share, c.emp_prob, c.insurance_rate
     threshold_months, settle_prob, buy_prob = c.threshold_months, c.settle_prob, c.buy_prob
@@ -244,7 +245,8 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             months_of[i] = here
             if review:  # where to live: the 7-way logit
                 flags_of[i] = flags
-                d = choose_place(i, h, st, bh, c, seed, key, displaced, opts, prob)
+                kin = family_terms(flags, kin_place_of[i], parent_row_of[i], remittance_of[i])
+                d = choose_place(i, h, st, bh, c, seed, key, displaced, kin, opts, prob)
                 if d != place:
                     ev |= EV_MOVED
                     if hukou != place and place_in_shanxi[place]:
