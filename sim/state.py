@@ -94,9 +94,11 @@ BYTES_PER_HOUSEHOLD = sum(np.dtype(t).itemsize for t in DTYPES.values())  # memo
 BYTES_STREAMED_PER_HOUSEHOLD = sum(np.dtype(t).itemsize for t in STREAMED.values())  # a month's pass
 
 
-def empty(n: int) -> Households:
-    """n households with no members and no family link."""
-    h = Households(**{k: np.zeros(n, dtype=t) for k, t in DTYPES.items()})
+def empty(n: int, spare: int = 0) -> Households:
+    """n households with no members and no family link, each array the first n rows of a zeroed buffer with
+    `spare` rows more: the households formed later (`grown`) fill them without a copy of the state, and the
+    spare rows' pages take no memory until they are written."""
+    h = Households(**{k: np.zeros(n + spare, dtype=t)[:n] for k, t in DTYPES.items()})
     h.parent_row[:] = -1
     h.kin_place[:] = -1
     return h

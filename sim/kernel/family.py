@@ -57,28 +57,32 @@ def refresh(h, bh, c, place_is_urban, oop):
     receives, from where the pairs live now. In row order, so a parents' household with several
     leavers keeps the place of the one in the highest row (the latest to leave). Serial: the same
     result whatever the thread count."""
-    n = h.place.shape[0]
+    # the arrays out of the tuple once: reading a field of a tuple inside a loop costs a reference count each time
+    place, hukou, skill, flags = h.place, h.hukou, h.skill, h.flags
+    n_child, n_adult, n_old = h.n_child, h.n_adult, h.n_old
+    parent_row, kin_place, remittance_in = h.parent_row, h.kin_place, h.remittance_in
+    n = place.shape[0]
     for i in range(n):
-        if h.flags[i] & KIN:
-            h.kin_place[i] = -1
-            h.remittance_in[i] = 0.0
+        if flags[i] & KIN:
+            kin_place[i] = -1
+            remittance_in[i] = 0.0
     for j in range(n):
-        p = h.parent_row[j]
+        p = parent_row[j]
         if p < 0:
             continue
-        if np.int64(h.n_child[p]) + h.n_adult[p] + h.n_old[p] == 0:
+        if np.int64(n_child[p]) + n_adult[p] + n_old[p] == 0:
             continue  # the parents' household has died out: no kin place, nothing sent
-        if np.int64(h.n_child[j]) + h.n_adult[j] + h.n_old[j] == 0:
+        if np.int64(n_child[j]) + n_adult[j] + n_old[j] == 0:
             continue
-        d, q = h.place[j], h.place[p]
-        h.kin_place[j] = q
-        if h.parent_row[p] < 0:  # a household linked to parents of its own keeps their place
-            h.kin_place[p] = d
+        d, q = place[j], place[p]
+        kin_place[j] = q
+        if parent_row[p] < 0:  # a household linked to parents of its own keeps their place
+            kin_place[p] = d
         if d != q:
             # fmt: off
-            h.remittance_in[p] += bh.remittance_share * earnings(np.int64(d), np.int64(h.hukou[j]),
-                                                                 np.int64(h.skill[j]), np.int64(h.flags[j]),
-                                                                 np.int64(h.n_adult[j]), bh, c, place_is_urban, oop)
+            remittance_in[p] += bh.remittance_share * earnings(np.int64(d), np.int64(hukou[j]), np.int64(skill[j]),
+                                                               np.int64(flags[j]), np.int64(n_adult[j]), bh, c,
+                                                               place_is_urban, oop)
             # fmt: on
 
 
@@ -87,23 +91,25 @@ def family_by_place(h, left_behind, remittances):
     """Add, by the parents' place, the parents' households left behind in a village (a leaver of theirs
     alive in a town, a city or another province) to `left_behind`, and the remittances they receive
     (yuan/month, as of the turn of the year) to `remittances`. Reads where the pairs live now."""
-    n = h.place.shape[0]
+    place, flags, parent_row, remittance_in = h.place, h.flags, h.parent_row, h.remittance_in
+    n_child, n_adult, n_old = h.n_child, h.n_adult, h.n_old
+    n = place.shape[0]
     counted = np.zeros(n, np.bool_)  # a parents' household counts once, however many leavers
     for j in range(n):
-        p = h.parent_row[j]
+        p = parent_row[j]
         if p < 0 or counted[p]:
             continue
-        if np.int64(h.n_child[p]) + h.n_adult[p] + h.n_old[p] == 0:
+        if np.int64(n_child[p]) + n_adult[p] + n_old[p] == 0:
             continue
-        if np.int64(h.n_child[j]) + h.n_adult[j] + h.n_old[j] == 0:
+        if np.int64(n_child[j]) + n_adult[j] + n_old[j] == 0:
             continue
-        q = np.int64(h.place[p])
-        if (q & 1) == 1 and h.place[j] != q:  # the parents in a village (rural places are odd), the leaver away
+        q = np.int64(place[p])
+        if (q & 1) == 1 and place[j] != q:  # the parents in a village (rural places are odd), the leaver away
             left_behind[q] += 1
             counted[p] = True
     for i in range(n):
-        if h.flags[i] & KIN and h.parent_row[i] < 0 and h.remittance_in[i] > 0.0:
-            remittances[h.place[i]] += h.remittance_in[i]
+        if flags[i] & KIN and parent_row[i] < 0 and remittance_in[i] > 0.0:
+            remittances[place[i]] += remittance_in[i]
 
 
 @nb.njit(cache=True)
@@ -113,50 +119,47 @@ def link_census_migrants(h, share, parent_min_age, max_age, seed, n_units):
     one drawn at random among the family households of its home village living there whose head is at
     least `parent_min_age`. Several migrants may share parents, as siblings do. Draws keyed by (seed,
     household) on streams of their own; serial, so the same whatever the thread count."""
-    n = h.place.shape[0]
+    place, hukou, origin, flags, head_age = h.place, h.hukou, h.origin, h.flags, h.head_age
+    n_child, n_adult, n_old, parent_row = h.n_child, h.n_adult, h.n_old, h.parent_row
+    n = place.shape[0]
+    parents = np.zeros(n, np.bool_)
+    for i in range(n):
+        p = np.int64(place[i])
+        parents[i] = (
+            np.int64(n_child[i]) + n_adult[i] + n_old[i] > 0
+            and p == 2 * np.int64(origin[i]) + 1
+            and np.int64(hukou[i]) == p
+            and head_age[i] >= parent_min_age
+            and not flags[i] & (COLLECTIVE | POOL)
+        )
     count = np.zeros(n_units + 1, np.int64)
     for i in range(n):
-        if _village_parents(h, i, parent_min_age):
-            count[h.origin[i] + 1] += 1
+        if parents[i]:
+            count[origin[i] + 1] += 1
     start = np.cumsum(count)
     fill = start[:-1].copy()
     rows = np.empty(start[-1], np.int64)
     for i in range(n):
-        if _village_parents(h, i, parent_min_age):
-            u = np.int64(h.origin[i])
+        if parents[i]:
+            u = np.int64(origin[i])
             rows[fill[u]] = i
             fill[u] += 1
     for i in range(n):
-        hukou, origin = np.int64(h.hukou[i]), np.int64(h.origin[i])
-        size = np.int64(h.n_child[i]) + h.n_adult[i] + h.n_old[i]
+        home, o = np.int64(hukou[i]), np.int64(origin[i])
         migrant = (
-            size > 0
-            and hukou == 2 * origin + 1
-            and h.place[i] != hukou
-            and h.head_age[i] < max_age
-            and not h.flags[i] & (COLLECTIVE | POOL)
+            np.int64(n_child[i]) + n_adult[i] + n_old[i] > 0
+            and home == 2 * o + 1
+            and place[i] != home
+            and head_age[i] < max_age
+            and not flags[i] & (COLLECTIVE | POOL)
         )
         if not migrant:
             continue
         key = draw_key(seed, i, -2)
-        k = start[origin + 1] - start[origin]
+        k = start[o + 1] - start[o]
         if k == 0 or uniform(key, S_KIN) >= share:
             continue
-        p = rows[start[origin] + min(np.int64(uniform(key, S_KIN_PARENT) * k), k - 1)]
-        h.parent_row[i] = p
-        h.flags[i] |= KIN
-        h.flags[p] |= KIN
-
-
-@nb.njit(inline="always", cache=True)
-def _village_parents(h, i, parent_min_age):
-    """Household i can be the parents of a census migrant: a family household of its home village,
-    with the village's hukou, living there, head at least `parent_min_age`."""
-    place = np.int64(h.place[i])
-    return (
-        np.int64(h.n_child[i]) + h.n_adult[i] + h.n_old[i] > 0
-        and place == 2 * np.int64(h.origin[i]) + 1
-        and np.int64(h.hukou[i]) == place
-        and h.head_age[i] >= parent_min_age
-        and not h.flags[i] & (COLLECTIVE | POOL)
-    )
+        p = rows[start[o] + min(np.int64(uniform(key, S_KIN_PARENT) * k), k - 1)]
+        parent_row[i] = p
+        flags[i] |= KIN
+        flags[p] |= KIN

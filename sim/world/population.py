@@ -232,7 +232,7 @@ def synthesize(
     n = int(per_cell.sum())
     first = np.concatenate([[0], np.cumsum(per_cell)[:-1]])
     cell = np.repeat(np.arange(len(kind), dtype=np.int32), per_cell)
-    h = S.empty(n)
+    h = S.empty(n, spare=n // 4)  # room for the households young adults form (about 2% of n a year)
     kinds = kind.astype(np.int8)[cell]
     size = np.empty(n, np.uint8)
     oop = OUT_OF_PROVINCE
