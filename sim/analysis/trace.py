@@ -78,7 +78,7 @@ def utility_terms(m, i: int, displaced: bool = False) -> list[dict]:
     place part (income, housing, school, services, insurance of a move that is not home) is the kernel's
     monthly table `Conditions.mover_utility`, one term. Each option also carries the kernel's own choice
     probability (`probability`)."""
-    from sim.kernel.choice import mover_column
+    from sim.kernel.choice import family_terms, mover_column
     from sim.places import rural_place, urban_place
 
     h, st, bh, c = m.households, m.static, m.month_behaviour, m.month_conditions
@@ -103,11 +103,8 @@ def utility_terms(m, i: int, displaced: bool = False) -> list[dict]:
     home_seat = urban_place(origin)
     has_children = n_child > 0
     metro_member = (not oop_hukou) and bool(st.place_in_metro[hukou])
-    kin_place, remits, received = -1, False, 0.0  # the family link (sim.kernel.family)
-    if flags & S.KIN:
-        kin_place = int(h.kin_place[i])
-        remits = bool(h.parent_row[i] >= 0 and kin_place >= 0)
-        received = float(h.remittance_in[i])
+    kin = family_terms(flags, h.kin_place[i], h.parent_row[i], h.remittance_in[i])  # the family link
+    kin_place, remits, received = int(kin[0]), bool(kin[1]), float(kin[2])
     out = []
     for k, d in enumerate(int(x) for x in opts):
         if d < 0:

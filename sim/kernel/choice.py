@@ -43,6 +43,16 @@ def option_places(i, origin, hukou, place, st, seed, opts):
 
 
 @nb.njit(inline="always", cache=True)
+def earned_at(wage_skill, arrears, urban, local, is_oop, trained, earners, training_wage_uplift):
+    """Monthly earnings of a household's earners at a place when employed: the wage at its skill less
+    expected arrears (migrants in towns), every earner, and the one trained member's premium (training pays
+    in towns and cities)."""
+    wage = wage_skill * (1.0 - arrears * (urban and not local))
+    premium = training_wage_uplift * (trained and (urban or is_oop))
+    return wage * (earners + premium)
+
+
+@nb.njit(inline="always", cache=True)
 def place_utility(here, local, at_home, at_home_seat, kept, at, hh, bh):
     """The part of a household's utility of living at a place that the place gives: income, housing
     cost burden, school access (households with children), public services and social insurance.
@@ -74,10 +84,8 @@ def place_utility(here, local, at_home, at_home_seat, kept, at, hh, bh):
     (trained, earners, stay_income, stay_cost, keeps_homestead, contract_land, has_children, metro_member, oop_hukou,
      received) = hh
     # fmt: on
-    # earnings: every earner's wage, and the one trained member's premium (training pays in towns and cities)
-    wage = wage_skill * (1.0 - arrears * (urban and not local))
-    premium = bh.training_wage_uplift * (trained and (urban or is_oop))
-    earned = wage * (earners + premium) * (stay_income if here else emp) * kept
+    employed_earnings = earned_at(wage_skill, arrears, urban, local, is_oop, trained, earners, bh.training_wage_uplift)
+    earned = employed_earnings * (stay_income if here else emp) * kept
     mover_cost = (
         0.0 if at_home and (keeps_homestead or local) else rent * (1.0 - public * (1.0 - bh.public_rent_factor))
     )

@@ -22,21 +22,26 @@ with several leavers holds the place of the latest and receives from all.
 import numba as nb
 import numpy as np
 
+from sim.kernel.choice import earned_at
 from sim.rng import S_KIN, S_KIN_PARENT, draw_key, uniform
 from sim.state import COLLECTIVE, EMPLOYED, KIN, POOL, TRAINED
 
 
 @nb.njit(inline="always", cache=True)
 def earnings(place, hukou, skill, flags, n_adult, bh, c, place_is_urban, oop):
-    """A household's earnings (yuan/month) at the place it lives now: its earners' wages, less expected
-    arrears for migrants in towns, with the trained member's premium; nothing while unemployed (as in
-    `choice.place_utility` for an employed household)."""
+    """A household's earnings (yuan/month) at the place it lives now, as the choice counts them for an
+    employed household (`choice.earned_at`); nothing while unemployed."""
     if not flags & EMPLOYED or n_adult == 0:
         return 0.0
-    urban = place_is_urban[place]
-    wage = c.wage[place, skill] * (1.0 - c.wage_arrears[place] * (urban and hukou != place))
-    premium = bh.training_wage_uplift * ((flags & TRAINED) > 0 and (urban or place == oop))
-    return wage * ((2.0 if n_adult >= 2 else 1.0) + premium)
+    # fmt: off
+    return earned_at(c.wage[place, skill], c.wage_arrears[place], place_is_urban[place], hukou == place,
+                     place == oop, (flags & TRAINED) > 0, 2.0 if n_adult >= 2 else 1.0, bh.training_wage_uplift)
+    # fmt: on
+
+
+@nb.njit(inline="always", cache=True)
+def _alive(n_child, n_adult, n_old, i):
+    return np.int64(n_child[i]) + n_adult[i] + n_old[i] > 0
 
 
 @nb.njit(inline="always", cache=True)
@@ -70,10 +75,8 @@ def refresh(h, bh, c, place_is_urban, oop):
         p = parent_row[j]
         if p < 0:
             continue
-        if np.int64(n_child[p]) + n_adult[p] + n_old[p] == 0:
-            continue  # the parents' household has died out: no kin place, nothing sent
-        if np.int64(n_child[j]) + n_adult[j] + n_old[j] == 0:
-            continue
+        if not (_alive(n_child, n_adult, n_old, p) and _alive(n_child, n_adult, n_old, j)):
+            continue  # one of the two households has died out: no kin place, nothing sent
         d, q = place[j], place[p]
         kin_place[j] = q
         if parent_row[p] < 0:  # a household linked to parents of its own keeps their place
@@ -99,9 +102,7 @@ def family_by_place(h, left_behind, remittances):
         p = parent_row[j]
         if p < 0 or counted[p]:
             continue
-        if np.int64(n_child[p]) + n_adult[p] + n_old[p] == 0:
-            continue
-        if np.int64(n_child[j]) + n_adult[j] + n_old[j] == 0:
+        if not (_alive(n_child, n_adult, n_old, p) and _alive(n_child, n_adult, n_old, j)):
             continue
         q = np.int64(place[p])
         if (q & 1) == 1 and place[j] != q:  # the parents in a village (rural places are odd), the leaver away
@@ -126,7 +127,7 @@ def link_census_migrants(h, share, parent_min_age, max_age, seed, n_units):
     for i in range(n):
         p = np.int64(place[i])
         parents[i] = (
-            np.int64(n_child[i]) + n_adult[i] + n_old[i] > 0
+            _alive(n_child, n_adult, n_old, i)
             and p == 2 * np.int64(origin[i]) + 1
             and np.int64(hukou[i]) == p
             and head_age[i] >= parent_min_age
@@ -147,7 +148,7 @@ def link_census_migrants(h, share, parent_min_age, max_age, seed, n_units):
     for i in range(n):
         home, o = np.int64(hukou[i]), np.int64(origin[i])
         migrant = (
-            np.int64(n_child[i]) + n_adult[i] + n_old[i] > 0
+            _alive(n_child, n_adult, n_old, i)
             and home == 2 * o + 1
             and place[i] != home
             and head_age[i] < max_age
