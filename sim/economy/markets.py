@@ -106,7 +106,7 @@ def rural_wage_factor(econ: dict, year: int) -> float:
     """Village wages in `year` relative to the level of `rural_wage_yuan_month` (its reference year), when
     rural incomes follow the urban-rural income gap (`rural_income_convergence` of the way): the ratio of
     urban to rural income is log-linear between its two published points, and urban wages are held in real
-    terms, so village wages grow as the ratio falls. 1.0 exactly at convergence 0 (the default)."""
+    terms, so village wages grow as the ratio falls (the default, 1). 1.0 exactly at convergence 0."""
     k = float(econ["rural_income_convergence"])
     (y0, r0), (y1, r1) = econ["urban_rural_income_ratio"]
     ref = int(econ["rural_wage_reference_year"])
