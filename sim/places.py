@@ -18,19 +18,19 @@ N_PLACES = 2 * N_UNITS + 1  # urban + rural part of every unit, plus out of prov
 OUT_OF_PROVINCE = N_PLACES - 1  # = 234: the place (and hukou) index of everywhere outside Shanxi
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def urban_place(unit):
     """The urban part (district core or county seat) of a unit; also for an array of units."""
     return 2 * unit
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def rural_place(unit):
     """The rural part (villages) of a unit; also for an array of units."""
     return 2 * unit + 1
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def is_rural_place(place):
     """A village place (the rural part of a unit); False out of province."""
     return place % 2 == 1

@@ -26,7 +26,7 @@ S_LEAVE_HOME, S_LEAVE_HOME_AGE, S_LEAVE_HOME_EMPLOYED = 17, 18, 19  # young adul
 S_KIN, S_KIN_PARENT = 20, 21  # the census migrants linked to their parents' household (kernel.family)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def mix64(z):
     """splitmix64 finaliser: a bijective, well-mixed function of a 64-bit integer."""
     z = (z ^ (z >> np.uint64(30))) * _M1
@@ -34,7 +34,7 @@ def mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def draw_key(seed, household, month):
     """The key of all draws of one household in one month.
 
@@ -46,13 +46,13 @@ def draw_key(seed, household, month):
     return mix64(k ^ (np.uint64(household) * _K_HOUSEHOLD))
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def unit_float(z):
     """A uniform draw in [0, 1) from the top 53 bits of a mixed 64-bit integer."""
     return float(z >> np.uint64(11)) * _INV53
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def uniform(key, stream):
     """A uniform draw in [0, 1) for one stream of a draw key."""
     return unit_float(mix64(key + np.uint64(stream + 1) * _GOLDEN))

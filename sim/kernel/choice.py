@@ -11,7 +11,7 @@ from sim.rng import S_CHOICE, S_LOT, draw_key, uniform
 from sim.state import CONTRACT_LAND, DORM, EMPLOYED, HOMESTEAD, KIN, OWN, PUBLIC_RENTAL, TRAINED
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _earners(n_adult):
     return 2.0 if n_adult >= 2 else 1.0
 
@@ -42,7 +42,7 @@ def option_places(i, origin, hukou, place, st, seed, opts):
                 break
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def earned_at(wage_skill, arrears, urban, local, is_oop, trained, earners, training_wage_uplift):
     """Monthly earnings of a household's earners at a place when employed: the wage at its skill less
     expected arrears (migrants in towns), every earner, and the one trained member's premium (training pays
@@ -52,7 +52,7 @@ def earned_at(wage_skill, arrears, urban, local, is_oop, trained, earners, train
     return wage * (earners + premium)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def place_utility(here, local, at_home, at_home_seat, kept, at, hh, bh):
     """The part of a household's utility of living at a place that the place gives: income, housing
     cost burden, school access (households with children), public services and social insurance.
@@ -63,8 +63,10 @@ def place_utility(here, local, at_home, at_home_seat, kept, at, hh, bh):
     `at`: the place's values (wage at the household's skill, employment probability, rent, public
     rental share, rent subsidy, permit service share, school access, service level, insurance rate,
     wage arrears, urban?, in the metro area?, out of province?); `hh`: the household's (see
-    fill_choice_weights). Tuples of numbers, not arrays: arrays passed to an inlined function cost a
-    reference-count update each per call, which doubled the time of the choice."""
+    fill_choice_weights). Tuples of numbers, not arrays: arrays passed to a function cost a
+    reference-count update each per call, which doubled the time of the choice; over numbers it is an
+    ordinary compiled call (LLVM inlines it), not inlined in numba's IR, which cost compile time at every
+    call site."""
     (
         wage_skill,
         emp,
@@ -118,7 +120,7 @@ def place_utility(here, local, at_home, at_home_seat, kept, at, hh, bh):
 N_MOVER_TYPES = 192  # skill 3 x trained 2 x two earners 2 x children 2 x metro hukou 2 x remits 2, x local hukou 2
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def mover_column(skill, trained, two_earners, has_children, metro_member, remits):
     """Column of `Conditions.mover_utility` for a household moving to a place where it has no local
     hukou (the next column: where it has); `remits`: a leaver's household living away from its parents
@@ -300,7 +302,7 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, kin, opts, prob):
 NO_KIN = (np.int64(-1), False, 0.0)  # `family_terms` of a household without a family link
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def family_terms(flags, kin_place, parent_row, remittance_in):
     """(kin place, remits, remittances received) of a household from its family-link fields: where the linked
     household lives (-1: none), whether it is a leaver whose parents live (it sends money home), and what its

@@ -9,7 +9,7 @@ from sim.rng import draw_key, unit_float
 from sim.state import COLLECTIVE, CONTRACT_LAND, EMPLOYED, HOMESTEAD, INSURED, OWN, PUBLIC_RENTAL, RENT, TRAINED
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def settle_combo(n_child, flags, tenure):
     """Index of the household's features in the settlement-probability table."""
     return (
@@ -51,7 +51,7 @@ def event_bounds(place_is_urban: np.ndarray, bh: Behaviour, c: Conditions) -> np
     return bound * (1.0 + 1e-9)  # margin for the different order of summation in the kernel
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def household_type(na, flags, tenure):
     return (
         (na > 0) * T_ADULT
@@ -62,14 +62,14 @@ def household_type(na, flags, tenure):
     )
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def birth_probability(na, flags, age, birth_20s, birth_30s, birth_40s):
     """Monthly chance of a birth: households with an adult, not collective, head aged 20-49."""
     p = birth_20s if age < 30 else (birth_30s if age < 40 else birth_40s)
     return p if (na > 0) & ((flags & COLLECTIVE) == 0) & (age >= 20) & (age < 50) else 0.0
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def birthday_month(i, month):
     """Household i's head has a birthday this month (a twelfth of households each month). In 32 bits:
     a 64-bit % keeps the screening loops from vectorizing."""

@@ -10,6 +10,15 @@ The rule also keeps the place totals: a household that had an event takes its ol
 counts and puts its new row in, and `step_all` returns the month's change (integers, so exact
 whatever the thread count). `aggregate` counts the rows from scratch (at set-up, and in the tests
 that check the running counts).
+
+Compile time: only helpers that take arrays (the choice, the counts) are inlined in numba's IR
+(`inline="always"`), because an array passed in a call costs a reference-count update. Helpers over
+numbers (the draws, places, events' chances, `place_utility`) are ordinary compiled functions, which LLVM
+inlines just as well: IR inlining repeats numba's type inference at every call site, and undoing it for
+them cut the cold compile of this rule from 15.4 to 9.6 s and of the formation pass from 7.8 to 3.9 s,
+with the same speed and bit-identical results. The rule runs fastest called from a compiled caller (the
+parallel `_step_all`), whose module LLVM optimizes again with the rule linked in: called straight from
+Python it took 30 ns per household-month against 23 (scale 0.1, 1 thread).
 """
 
 import numba as nb
