@@ -91,6 +91,7 @@ SCHEMA: dict[str, Any] = {
     "run.threads": integer(0, 4096, "numba threads, 0 = all cores"),
     "run.progress": Choice(("auto", "bar", "log", "none")),
     "run.strict_provenance": Flag("refuse a run whose behaviour fit was made from other code, data or targets"),
+    "run.compile_ahead": Flag("on a cold numba cache, compile the yearly kernels in a second process"),
     # scenario
     "scenario.name": Text(r"[A-Za-z0-9_.-]+", "letters, digits, _ . - (it names the run folder)"),
     "scenario.description": Text(),
@@ -121,6 +122,7 @@ OPTIONAL = (
     "run.threads",
     "run.progress",
     "run.strict_provenance",
+    "run.compile_ahead",
 )
 
 

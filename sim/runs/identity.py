@@ -41,7 +41,7 @@ MODEL_PACKAGE = "shanxi-urbanization"
 PARTS = ("config", "code", "data", "posterior", "packages")
 # Config keys that do not change a run's results (see conf/config.yaml): a rerun that differs only
 # in them is still the same result.
-RESULT_NEUTRAL_KEYS = (("run", "progress"), ("run", "threads"), ("run", "strict_provenance"))
+RESULT_NEUTRAL_KEYS = (("run", "progress"), ("run", "threads"), ("run", "strict_provenance"), ("run", "compile_ahead"))
 NO_KEY = "no result key in its manifest (made before results recorded their identity)"
 
 

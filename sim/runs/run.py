@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sim.kernel import warmup
 from sim.reporting import plots
 from sim.runs import identity, outputs, provenance
 from sim.world.inputs import data_file_hashes, load_province_series
@@ -69,10 +70,15 @@ def run_to_folder(cfg: dict, run_dir: Path) -> dict:
     run_dir = outputs.begin_run(run_dir)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    model = ShanxiModel(config=cfg, threads=cfg["run"].get("threads") or None)
-    t_setup = time.perf_counter() - t0
-    synthesis = model.synthesis_fit()  # the census starting state, control by control (before stepping)
-    model.run(progress=progress_reporter(str(cfg["run"].get("progress", "auto")), model.scenario_name))
+    # a cold numba cache: the yearly kernels compile in a second process meanwhile (sim/kernel/warmup.py)
+    ahead = warmup.start() if cfg["run"].get("compile_ahead", True) else None
+    try:
+        model = ShanxiModel(config=cfg, threads=cfg["run"].get("threads") or None)
+        t_setup = time.perf_counter() - t0
+        synthesis = model.synthesis_fit()  # the census starting state, control by control (before stepping)
+        model.run(progress=progress_reporter(str(cfg["run"].get("progress", "auto")), model.scenario_name))
+    finally:
+        warmup.stop(ahead)
     t_run = time.perf_counter() - t0 - t_setup
     table = outputs.write_table(run_dir, model.indicator_rows())
     outputs.write_text(run_dir / "synthesis_fit.csv", synthesis.to_csv(index=False))
