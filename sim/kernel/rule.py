@@ -332,5 +332,6 @@ def step_all(h, st, bh, c, seed, month) -> Counts:
     (integers, so exact whatever the thread count): `counts.advanced_by(change)` are the new counts."""
     n_places = st.place_is_urban.shape[0]
     change = zero_counts(st.unit_city.shape[0], n_places, n_chunks(h.place.shape[0]))
-    _step_all(h, st, bh, c, seed, month, *change)
+    with nb.parallel_chunksize(1):  # chunks handed to the threads one at a time, as each finishes its last
+        _step_all(h, st, bh, c, seed, month, *change)
     return _sum_chunks(change)
