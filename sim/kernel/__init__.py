@@ -8,6 +8,7 @@
 - `formation`: the yearly new households of young adults leaving home;
 - `family`: the link between a leaver's household and its parents' (remittances, returns, reunion);
 - `yearly`: the turn of the year's draws over every household in one pass (reclassification and leavers);
+- `warmup`: on a cold numba cache, the yearly kernels compiled in a second process during a run's first month;
 - `rule`: `step_households`, the one rule, stepped over every household (`step_all`) or one agent
   (`step_household`).
 """
