@@ -52,6 +52,14 @@ def test_not_started_without_a_spare_cpu_or_when_warm(tmp_path, monkeypatch):
     assert not (tmp_path / warmup.MARKER).exists()
 
 
+def test_an_unwritable_cache_folder_leaves_the_run_alone(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")  # a file where the cache folder would be: mkdir fails
+    monkeypatch.setattr(warmup, "cache_dir", lambda: blocker / "cache")
+    monkeypatch.setattr(warmup.os, "cpu_count", lambda: 2)
+    assert warmup.start() is None
+
+
 def test_the_warm_up_compiles_the_yearly_kernels_into_the_cache(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-m", "sim.kernel.warmup"], cwd=ROOT, env=env, check=True, timeout=600)

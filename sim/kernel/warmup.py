@@ -42,18 +42,18 @@ def start() -> subprocess.Popen | None:
     folder = cache_dir()
     if (os.cpu_count() or 1) < 2 or not cold(folder):
         return None
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        os.close(os.open(folder / MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return None
     root = str(Path(__file__).resolve().parents[2])  # the checkout whose `sim` this is
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     env["NUMBA_NUM_THREADS"] = "1"
-    # fmt: off
-    return subprocess.Popen([sys.executable, "-m", "sim.kernel.warmup"], cwd=root, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # fmt: on
+    try:  # a cache folder it cannot write, or no process to be had: the run compiles everything itself
+        folder.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(folder / MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        # fmt: off
+        return subprocess.Popen([sys.executable, "-m", "sim.kernel.warmup"], cwd=root, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # fmt: on
+    except OSError:  # FileExistsError included: started before for this cache folder
+        return None
 
 
 def stop(proc: subprocess.Popen | None) -> None:
