@@ -12,7 +12,8 @@ from sim.state import CONTRACT_LAND, DORM, EMPLOYED, HOMESTEAD, KIN, OWN, PUBLIC
 
 
 @nb.njit(cache=True)
-def _earners(n_adult):
+def n_earners(n_adult):
+    """Earners a household's income counts: two for two adults or more, else one."""
     return 2.0 if n_adult >= 2 else 1.0
 
 
@@ -204,7 +205,7 @@ def fill_choice_weights(i, h, st, bh, c, seed, displaced, kin, opts, prob):
     is_urban, in_metro, distance, oop = st.place_is_urban, st.place_in_metro, st.distance_term, st.oop
     oop_hukou = hukou == oop
     net_row = st.place_unit.shape[0] // 2 if oop_hukou else origin
-    earners = _earners(n_adult)
+    earners = n_earners(n_adult)
     land_rights = ((flags & CONTRACT_LAND) > 0) + ((flags & HOMESTEAD) > 0)
     trained, contract_land = (flags & TRAINED) > 0, (flags & CONTRACT_LAND) > 0
     keeps_homestead = (flags & HOMESTEAD) > 0

@@ -22,7 +22,8 @@ with several leavers holds the place of the latest and receives from all.
 import numba as nb
 import numpy as np
 
-from sim.kernel.choice import earned_at
+from sim.kernel.choice import earned_at, n_earners
+from sim.places import is_rural_place, rural_place
 from sim.rng import S_KIN, S_KIN_PARENT, draw_key, uniform
 from sim.state import COLLECTIVE, EMPLOYED, KIN, POOL, TRAINED
 
@@ -35,7 +36,7 @@ def earnings(place, hukou, skill, flags, n_adult, bh, c, place_is_urban, oop):
         return 0.0
     # fmt: off
     return earned_at(c.wage[place, skill], c.wage_arrears[place], place_is_urban[place], hukou == place,
-                     place == oop, (flags & TRAINED) > 0, 2.0 if n_adult >= 2 else 1.0, bh.training_wage_uplift)
+                     place == oop, (flags & TRAINED) > 0, n_earners(n_adult), bh.training_wage_uplift)
     # fmt: on
 
 
@@ -105,7 +106,7 @@ def family_by_place(h, left_behind, remittances):
         if not (_alive(n_child, n_adult, n_old, p) and _alive(n_child, n_adult, n_old, j)):
             continue
         q = np.int64(place[p])
-        if (q & 1) == 1 and place[j] != q:  # the parents in a village (rural places are odd), the leaver away
+        if is_rural_place(q) and place[j] != q:  # the parents in a village, the leaver away
             left_behind[q] += 1
             counted[p] = True
     for i in range(n):
@@ -128,7 +129,7 @@ def link_census_migrants(h, share, parent_min_age, max_age, seed, n_units):
         p = np.int64(place[i])
         parents[i] = (
             _alive(n_child, n_adult, n_old, i)
-            and p == 2 * np.int64(origin[i]) + 1
+            and p == rural_place(np.int64(origin[i]))
             and np.int64(hukou[i]) == p
             and head_age[i] >= parent_min_age
             and not flags[i] & (COLLECTIVE | POOL)
@@ -149,7 +150,7 @@ def link_census_migrants(h, share, parent_min_age, max_age, seed, n_units):
         home, o = np.int64(hukou[i]), np.int64(origin[i])
         migrant = (
             _alive(n_child, n_adult, n_old, i)
-            and home == 2 * o + 1
+            and home == rural_place(o)
             and place[i] != home
             and head_age[i] < max_age
             and not flags[i] & (COLLECTIVE | POOL)
