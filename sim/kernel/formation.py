@@ -21,7 +21,7 @@ parent's row and its own). Draws are keyed by the parent's row and the month, wi
 import numba as nb
 import numpy as np
 
-from sim.kernel.choice import NO_KIN, choose_place
+from sim.kernel.choice import NO_KIN, choice_tables, choose_place, household_values
 from sim.kernel.family import link
 from sim.kernel.rule import arrive
 from sim.kernel.threads import map_parts, parts
@@ -68,6 +68,7 @@ def form_households(h, parents, first_row, age_min, age_max, st, bh, c, seed, mo
 @nb.njit(cache=True, nogil=True)
 def _form_households(start, stop, h, parents, first_row, age_min, age_max, st, bh, c, seed, month, formed, moved):
     """`form_households` for parents[start:stop]."""
+    tables = choice_tables(st, c)
     opts = np.empty(N_OPTIONS, dtype=np.int64)
     prob = np.empty(N_OPTIONS)
     for r in range(start, stop):
@@ -94,7 +95,8 @@ def _form_households(start, stop, h, parents, first_row, age_min, age_max, st, b
         h.months_here[j] = 0
         h.event[j] = 0
         choice_key = mix64(key ^ _CHOICE_KEY)
-        d = choose_place(j, h, st, bh, c, seed, choice_key, True, NO_KIN, opts, prob)  # linked after it (family)
+        household = household_values(j, h)
+        d = choose_place(j, household, tables, bh, seed, choice_key, True, NO_KIN, opts, prob)  # linked after it
         tenure, flags = arrive(
             d,
             hukou,

@@ -24,7 +24,7 @@ Python it took 30 ns per household-month against 23 (scale 0.1, 1 thread).
 import numba as nb
 import numpy as np
 
-from sim.kernel.choice import choose_place, family_terms
+from sim.kernel.choice import choice_tables, choose_place, family_terms
 from sim.kernel.counts import Counts, _sum_chunks, count_flows, count_stocks, n_chunks, zero_counts
 from sim.kernel.events import (
     E_ADULT_AGES,
@@ -130,6 +130,7 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
     place_in_shanxi, place_is_urban, oop = st.place_in_shanxi, st.place_is_urban, st.oop
     death_child, death_adult, death_old = bh.death_child, bh.death_adult, bh.death_old
     child_to_adult, adult_to_old = bh.child_to_adult, bh.adult_to_old
+    tables = choice_tables(st, c)  # the arrays of the place choice
     opts = np.empty(N_OPTIONS, dtype=np.int64)  # scratch for the place choice
     prob = np.empty(N_OPTIONS)
     chance = np.empty(N_EVENTS)  # scratch: this household's chance of each event
@@ -255,7 +256,8 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             if review:  # where to live: the 7-way logit
                 flags_of[i] = flags
                 kin = family_terms(flags, kin_place_of[i], parent_row_of[i], remittance_of[i])
-                d = choose_place(i, h, st, bh, c, seed, key, displaced, kin, opts, prob)
+                household = (place, origin, hukou, nc, na, age, np.int64(skill_of[i]), flags, tenure)
+                d = choose_place(i, household, tables, bh, seed, key, displaced, kin, opts, prob)
                 if d != place:
                     ev |= EV_MOVED
                     if hukou != place and place_in_shanxi[place]:
