@@ -190,8 +190,8 @@ def choice_tables(st, c):
 @nb.njit(inline="always", cache=True)
 def fill_choice_weights(i, household, tables, bh, seed, displaced, kin, opts, prob):
     """Fill `opts` with the option places (index 0 = stay; -1 = not an option) and `prob` with their
-    logit weights exp(v - max v) (0 for no option); returns the weights' sum, by which they divide into
-    choice probabilities. `opts` and `prob` are scratch arrays allocated once per chunk.
+    utilities v (not read where there is no option); returns max v, from which `logit_weights` makes the
+    weights exp(v - max v). `opts` and `prob` are scratch arrays allocated once per chunk.
 
     Utility of living at place d (plus inertia for staying, minus moving cost otherwise):
       beta_income ln(expected household income) - beta_housing rent burden
@@ -306,12 +306,48 @@ def fill_choice_weights(i, household, tables, bh, seed, displaced, kin, opts, pr
         v += -(bh.move_fixed_cost + bh.beta_distance * distance[place, d])
         prob[k] = v
         vmax = max(vmax, v)
+    return vmax
+
+
+@nb.njit(cache=True)
+def logit_weights(opts, utility, vmax, weight):
+    """`weight` = exp(utility - vmax) of the options (0 where `opts` is -1); returns their sum."""
     total = 0.0
     for k in range(N_OPTIONS):
-        weight = math.exp(prob[k] - vmax) if opts[k] >= 0 else 0.0
-        prob[k] = weight
-        total += weight
+        w = math.exp(utility[k] - vmax) if opts[k] >= 0 else 0.0
+        weight[k] = w
+        total += w
     return total
+
+
+STAY_BOUND_MARGIN = 1e-12  # relative; covers the rounding of stay_bound and of the exact weights' sum
+
+
+@nb.njit(cache=True)
+def exp_above(x):
+    """An upper bound of exp(x) for x <= 0 from multiplications only: (1 + t + t^2/2)^16 with t = x/16
+    (exp(t) <= 1 + t + t^2/2 for t <= 0: the Taylor remainder t^3/6 exp(s) is negative), within 1% of exp(x)
+    for x >= -5. Below -16 it returns the bound at -16 (still above exp(x), and below 1e-6)."""
+    t = max(x, -16.0) * 0.0625
+    b = 1.0 + t * (1.0 + 0.5 * t)
+    b *= b
+    b *= b
+    b *= b
+    return b * b
+
+
+@nb.njit(cache=True)
+def surely_stays(opts, utility, vmax, u):
+    """True when the logit draw u picks staying (option 0) whatever the other options' exact weights: staying
+    has the largest utility (its weight is exp(0) = 1) and u times an upper bound of the weights' sum is below
+    1 (exp_above, with a margin for rounding). Most households that reconsider stay; for them the choice then
+    needs no exponential."""
+    if utility[0] != vmax:
+        return False
+    bound = 1.0
+    for k in range(1, N_OPTIONS):
+        bound += exp_above(utility[k] - vmax) if opts[k] >= 0 else 0.0
+    return u * bound * (1.0 + STAY_BOUND_MARGIN) < 1.0
 
 
 NO_KIN = (np.int64(-1), False, 0.0)  # `family_terms` of a household without a family link
@@ -347,17 +383,29 @@ def choice_probabilities(i, h, st, bh, c, seed, displaced=False):
     prob = np.empty(N_OPTIONS)
     kin = family_terms(np.int64(h.flags[i]), h.kin_place[i], h.parent_row[i], h.remittance_in[i])
     tables = choice_tables(st, c)
-    total = fill_choice_weights(i, household_values(i, h), tables, bh, seed, displaced, kin, opts, prob)
+    vmax = fill_choice_weights(i, household_values(i, h), tables, bh, seed, displaced, kin, opts, prob)
+    total = logit_weights(opts, prob, vmax, prob)
     return opts, prob / total
 
 
 @nb.njit(inline="always", cache=True)
-def choose_place(i, household, tables, bh, seed, key, displaced, kin, opts, weight):
-    """Discrete choice among the option places (multinomial logit). Returns the chosen place."""
-    u = uniform(key, S_CHOICE) * fill_choice_weights(i, household, tables, bh, seed, displaced, kin, opts, weight)
+def logit_draw(opts, utility, vmax, u, stay_place):
+    """The option the uniform draw u picks with the exact logit weights (overwrites `utility` with them)."""
+    target = u * logit_weights(opts, utility, vmax, utility)
     acc = 0.0
     for k in range(N_OPTIONS):
-        acc += weight[k]
-        if u < acc:
+        acc += utility[k]
+        if target < acc:
             return opts[k]
-    return household[0]
+    return stay_place
+
+
+@nb.njit(inline="always", cache=True)
+def choose_place(i, household, tables, bh, seed, key, displaced, kin, opts, weight):
+    """Discrete choice among the option places (multinomial logit). Returns the chosen place. A stay the bound
+    certifies (surely_stays) skips the exponentials; the result is the same option the exact weights pick."""
+    vmax = fill_choice_weights(i, household, tables, bh, seed, displaced, kin, opts, weight)
+    u = uniform(key, S_CHOICE)
+    if surely_stays(opts, weight, vmax, u):
+        return household[0]
+    return logit_draw(opts, weight, vmax, u, household[0])
