@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.12:
 #   make run   - create .venv (Python 3.12) if missing, install what the model needs, run the full-province baseline
-#   make test  - same, plus the test and dashboard extras; lint, format check, then the whole test suite
+#   make test  - same, plus the test and dashboard extras; lint, format check, then the whole test suite on 2 workers
 #               (tests/browser drive Debian's Chromium, tests/cluster a real one-node Slurm); CI runs this
 # Others:
 #   make test-fast          - lint and the tests that take seconds (no end-to-end, browser or Slurm), on 2 workers
@@ -47,7 +47,7 @@ lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff format --check .
 
 test: lint
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: lint
 	$(PY) -m pytest -q -n 2 -m "not slow and not browser and not cluster" $(PYTEST_ARGS)

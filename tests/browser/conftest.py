@@ -53,6 +53,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker("browser")
+            item.add_marker(pytest.mark.xdist_group("browser"))  # one worker: one Chromium, docs/img written once
 
 
 def unavailable(reason: str):

@@ -124,6 +124,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.cluster)
+            # one worker (make test runs 2 with --dist loadgroup): each worker's session would bring the
+            # cluster up and, at its end, down under the other's jobs
+            item.add_marker(pytest.mark.xdist_group("slurm"))
 
 
 class Launched:
