@@ -171,7 +171,6 @@ def mover_utilities(st: Static, bh: Behaviour, c: Conditions) -> np.ndarray:
     return out
 
 
-# part of the hot loop (inlined into step_households): one pass over the options, long on purpose
 @nb.njit(cache=True)
 def choice_tables(st, c):
     """The arrays the choice reads, in one tuple for `fill_choice_weights`. The caller takes it once, before
@@ -187,6 +186,7 @@ def choice_tables(st, c):
     # fmt: on
 
 
+# part of the hot loop (inlined into step_households): one pass over the options, long on purpose
 @nb.njit(inline="always", cache=True)
 def fill_choice_weights(i, household, tables, bh, seed, displaced, kin, opts, prob):
     """Fill `opts` with the option places (index 0 = stay; -1 = not an option) and `prob` with their
@@ -320,14 +320,14 @@ def logit_weights(opts, utility, vmax, weight):
     return total
 
 
-STAY_BOUND_MARGIN = 1e-12  # relative; covers the rounding of stay_bound and of the exact weights' sum
+STAY_BOUND_MARGIN = 1e-12  # relative; covers the rounding of surely_stays' bound and of the exact weights' sum
 
 
 @nb.njit(cache=True)
 def exp_above(x):
     """An upper bound of exp(x) for x <= 0 from multiplications only: (1 + t + t^2/2)^16 with t = x/16
     (exp(t) <= 1 + t + t^2/2 for t <= 0: the Taylor remainder t^3/6 exp(s) is negative), within 1% of exp(x)
-    for x >= -5. Below -16 it returns the bound at -16 (still above exp(x), and below 1e-6)."""
+    for x >= -2 and 11% at -5. Below -16 it returns the bound at -16 (still above exp(x), and below 1e-4)."""
     t = max(x, -16.0) * 0.0625
     b = 1.0 + t * (1.0 + 0.5 * t)
     b *= b

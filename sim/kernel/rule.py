@@ -256,6 +256,7 @@ def step_households(start, stop, h, st, bh, c, seed, month, t_home, t_hukou, t_a
             if review:  # where to live: the 7-way logit
                 flags_of[i] = flags
                 kin = family_terms(flags, kin_place_of[i], parent_row_of[i], remittance_of[i])
+                # the household's values in the order of choice.household_values, from the locals already read
                 household = (place, origin, hukou, nc, na, age, np.int64(skill_of[i]), flags, tenure)
                 d = choose_place(i, household, tables, bh, seed, key, displaced, kin, opts, prob)
                 if d != place:
